@@ -1,0 +1,55 @@
+/* cli.h - what the subcommands share: the catalogue options (--catalog,
+ * --port) and the exit-status convention. Internal to the dsmflow binary. */
+#ifndef DSMFLOW_CLI_H
+#define DSMFLOW_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+
+#include "dsmflow/catalog.h"
+#include "dsmflow/index.h"
+
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_NO_MATCH = 1,	/* lookup found nothing; read failed on an input */
+	EXIT_USAGE = 2,		/* bad option or argument, bad catalogue */
+};
+
+#define CLI_MAX_PORTS 256
+
+struct cli_common {
+	const char *catalog_path;	/* NULL: the embedded catalogue */
+	const char *ports[CLI_MAX_PORTS];
+	size_t port_count;
+};
+
+/* Option values of the common options, usable in every subcommand's table. */
+enum { OPT_CATALOG = 0x100, OPT_PORT, OPT_HELP, OPT_FIRST_FREE };
+
+#define CLI_COMMON_LONG_OPTIONS                                  \
+	{ "catalog", required_argument, NULL, OPT_CATALOG },      \
+	{ "port", required_argument, NULL, OPT_PORT },            \
+	{ "help", no_argument, NULL, OPT_HELP }
+
+#define CLI_COMMON_HELP                                                                 \
+	"  --catalog FILE        use FILE (catalog/README.md format) instead of the\n"   \
+	"                        catalogue built into dsmflow\n"                          \
+	"  --port PROTO/PORT[-PORT]=SERVICE\n"                                            \
+	"                        add a port to SERVICE (an existing service name, or a\n" \
+	"                        new one in category Custom); repeatable\n"               \
+	"  -h, --help            show this help\n"
+
+/* Handles --catalog and --port; returns 0, or -1 after a usage message. */
+int cli_common_option(struct cli_common *common, int opt, const char *arg);
+
+/* Loads the catalogue the options ask for and builds its index; prints the
+ * error and returns -1 on failure (the caller exits EXIT_USAGE). */
+int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx);
+
+/* Prints "dsmflow CMD: message" and a hint to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int cli_catalog(int argc, char **argv, struct cli_common *common);
+int cli_lookup(int argc, char **argv, struct cli_common *common);
+
+#endif

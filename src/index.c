@@ -1,0 +1,287 @@
+/* index.c - building the per-protocol port tables and interning candidate sets.
+ *
+ * Built once from a catalogue, then read-only: lookups are one array read.
+ * The build gathers, for every port, the static records covering it
+ * (a counting pass then a filling pass, so ranges cost their length and no
+ * more), reduces them to (service, roles) candidates, and interns the result.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "dsmflow/index.h"
+
+#define PORTS 65536u
+
+struct interned_set {
+	UT_hash_handle hh;
+	uint16_t id;
+	size_t key_len;
+	uint32_t key[];	/* service << 8 | roles, per candidate: the hash key */
+};
+
+struct port_index {
+	uint16_t table[2][PORTS];	/* [DSM_PROTO_TCP or DSM_PROTO_UDP][port] */
+	uint16_t icmp_set;
+	struct candidate_set *sets;	/* sets[0] is the empty set */
+	size_t set_count;		/* including sets[0] */
+	struct interned_set *interned;
+	const struct dsm_record **dynamic;
+	size_t dynamic_count;
+};
+
+/* Records covering each port of one protocol, in CSR form. */
+struct port_records {
+	uint32_t start[PORTS + 1];
+	uint32_t fill[PORTS];	/* next free slot per port while filling */
+	uint32_t *record_ids;
+};
+
+void port_index_free(struct port_index *idx)
+{
+	struct interned_set *s, *tmp;
+
+	if (!idx)
+		return;
+	HASH_ITER(hh, idx->interned, s, tmp) {
+		HASH_DEL(idx->interned, s);
+		free(s);
+	}
+	for (size_t i = 1; i < idx->set_count; i++)
+		free((void *)idx->sets[i].items);
+	free(idx->sets);
+	free(idx->dynamic);
+	free(idx);
+}
+
+static int by_service(const void *a, const void *b)
+{
+	const struct candidate *x = a, *y = b;
+
+	return (int)x->service - (int)y->service;
+}
+
+/* Turns the records of one port into sorted (service, roles) candidates,
+ * one per service; returns their number. */
+static size_t make_candidates(const struct catalog *cat, const uint32_t *record_ids, size_t n,
+			      struct candidate *out)
+{
+	size_t count = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct dsm_record *r = catalog_record(cat, record_ids[i]);
+
+		out[count].service = r->service;
+		out[count].roles = r->role;
+		count++;
+	}
+	qsort(out, count, sizeof(*out), by_service);
+	size_t merged = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		if (merged > 0 && out[merged - 1].service == out[i].service)
+			out[merged - 1].roles |= out[i].roles;
+		else
+			out[merged++] = out[i];
+	}
+	return merged;
+}
+
+/* Returns the id of the set holding cands, adding it when new; 0 on failure
+ * (0 is never a valid id of a non-empty set). */
+static uint16_t intern_set(struct port_index *idx, const struct candidate *cands, size_t n,
+			   enum dsm_proto proto, uint16_t port)
+{
+	size_t key_len = n * sizeof(uint32_t);
+	struct interned_set *found = malloc(sizeof(*found) + key_len);
+	struct interned_set *existing;
+	struct candidate *items;
+	struct candidate_set *bigger;
+
+	if (!found)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		found->key[i] = (uint32_t)cands[i].service << 8 | cands[i].roles;
+	HASH_FIND(hh, idx->interned, found->key, key_len, existing);
+	if (existing) {
+		free(found);
+		return existing->id;
+	}
+	bigger = idx->set_count < UINT16_MAX
+		 ? realloc(idx->sets, (idx->set_count + 1) * sizeof(*idx->sets)) : NULL;
+	items = malloc(n * sizeof(*items));
+	if (!bigger || !items) {
+		if (bigger)
+			idx->sets = bigger;
+		free(items);
+		free(found);
+		return 0;
+	}
+	idx->sets = bigger;
+	memcpy(items, cands, n * sizeof(*items));
+	idx->sets[idx->set_count] = (struct candidate_set){
+		.count = (uint32_t)n, .items = items, .proto = (uint8_t)proto, .port = port,
+	};
+	found->id = (uint16_t)idx->set_count++;
+	found->key_len = key_len;
+	HASH_ADD(hh, idx->interned, key[0], key_len, found);
+	return found->id;
+}
+
+static bool is_static_of(const struct dsm_record *r, enum dsm_proto proto)
+{
+	return r->proto == proto && r->match == DSM_MATCH_STATIC;
+}
+
+static int gather_port_records(const struct catalog *cat, enum dsm_proto proto,
+			       struct port_records *pr)
+{
+	size_t n = catalog_record_count(cat);
+
+	memset(pr->start, 0, sizeof(pr->start));
+	for (size_t i = 0; i < n; i++) {
+		const struct dsm_record *r = catalog_record(cat, i);
+
+		if (is_static_of(r, proto))
+			for (uint32_t p = r->first_port; p <= r->last_port; p++)
+				pr->start[p + 1]++;
+	}
+	for (uint32_t p = 0; p < PORTS; p++)
+		pr->start[p + 1] += pr->start[p];
+	pr->record_ids = malloc((pr->start[PORTS] + 1) * sizeof(uint32_t));
+	if (!pr->record_ids)
+		return -1;
+	memcpy(pr->fill, pr->start, sizeof(pr->fill));
+	for (size_t i = 0; i < n; i++) {
+		const struct dsm_record *r = catalog_record(cat, i);
+
+		if (is_static_of(r, proto))
+			for (uint32_t p = r->first_port; p <= r->last_port; p++)
+				pr->record_ids[pr->fill[p]++] = (uint32_t)i;
+	}
+	return 0;
+}
+
+static int build_port_table(struct port_index *idx, const struct catalog *cat,
+			    enum dsm_proto proto, struct dsm_err *err)
+{
+	struct port_records *pr = malloc(sizeof(*pr));
+	struct candidate *cands = NULL;
+	int rc = -1;
+
+	if (!pr || gather_port_records(cat, proto, pr)) {
+		free(pr);
+		dsm_err_set(err, "port index: out of memory");
+		return -1;
+	}
+	cands = malloc((catalog_record_count(cat) + 1) * sizeof(*cands));
+	if (!cands)
+		goto out;
+	for (uint32_t p = 0; p < PORTS; p++) {
+		size_t n = pr->start[p + 1] - pr->start[p];
+
+		if (n == 0)
+			continue;
+		n = make_candidates(cat, pr->record_ids + pr->start[p], n, cands);
+		idx->table[proto][p] = intern_set(idx, cands, n, proto, (uint16_t)p);
+		if (idx->table[proto][p] == PORT_INDEX_NONE)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (rc)
+		dsm_err_set(err, "port index: out of memory or more than 65535 distinct sets");
+	free(cands);
+	free(pr->record_ids);
+	free(pr);
+	return rc;
+}
+
+static int build_icmp_and_dynamic(struct port_index *idx, const struct catalog *cat,
+				  struct dsm_err *err)
+{
+	size_t n = catalog_record_count(cat), icmp_count = 0;
+	uint32_t *icmp_ids = malloc((n + 1) * sizeof(*icmp_ids));
+	struct candidate *cands = malloc((n + 1) * sizeof(*cands));
+
+	idx->dynamic = malloc((n + 1) * sizeof(*idx->dynamic));
+	if (!icmp_ids || !cands || !idx->dynamic)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const struct dsm_record *r = catalog_record(cat, i);
+
+		if (r->match == DSM_MATCH_DYNAMIC)
+			idx->dynamic[idx->dynamic_count++] = r;
+		else if (r->proto == DSM_PROTO_ICMP)
+			icmp_ids[icmp_count++] = (uint32_t)i;
+	}
+	if (icmp_count) {
+		icmp_count = make_candidates(cat, icmp_ids, icmp_count, cands);
+		idx->icmp_set = intern_set(idx, cands, icmp_count, DSM_PROTO_ICMP, 0);
+		if (idx->icmp_set == PORT_INDEX_NONE)
+			goto fail;
+	}
+	free(icmp_ids);
+	free(cands);
+	return 0;
+fail:
+	free(icmp_ids);
+	free(cands);
+	dsm_err_set(err, "port index: out of memory");
+	return -1;
+}
+
+struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *err)
+{
+	struct port_index *idx = calloc(1, sizeof(*idx));
+
+	if (!idx || !(idx->sets = calloc(1, sizeof(*idx->sets)))) {
+		free(idx);
+		dsm_err_set(err, "port index: out of memory");
+		return NULL;
+	}
+	idx->set_count = 1;
+	if (build_port_table(idx, cat, DSM_PROTO_TCP, err) ||
+	    build_port_table(idx, cat, DSM_PROTO_UDP, err) ||
+	    build_icmp_and_dynamic(idx, cat, err)) {
+		port_index_free(idx);
+		return NULL;
+	}
+	return idx;
+}
+
+uint16_t port_index_lookup(const struct port_index *idx, enum dsm_proto proto, uint16_t port)
+{
+	if (proto == DSM_PROTO_ICMP)
+		return idx->icmp_set;
+	return proto < DSM_PROTO_ICMP ? idx->table[proto][port] : PORT_INDEX_NONE;
+}
+
+const struct candidate_set *port_index_set(const struct port_index *idx, uint16_t set_id)
+{
+	return set_id != PORT_INDEX_NONE && set_id < idx->set_count ? &idx->sets[set_id] : NULL;
+}
+
+size_t port_index_set_count(const struct port_index *idx)
+{
+	return idx->set_count - 1;
+}
+
+size_t port_index_dynamic(const struct port_index *idx, enum dsm_proto proto, uint16_t port,
+			  const struct dsm_record **out, size_t max)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i < idx->dynamic_count; i++) {
+		const struct dsm_record *r = idx->dynamic[i];
+
+		if (r->proto == proto && r->first_port <= port && port <= r->last_port) {
+			if (found < max)
+				out[found] = r;
+			found++;
+		}
+	}
+	return found;
+}

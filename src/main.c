@@ -1,0 +1,163 @@
+/* main.c - the dsmflow command: global options, then one subcommand.
+ *
+ * Each subcommand lives in its own cli_*.c and gets the catalogue options
+ * parsed so far; the catalogue options may stand before or after the
+ * subcommand's name.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dsmflow/portspec.h"
+#include "dsmflow_version.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv, struct cli_common *common);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "catalog", cli_catalog, "print the effective port catalogue" },
+	{ "lookup", cli_lookup, "list the DSM services using PROTO/PORT" },
+};
+
+static void print_help(FILE *out)
+{
+	fputs("Usage: dsmflow [OPTIONS] COMMAND [ARGS]\n"
+	      "\n"
+	      "Attributes network traffic to the Synology DSM services it belongs to,\n"
+	      "using the catalogue of DSM network ports.\n"
+	      "\n"
+	      "Commands:\n", out);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(out, "  %-20s  %s\n", subcommands[i].name, subcommands[i].summary);
+	fputs("\n"
+	      "Options (also accepted after COMMAND):\n"
+	      CLI_COMMON_HELP
+	      "  -V, --version         show the version\n"
+	      "\n"
+	      "'dsmflow COMMAND --help' explains a command's own options.\n"
+	      "Exit status: 0 success, 1 nothing matched or an input failed, 2 usage or\n"
+	      "catalogue error.\n", out);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dsmflow%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'dsmflow%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+	return EXIT_USAGE;
+}
+
+int cli_common_option(struct cli_common *common, int opt, const char *arg)
+{
+	if (opt == OPT_CATALOG) {
+		common->catalog_path = arg;
+		return 0;
+	}
+	if (common->port_count == CLI_MAX_PORTS) {
+		cli_usage_error(NULL, "at most %d --port options", CLI_MAX_PORTS);
+		return -1;
+	}
+	common->ports[common->port_count++] = arg;
+	return 0;
+}
+
+static int add_port_options(const struct cli_common *common, struct catalog *cat)
+{
+	struct dsm_err err;
+	struct portspec spec;
+	const char *service;
+
+	for (size_t i = 0; i < common->port_count; i++) {
+		if (portspec_parse_assignment(common->ports[i], &spec, &service, &err) ||
+		    catalog_add_port(cat, spec.proto, spec.first_port, spec.last_port, service, &err)) {
+			cli_usage_error(NULL, "--port: %s", err.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx)
+{
+	struct dsm_err err;
+
+	*idx = NULL;
+	*cat = common->catalog_path ? catalog_load_file(common->catalog_path, &err)
+				    : catalog_load_embedded(&err);
+	if (!*cat) {
+		fprintf(stderr, "dsmflow: %s\n", err.msg);
+		return -1;
+	}
+	if (add_port_options(common, *cat))
+		goto fail;
+	*idx = port_index_build(*cat, &err);
+	if (!*idx) {
+		fprintf(stderr, "dsmflow: %s\n", err.msg);
+		goto fail;
+	}
+	return 0;
+fail:
+	catalog_free(*cat);
+	*cat = NULL;
+	return -1;
+}
+
+static const struct subcommand *find_subcommand(const char *name)
+{
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		CLI_COMMON_LONG_OPTIONS,
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_common common = { 0 };
+	const struct subcommand *sub;
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+		case OPT_HELP:
+			print_help(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("dsmflow %s\n", DSMFLOW_VERSION);
+			return EXIT_OK;
+		case OPT_CATALOG:
+		case OPT_PORT:
+			if (cli_common_option(&common, opt, optarg))
+				return EXIT_USAGE;
+			break;
+		default:
+			return cli_usage_error(NULL, "unknown option or missing argument '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	sub = find_subcommand(argv[optind]);
+	if (!sub)
+		return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* 0, not 1: makes glibc getopt start afresh on the new argv */
+	return sub->run(argc, argv, &common);
+}

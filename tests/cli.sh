@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# cli.sh - the dsmflow command line as a user meets it: exit statuses, help,
+# usage errors, catalogue errors with FILE:LINE, --catalog and --port.
+# Usage: cli.sh PATH/TO/dsmflow
+set -u
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+ok()   { passed=$((passed + 1)); }
+bad()  { failed=$((failed + 1)); echo "FAIL: $*"; }
+
+# expect STATUS PATTERN -- ARGS...: runs dsmflow ARGS, checks the exit status
+# and that stdout+stderr match the extended regex PATTERN.
+expect() {
+	local want=$1 pattern=$2
+	shift 3
+	"$bin" "$@" >"$tmp/out" 2>&1
+	local got=$?
+	if [ "$got" -ne "$want" ]; then
+		bad "dsmflow $*: exit $got, expected $want"; sed 's/^/    /' "$tmp/out" | head -5; return
+	fi
+	if ! grep -Eq -- "$pattern" "$tmp/out"; then
+		bad "dsmflow $*: output lacks /$pattern/"; sed 's/^/    /' "$tmp/out" | head -5; return
+	fi
+	ok
+}
+
+expect 0 'Usage: dsmflow' -- --help
+expect 0 'Usage: dsmflow catalog' -- catalog --help
+expect 0 'Usage: dsmflow lookup' -- lookup --help
+expect 0 '^dsmflow [0-9]+\.' -- --version
+expect 2 'Usage: dsmflow' --
+expect 2 "unknown command 'frobnicate'" -- frobnicate
+expect 2 "unknown option .*--bogus" -- --bogus catalog
+expect 2 "unknown option .*--bogus" -- lookup --bogus tcp/80
+expect 2 "unknown format 'xml'" -- catalog --format xml
+expect 2 "'tcp/99999' is not PROTO/PORT" -- lookup tcp/99999
+expect 2 "'tcp' is not PROTO/PORT" -- lookup tcp
+expect 2 "expected one PROTO/PORT" -- lookup
+expect 2 "give one port" -- lookup tcp/80-90
+
+# lookups: shared, single, dynamic only, absent
+expect 0 $'^DSM\tWeb applications\tHTTP\tinbound\tstatic$' -- lookup tcp/5000
+[ "$("$bin" lookup tcp/5000 | grep -c $'\tstatic$')" -eq 31 ] && ok || bad "tcp/5000 should list 31 static services"
+expect 0 $'^FTP, FTP over SSL, FTP over TLS\tFile transfer\tpassive data\tinbound\tdynamic$' -- lookup tcp/5000
+expect 0 $'^VPN Server \\(OpenVPN\\)\tPackages\t-\tinbound\tstatic$' -- lookup udp/1194
+expect 0 'only a dynamic range matches' -- lookup tcp/1194
+expect 1 'tcp/1023: no DSM service' -- lookup tcp/1023
+expect 1 'udp/9: no DSM service' -- lookup udp/9
+expect 0 'only a dynamic range matches' -- lookup tcp/24523
+expect 0 $'passive data\tinbound\tdynamic' -- lookup tcp/24523
+expect 0 'Virtual Machine Manager' -- lookup icmp
+expect 0 $'Active Backup for Business\tBackup\tvCenter Server and ESXi host\toutbound' -- lookup tcp/443
+
+# --port before or after the command; a new service lands in Custom
+expect 0 $'^SSH/SFTP\tSystem\tadded by --port' -- --port tcp/2222=SSH/SFTP lookup tcp/2222
+expect 0 $'^Extra syslog\tCustom' -- lookup --port udp/1514=Extra\ syslog udp/1514
+expect 2 "is not PROTO/PORT\\[-PORT\\]=SERVICE" -- lookup --port tcp/2222 tcp/22
+expect 2 'already in the catalogue' -- lookup --port tcp/22=SSH/SFTP tcp/22
+
+# the catalogue: summary, round trip through --catalog, json
+expect 0 '^287 records, 93 services' -- catalog --format summary
+"$bin" catalog >"$tmp/cat.tsv" && "$bin" --catalog "$tmp/cat.tsv" catalog >"$tmp/again.tsv" &&
+	cmp -s "$tmp/cat.tsv" "$tmp/again.tsv" && ok || bad "catalog TSV does not round-trip"
+if command -v python3 >/dev/null; then
+	"$bin" catalog --format json | python3 -c '
+import json, sys
+records = json.load(sys.stdin)
+assert len(records) == 287, len(records)
+ftp = [r for r in records if r["match"] == "dynamic"]
+assert ftp[0]["first_port"] == 1025 and ftp[0]["last_port"] == 65535
+assert any("googleapis.com" in r["domains"] for r in records)
+' && ok || bad "catalog --format json is not the expected JSON"
+fi
+
+# catalogue errors: exit 2 with FILE:LINE, nothing printed on stdout
+expect 2 "$tmp/missing.tsv: cannot open catalogue: No such file" -- --catalog "$tmp/missing.tsv" catalog
+head -5 "$tmp/cat.tsv" >"$tmp/bad.tsv"
+printf 'Backup\tX\ttcp\t70000\t70000\t-\tinbound\tstatic\t-\t-\t-\n' >>"$tmp/bad.tsv"
+expect 2 "$tmp/bad.tsv:6: first_port '70000'" -- catalog --catalog "$tmp/bad.tsv"
+"$bin" --catalog "$tmp/bad.tsv" lookup tcp/5000 >"$tmp/stdout" 2>/dev/null
+[ ! -s "$tmp/stdout" ] && ok || bad "a bad catalogue still printed results"
+printf 'not\ta\tcatalogue\n' >"$tmp/junk.tsv"
+expect 2 "$tmp/junk.tsv:1: expected the header line" -- --catalog "$tmp/junk.tsv" lookup tcp/80
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

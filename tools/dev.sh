@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# dev.sh - set-up, build and run for a fresh Debian 12 machine (as root).
+#
+#   tools/dev.sh demo   install what is missing, build, run dsmflow on pcaps/
+#   tools/dev.sh test   install what is missing, build (plain and with
+#                       AddressSanitizer+UBSan), run the whole test suite
+#   tools/dev.sh build  install the build dependencies and build only
+#
+# Builds go to build/ (RelWithDebInfo) and build-asan/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev uthash-dev
+	libcmocka-dev libmicrohttpd-dev)
+# tshark/capinfos cross-check packet counts; python3 checks JSON output.
+test_packages=(tshark python3)
+
+install_missing() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "== installing: ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "dev.sh: packages missing and not root: ${missing[*]}" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_and_build() {	# DIR [cmake args...]
+	local dir=$1
+	shift
+	cmake -S . -B "$dir" "$@" >/dev/null
+	cmake --build "$dir" -j"$(nproc)" -- --no-print-directory
+}
+
+run_demo() {
+	local bin=build/dsmflow
+	echo "== the DSM port catalogue built into dsmflow"
+	"$bin" catalog --format summary
+	echo
+	for port in tcp/5000 udp/1900 tcp/24523; do
+		echo "== dsmflow lookup $port"
+		"$bin" lookup "$port" || true
+	done
+}
+
+case "${1:-}" in
+demo)
+	install_missing "${build_packages[@]}"
+	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSMFLOW_TESTS=OFF
+	run_demo
+	;;
+build)
+	install_missing "${build_packages[@]}"
+	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	;;
+test)
+	install_missing "${build_packages[@]}" "${test_packages[@]}"
+	echo "== build: plain (-Wall -Wextra -Werror)"
+	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-Werror
+	echo "== build: AddressSanitizer + UndefinedBehaviorSanitizer"
+	configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DDSMFLOW_SANITIZE=ON -DCMAKE_C_FLAGS=-Werror
+	echo "== tests: sanitizers"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
+	echo "== tests: plain"
+	ctest --test-dir build --output-on-failure -j"$(nproc)"
+	;;
+*)
+	echo "usage: tools/dev.sh demo|test|build" >&2
+	exit 2
+	;;
+esac
