@@ -28,6 +28,7 @@ struct port_index {
 	struct candidate_set *sets;	/* sets[0] is the empty set */
 	size_t set_count;		/* including sets[0] */
 	struct interned_set *interned;
+	uint16_t *role_subset[2];	/* [inbound, outbound][set id] */
 	const struct dsm_record **dynamic;
 	size_t dynamic_count;
 };
@@ -52,6 +53,8 @@ void port_index_free(struct port_index *idx)
 	for (size_t i = 1; i < idx->set_count; i++)
 		free((void *)idx->sets[i].items);
 	free(idx->sets);
+	free(idx->role_subset[0]);
+	free(idx->role_subset[1]);
 	free(idx->dynamic);
 	free(idx);
 }
@@ -64,15 +67,19 @@ static int by_service(const void *a, const void *b)
 }
 
 /* Turns the records of one port into sorted (service, roles) candidates,
- * one per service; returns their number. */
+ * one per service; returns their number and sets *narrowest. */
 static size_t make_candidates(const struct catalog *cat, const uint32_t *record_ids, size_t n,
-			      struct candidate *out)
+			      struct candidate *out, uint32_t *narrowest)
 {
 	size_t count = 0;
 
+	*narrowest = UINT32_MAX;
 	for (size_t i = 0; i < n; i++) {
 		const struct dsm_record *r = catalog_record(cat, record_ids[i]);
+		uint32_t width = (uint32_t)r->last_port - r->first_port + 1;
 
+		if (width < *narrowest)
+			*narrowest = width;
 		out[count].service = r->service;
 		out[count].roles = r->role;
 		count++;
@@ -89,12 +96,13 @@ static size_t make_candidates(const struct catalog *cat, const uint32_t *record_
 	return merged;
 }
 
-/* Returns the id of the set holding cands, adding it when new; 0 on failure
- * (0 is never a valid id of a non-empty set). */
+/* Returns the id of the set holding cands (whose narrowest record covers
+ * narrowest ports), adding it when new; 0 on failure (0 is never a valid
+ * id of a non-empty set). */
 static uint16_t intern_set(struct port_index *idx, const struct candidate *cands, size_t n,
-			   enum dsm_proto proto, uint16_t port)
+			   uint32_t narrowest, enum dsm_proto proto, uint16_t port)
 {
-	size_t key_len = n * sizeof(uint32_t);
+	size_t key_len = (n + 1) * sizeof(uint32_t);
 	struct interned_set *found = malloc(sizeof(*found) + key_len);
 	struct interned_set *existing;
 	struct candidate *items;
@@ -104,6 +112,7 @@ static uint16_t intern_set(struct port_index *idx, const struct candidate *cands
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		found->key[i] = (uint32_t)cands[i].service << 8 | cands[i].roles;
+	found->key[n] = narrowest;
 	HASH_FIND(hh, idx->interned, found->key, key_len, existing);
 	if (existing) {
 		free(found);
@@ -122,7 +131,8 @@ static uint16_t intern_set(struct port_index *idx, const struct candidate *cands
 	idx->sets = bigger;
 	memcpy(items, cands, n * sizeof(*items));
 	idx->sets[idx->set_count] = (struct candidate_set){
-		.count = (uint32_t)n, .items = items, .proto = (uint8_t)proto, .port = port,
+		.count = (uint32_t)n, .items = items, .narrowest = narrowest,
+		.proto = (uint8_t)proto, .port = port,
 	};
 	found->id = (uint16_t)idx->set_count++;
 	found->key_len = key_len;
@@ -184,8 +194,10 @@ static int build_port_table(struct port_index *idx, const struct catalog *cat,
 
 		if (n == 0)
 			continue;
-		n = make_candidates(cat, pr->record_ids + pr->start[p], n, cands);
-		idx->table[proto][p] = intern_set(idx, cands, n, proto, (uint16_t)p);
+		uint32_t narrowest;
+
+		n = make_candidates(cat, pr->record_ids + pr->start[p], n, cands, &narrowest);
+		idx->table[proto][p] = intern_set(idx, cands, n, narrowest, proto, (uint16_t)p);
 		if (idx->table[proto][p] == PORT_INDEX_NONE)
 			goto out;
 	}
@@ -218,8 +230,10 @@ static int build_icmp_and_dynamic(struct port_index *idx, const struct catalog *
 			icmp_ids[icmp_count++] = (uint32_t)i;
 	}
 	if (icmp_count) {
-		icmp_count = make_candidates(cat, icmp_ids, icmp_count, cands);
-		idx->icmp_set = intern_set(idx, cands, icmp_count, DSM_PROTO_ICMP, 0);
+		uint32_t narrowest;
+
+		icmp_count = make_candidates(cat, icmp_ids, icmp_count, cands, &narrowest);
+		idx->icmp_set = intern_set(idx, cands, icmp_count, narrowest, DSM_PROTO_ICMP, 0);
 		if (idx->icmp_set == PORT_INDEX_NONE)
 			goto fail;
 	}
@@ -231,6 +245,54 @@ fail:
 	free(cands);
 	dsm_err_set(err, "port index: out of memory");
 	return -1;
+}
+
+/* Interns the part of set id whose candidates have role; returns its id,
+ * PORT_INDEX_NONE when empty, or -1 when memory runs out. */
+static int intern_role_subset(struct port_index *idx, size_t id, uint8_t role,
+			      struct candidate *scratch)
+{
+	const struct candidate_set set = idx->sets[id];	/* a copy: interning may move sets */
+	size_t n = 0;
+	uint16_t subset;
+
+	for (size_t i = 0; i < set.count; i++)
+		if (set.items[i].roles & role)
+			scratch[n++] = (struct candidate){ set.items[i].service, role };
+	if (n == 0)
+		return PORT_INDEX_NONE;
+	subset = intern_set(idx, scratch, n, set.narrowest, (enum dsm_proto)set.proto, set.port);
+	return subset == PORT_INDEX_NONE ? -1 : subset;
+}
+
+/* Interns, for every set, its inbound-only and outbound-only parts, and
+ * records their ids. The parts are sets too; the first pass runs until no
+ * new part appears (a single-role part is its own part), the second only
+ * finds what the first interned. */
+static int build_role_subsets(struct port_index *idx, size_t max_candidates, struct dsm_err *err)
+{
+	static const uint8_t roles[2] = { DSM_ROLE_INBOUND, DSM_ROLE_OUTBOUND };
+	struct candidate *scratch = malloc((max_candidates + 1) * sizeof(*scratch));
+	int rc = -1;
+
+	if (!scratch)
+		goto out;
+	for (size_t id = 1; id < idx->set_count; id++)
+		for (int r = 0; r < 2; r++)
+			if (intern_role_subset(idx, id, roles[r], scratch) < 0)
+				goto out;
+	for (int r = 0; r < 2; r++)
+		if (!(idx->role_subset[r] = calloc(idx->set_count, sizeof(uint16_t))))
+			goto out;
+	for (size_t id = 1; id < idx->set_count; id++)
+		for (int r = 0; r < 2; r++)
+			idx->role_subset[r][id] = (uint16_t)intern_role_subset(idx, id, roles[r], scratch);
+	rc = 0;
+out:
+	if (rc)
+		dsm_err_set(err, "port index: out of memory");
+	free(scratch);
+	return rc;
 }
 
 struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *err)
@@ -245,7 +307,8 @@ struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *e
 	idx->set_count = 1;
 	if (build_port_table(idx, cat, DSM_PROTO_TCP, err) ||
 	    build_port_table(idx, cat, DSM_PROTO_UDP, err) ||
-	    build_icmp_and_dynamic(idx, cat, err)) {
+	    build_icmp_and_dynamic(idx, cat, err) ||
+	    build_role_subsets(idx, catalog_record_count(cat), err)) {
 		port_index_free(idx);
 		return NULL;
 	}
@@ -262,6 +325,13 @@ uint16_t port_index_lookup(const struct port_index *idx, enum dsm_proto proto, u
 const struct candidate_set *port_index_set(const struct port_index *idx, uint16_t set_id)
 {
 	return set_id != PORT_INDEX_NONE && set_id < idx->set_count ? &idx->sets[set_id] : NULL;
+}
+
+uint16_t port_index_role_subset(const struct port_index *idx, uint16_t set_id, enum dsm_role role)
+{
+	if (set_id == PORT_INDEX_NONE || set_id >= idx->set_count)
+		return PORT_INDEX_NONE;
+	return idx->role_subset[role == DSM_ROLE_OUTBOUND][set_id];
 }
 
 size_t port_index_set_count(const struct port_index *idx)

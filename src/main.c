@@ -21,6 +21,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "catalog", cli_catalog, "print the effective port catalogue" },
 	{ "lookup", cli_lookup, "list the DSM services using PROTO/PORT" },
+	{ "read", cli_read, "classify capture files and report per-service counters" },
 };
 
 static void print_help(FILE *out)

@@ -25,6 +25,9 @@ struct candidate {
 struct candidate_set {
 	uint32_t count;
 	const struct candidate *items;	/* sorted by service id */
+	uint32_t narrowest;		/* ports in the narrowest record covering the port:
+					 * 1 for a single-port entry, more for a range; the
+					 * smaller, the more specific the entry */
 	uint8_t proto;			/* where the set first occurs (lowest port): */
 	uint16_t port;			/* a stable handle for naming it */
 };
@@ -40,6 +43,10 @@ void port_index_free(struct port_index *idx);
 uint16_t port_index_lookup(const struct port_index *idx, enum dsm_proto proto, uint16_t port);
 /* The set behind an id; NULL for PORT_INDEX_NONE or an unknown id. */
 const struct candidate_set *port_index_set(const struct port_index *idx, uint16_t set_id);
+/* The part of set set_id whose candidates have role (DSM_ROLE_INBOUND or
+ * DSM_ROLE_OUTBOUND): with --nas, which side serves tells which role
+ * applies. PORT_INDEX_NONE when no candidate has that role. */
+uint16_t port_index_role_subset(const struct port_index *idx, uint16_t set_id, enum dsm_role role);
 /* Number of distinct non-empty sets, i.e. the largest valid id. */
 size_t port_index_set_count(const struct port_index *idx);
 

@@ -1,0 +1,68 @@
+/* counters.h - the per-service counters every report and metric is made of.
+ *
+ * A row per catalogue service, per candidate group (a shared port's set of
+ * services), and per unclassified (protocol, server port). Flows hold a
+ * pointer to their row, so counting a packet is two additions; rows of
+ * unclassified ports are allocated when the first flow to that port appears.
+ *
+ * The totals are counted on their own as packets arrive, not summed from
+ * rows, so that "totals = classified + unclassified + non-IP + malformed"
+ * is a real check.
+ */
+#ifndef DSMFLOW_COUNTERS_H
+#define DSMFLOW_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsmflow/flow.h"
+
+struct counter_row {
+	uint64_t flows;
+	uint64_t packets[2];	/* [TO_SERVER], [TO_CLIENT] */
+	uint64_t bytes[2];
+};
+
+struct counter_totals {
+	uint64_t packets, bytes;		/* every packet read */
+	uint64_t non_ip_packets, non_ip_bytes;
+	uint64_t malformed_packets, malformed_bytes;
+	uint64_t fragment_packets, fragment_bytes;	/* later fragments whose first was not seen */
+	uint64_t no_flow_packets, no_flow_bytes;	/* no memory for their flow */
+};
+
+struct counters;
+
+/* Rows for service_count services and candidate-set ids up to max_set_id. */
+struct counters *counters_new(size_t service_count, size_t max_set_id);
+void counters_free(struct counters *c);
+
+/* The row a flow of this kind and id counts into (id: service id, set id, or
+ * server port with ip_proto for unclassified). NULL only when memory runs out. */
+struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16_t id,
+				 uint8_t ip_proto);
+
+struct counter_totals *counters_totals(struct counters *c);
+const struct counter_totals *counters_totals_const(const struct counters *c);
+
+/* Read access for reports. */
+size_t counters_service_count(const struct counters *c);
+const struct counter_row *counters_service(const struct counters *c, size_t service);
+size_t counters_max_set_id(const struct counters *c);
+const struct counter_row *counters_group(const struct counters *c, size_t set_id);
+
+/* Unclassified rows, in no particular order: calls fn for each. */
+typedef void (*counters_port_fn)(void *ctx, uint8_t ip_proto, uint16_t port,
+				 const struct counter_row *row);
+void counters_each_unclassified(const struct counters *c, counters_port_fn fn, void *ctx);
+
+/* Sum of a row's packets or bytes in both directions. */
+uint64_t row_packets(const struct counter_row *row);
+uint64_t row_bytes(const struct counter_row *row);
+
+/* Classified (service and group rows) and unclassified (port rows plus
+ * unmatched fragments and packets without a flow) sums. */
+void counters_sum(const struct counters *c, struct counter_row *classified,
+		  struct counter_row *unclassified);
+
+#endif

@@ -1,0 +1,58 @@
+/* decode.h - from a captured frame to the few header fields a classifier needs.
+ *
+ * decode_packet() reads link layer, IP (with tunnels and IPv6 extension
+ * chains) and the transport header, bounds-checking every read; it copies
+ * the addresses and ports out and points at the transport payload in place.
+ */
+#ifndef DSMFLOW_DECODE_H
+#define DSMFLOW_DECODE_H
+
+#include <stdint.h>
+
+enum decode_status {
+	DECODE_IP,		/* an IP packet: struct decoded is filled */
+	DECODE_NON_IP,		/* ARP, LLC, STP, an unknown link type...: nothing to classify */
+	DECODE_MALFORMED,	/* a header is truncated or inconsistent */
+};
+
+enum decode_fragment {
+	FRAG_NONE,		/* a whole datagram */
+	FRAG_FIRST,		/* offset 0, more to come: carries the ports */
+	FRAG_LATER,		/* a later fragment: no transport header */
+};
+
+/* Link types beyond libpcap's DLT_ values: */
+#define DECODE_LINK_IP 0x10000	/* a bare IPv4 or IPv6 packet (NFQUEUE) */
+
+#define DECODE_MAX_TUNNELS 4	/* IP-in-IP nesting decoded before giving up */
+
+struct decoded {
+	uint8_t family;		/* 4 or 6: the innermost IP header */
+	uint8_t ip_proto;	/* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6, or another */
+	uint8_t tcp_flags;	/* TCP only */
+	uint8_t fragment;	/* enum decode_fragment */
+	uint32_t frag_id;	/* IPv4 identification or IPv6 fragment id */
+	uint8_t src[16];	/* IPv4 in the first 4 bytes, rest zero */
+	uint8_t dst[16];
+	uint16_t sport, dport;	/* 0 where the protocol has no ports */
+	uint8_t tunnels;	/* IP-in-IP layers removed */
+	const uint8_t *payload;	/* transport payload, inside the frame */
+	uint32_t payload_len;	/* bytes of it captured */
+};
+
+/* TCP flag bits of struct decoded.tcp_flags */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+/* Decodes frame[0..caplen) of link type link (a DLT_ value or
+ * DECODE_LINK_IP). On DECODE_IP, out is filled; otherwise its contents are
+ * unspecified. Never reads outside frame[0..caplen). */
+enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen,
+				 struct decoded *out);
+
+/* Whether decode_packet understands link type link. */
+int decode_link_supported(int link);
+
+#endif

@@ -1,0 +1,46 @@
+/* engine.h - the packet path: decode, flow lookup, attribution, counting.
+ *
+ * One engine serves any capture source. Each packet is counted exactly once:
+ * in its flow's service, group or unclassified port, or as non-IP, malformed
+ * or an unmatched later fragment. In steady state (flows and unclassified
+ * ports already seen) a packet allocates nothing, copies no payload and
+ * formats nothing.
+ */
+#ifndef DSMFLOW_ENGINE_H
+#define DSMFLOW_ENGINE_H
+
+#include <stdio.h>
+
+#include "dsmflow/catalog.h"
+#include "dsmflow/counters.h"
+#include "dsmflow/flow.h"
+#include "dsmflow/index.h"
+#include "dsmflow/netaddr.h"
+#include "dsmflow/packet.h"
+
+struct engine_config {
+	struct flow_table_config flows;
+	const struct cidr *nas;		/* --nas prefixes */
+	size_t nas_count;
+	FILE *flow_log;			/* one JSON line per ended flow, or NULL */
+};
+
+struct engine;
+
+struct engine *engine_new(const struct catalog *cat, const struct port_index *idx,
+			  const struct engine_config *config, struct dsm_err *err);
+/* Ends all flows (logging them) and frees the engine. */
+void engine_free(struct engine *e);
+
+void engine_packet(struct engine *e, const struct packet *pkt);
+
+/* Ends every active flow, as at the end of the input. */
+void engine_flush(struct engine *e);
+
+const struct counters *engine_counters(const struct engine *e);
+size_t engine_active_flows(const struct engine *e);
+uint64_t engine_evicted_flows(const struct engine *e);
+/* Packets whose flow could not be created for lack of memory (counted as unclassified). */
+uint64_t engine_alloc_failures(const struct engine *e);
+
+#endif

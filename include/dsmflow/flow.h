@@ -1,0 +1,132 @@
+/* flow.h - the bidirectional flow table: one entry per 5-tuple conversation.
+ *
+ * Keys are canonical (the lower endpoint first), so both directions of a
+ * conversation find the same flow. Flows expire after an idle timeout that
+ * depends on their state (as Linux conntrack's do), measured in packet time so
+ * that reading a capture gives the same result every time. Flow memory is
+ * pooled: once the pool has grown to the working set, packets allocate nothing.
+ */
+#ifndef DSMFLOW_FLOW_H
+#define DSMFLOW_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "dsmflow/decode.h"
+
+/* Idle-timeout classes: a flow is in exactly one at a time. */
+enum flow_timeout_class {
+	FLOW_TCP_ESTABLISHED,
+	FLOW_TCP_TRANSITORY,	/* opening (SYN seen) or closing (FIN or RST seen) */
+	FLOW_UDP,		/* packets seen in one direction only */
+	FLOW_UDP_STREAM,	/* packets seen in both directions */
+	FLOW_ICMP,
+	FLOW_OTHER,		/* any other IP protocol */
+	FLOW_TIMEOUT_CLASSES
+};
+
+enum flow_end_reason {
+	FLOW_END_IDLE,		/* its idle timeout passed */
+	FLOW_END_EVICTED,	/* --max-flows was reached and it was the oldest idle flow */
+	FLOW_END_REUSED,	/* a new SYN reused the 5-tuple of a closing flow */
+	FLOW_END_INPUT,		/* the input ended with the flow still active */
+};
+
+enum flow_evidence {
+	EVIDENCE_NONE,
+	EVIDENCE_SYN,		/* the SYN's destination (or the SYN-ACK's source) */
+	EVIDENCE_EXPECTED,	/* announced on a tracked control connection */
+	EVIDENCE_NAS,		/* --nas address plus the catalogue's role */
+	EVIDENCE_CATALOG,	/* the one (or more specific) catalogued side */
+	EVIDENCE_LOWER_PORT,	/* nothing better: the lower port */
+	EVIDENCE_FIRST_PACKET,	/* no ports (ICMP, other protocols): the first packet's destination */
+};
+
+/* Where a flow's packets are counted: a single service, a candidate group,
+ * or an unclassified (protocol, server port). */
+enum flow_kind { FLOW_SERVICE, FLOW_GROUP, FLOW_UNCLASSIFIED };
+
+struct counter_row;
+
+struct flow_key {
+	uint8_t addr[2][16];	/* endpoint 0 is the lower (address, port) */
+	uint16_t port[2];
+	uint8_t ip_proto;
+	uint8_t family;
+	uint16_t zero;		/* keeps the key free of padding: it is hashed as bytes */
+};
+
+/* Per-flow direction index into packets[] and bytes[]. */
+enum { TO_SERVER = 0, TO_CLIENT = 1 };
+
+struct flow {
+	struct flow_key key;
+	UT_hash_handle hh;
+	struct flow *older, *newer;	/* in its timeout class, by last packet time */
+	uint64_t first_us, last_us;
+	uint64_t packets[2], bytes[2];	/* [TO_SERVER], [TO_CLIENT] */
+	struct counter_row *row;	/* counters of its attribution */
+	uint16_t attribution;		/* service id, candidate-set id, or server port */
+	uint8_t kind;			/* enum flow_kind */
+	uint8_t server;			/* endpoint index (0 or 1) of the server side */
+	uint8_t evidence;		/* enum flow_evidence */
+	uint8_t timeout_class;		/* enum flow_timeout_class */
+	uint8_t tcp_state;		/* internal to flow.c */
+	uint8_t tracked;		/* a control connection whose payload announces others */
+};
+
+struct flow_table_config {
+	uint64_t timeout_us[FLOW_TIMEOUT_CLASSES];
+	size_t max_flows;	/* 0: unbounded */
+};
+
+/* Called for each flow as it ends, before its memory is reused. */
+typedef void (*flow_end_fn)(void *ctx, struct flow *flow, enum flow_end_reason why);
+
+struct flow_table;
+
+/* Defaults like Linux conntrack's: TCP established 5 days, TCP opening or
+ * closing 120 s, UDP 30 s (120 s once replied), ICMP 30 s, other 600 s. */
+void flow_table_default_config(struct flow_table_config *config);
+
+struct flow_table *flow_table_new(const struct flow_table_config *config, flow_end_fn on_end,
+				  void *ctx);
+/* Ends every flow (FLOW_END_INPUT) and frees the table. */
+void flow_table_free(struct flow_table *table);
+
+/* Builds the canonical key of pkt; *from is set to the endpoint index of
+ * pkt's source. */
+void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *from);
+
+/* Finds the flow of key, or NULL. */
+struct flow *flow_table_find(struct flow_table *table, const struct flow_key *key);
+
+/* Adds a zeroed flow for key at time now_us; may first evict the oldest idle
+ * flow to stay within max_flows. NULL only when memory runs out. */
+struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key, uint64_t now_us);
+
+/* Ends flow now (why is passed to the end callback). */
+void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_reason why);
+
+/* Accounts a packet of wire_len bytes travelling from endpoint from: updates
+ * times, counters, TCP state and timeout class. */
+void flow_table_update(struct flow_table *table, struct flow *flow, uint8_t from,
+		       const struct decoded *pkt, uint32_t wire_len, uint64_t now_us);
+
+/* Whether pkt, a TCP SYN, starts a new connection on flow's 5-tuple. */
+int flow_is_reused_by(const struct flow *flow, const struct decoded *pkt);
+
+/* Ends the flows idle for longer than their timeout at now_us. */
+void flow_table_expire(struct flow_table *table, uint64_t now_us);
+
+size_t flow_table_active(const struct flow_table *table);
+uint64_t flow_table_evicted(const struct flow_table *table);
+/* Bytes the table holds per active flow, hash overhead included. */
+size_t flow_table_bytes_per_flow(void);
+
+const char *flow_evidence_name(enum flow_evidence evidence);
+const char *flow_end_reason_name(enum flow_end_reason why);
+
+#endif

@@ -1,0 +1,42 @@
+/* report.h - turning counters into what people and programs read: a table,
+ * JSON, CSV, or Prometheus exposition text.
+ *
+ * Reports run off the packet path (at the end of a read, on a signal, on a
+ * scrape): they may sort, allocate and format.
+ */
+#ifndef DSMFLOW_REPORT_H
+#define DSMFLOW_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dsmflow/catalog.h"
+#include "dsmflow/counters.h"
+#include "dsmflow/index.h"
+
+enum report_format { REPORT_TABLE, REPORT_JSON, REPORT_CSV, REPORT_PROMETHEUS };
+
+struct report_input {
+	const struct catalog *cat;
+	const struct port_index *idx;
+	const struct counters *counters;
+	size_t active_flows;
+	uint64_t evicted_flows;
+	uint64_t capture_dropped;	/* packets the capture lost before dsmflow saw them */
+};
+
+/* "table", "json", "csv" or "prometheus"; -1 when unknown. */
+int report_format_parse(const char *name, enum report_format *out);
+
+/* Writes the report; -1 when memory runs out (nothing useful was written). */
+int report_write(enum report_format format, const struct report_input *in, FILE *out);
+
+/* The stable, readable name of a group of candidate services: its lead
+ * candidate and how many others, "DSM +30". The lead is an inbound
+ * candidate before an outbound one, then the service with the fewest
+ * catalogue records (the most specific), then the first in the catalogue. */
+void report_group_name(const struct catalog *cat, const struct candidate_set *set, char *buf,
+		       size_t size);
+
+#endif

@@ -1,0 +1,284 @@
+/* attribute.c - server side and service attribution of new flows, and the
+ * tracking of control connections that announce other connections.
+ *
+ * Runs once per new flow (and per payload packet of a tracked control
+ * connection), never per ordinary packet: everything it decides is stored
+ * in the flow.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsmflow/attribute.h"
+#include "dsmflow/expect.h"
+#include "dsmflow/ftp.h"
+
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define TFTP_PORT 69
+
+enum track { TRACK_NONE, TRACK_FTP };
+
+struct attributor {
+	const struct catalog *cat;
+	const struct port_index *idx;
+	struct cidr *nas;
+	size_t nas_count;
+	int ftp_service;	/* owner of the dynamic FTP data range, or -1 */
+	int tftp_service;	/* the service of udp/69, or -1 */
+	struct expect_table expect;
+};
+
+int attribute_dsm_proto(uint8_t ip_proto)
+{
+	switch (ip_proto) {
+	case IPPROTO_TCP_: return DSM_PROTO_TCP;
+	case IPPROTO_UDP_: return DSM_PROTO_UDP;
+	case 1:
+	case 58: return DSM_PROTO_ICMP;
+	default: return -1;
+	}
+}
+
+/* The single service of proto/port's static set, or -1. */
+static int sole_service(const struct port_index *idx, enum dsm_proto proto, uint16_t port)
+{
+	const struct candidate_set *set = port_index_set(idx, port_index_lookup(idx, proto, port));
+
+	return set && set->count == 1 ? set->items[0].service : -1;
+}
+
+static int dynamic_tcp_service(const struct catalog *cat)
+{
+	for (size_t i = 0; i < catalog_record_count(cat); i++) {
+		const struct dsm_record *r = catalog_record(cat, i);
+
+		if (r->match == DSM_MATCH_DYNAMIC && r->proto == DSM_PROTO_TCP)
+			return r->service;
+	}
+	return -1;
+}
+
+struct attributor *attributor_new(const struct catalog *cat, const struct port_index *idx,
+				  const struct cidr *nas, size_t nas_count)
+{
+	struct attributor *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->nas = malloc((nas_count + 1) * sizeof(*nas));
+	if (!a->nas) {
+		free(a);
+		return NULL;
+	}
+	if (nas_count)
+		memcpy(a->nas, nas, nas_count * sizeof(*nas));
+	a->nas_count = nas_count;
+	a->cat = cat;
+	a->idx = idx;
+	a->ftp_service = dynamic_tcp_service(cat);
+	a->tftp_service = sole_service(idx, DSM_PROTO_UDP, TFTP_PORT);
+	return a;
+}
+
+void attributor_free(struct attributor *a)
+{
+	if (!a)
+		return;
+	free(a->nas);
+	free(a);
+}
+
+static const struct candidate_set *set_at(const struct attributor *a, int proto, uint16_t port)
+{
+	return proto < 0 ? NULL : port_index_set(a->idx, port_index_lookup(a->idx, proto, port));
+}
+
+static int has_role(const struct candidate_set *set, uint8_t role)
+{
+	for (size_t i = 0; set && i < set->count; i++)
+		if (set->items[i].roles & role)
+			return 1;
+	return 0;
+}
+
+/* The endpoint (0 or 1) that is the NAS, or -1 when neither or both are. */
+static int nas_endpoint(const struct attributor *a, const struct flow_key *key)
+{
+	int n0, n1;
+
+	if (!a->nas_count)
+		return -1;
+	n0 = cidr_match_any(a->nas, a->nas_count, key->family, key->addr[0]);
+	n1 = cidr_match_any(a->nas, a->nas_count, key->family, key->addr[1]);
+	return n0 == n1 ? -1 : (n0 ? 0 : 1);
+}
+
+/* Matches the flow against announced connections; on a match sets the
+ * server, the service and the evidence. */
+static int match_expected(struct attributor *a, struct flow *flow, uint64_t now_us)
+{
+	const struct flow_key *k = &flow->key;
+
+	for (uint8_t e = 0; e < 2; e++) {
+		const struct expectation *x = expect_take(&a->expect, k->family, k->ip_proto,
+							  k->addr[e], k->port[e], k->addr[!e], now_us);
+
+		if (!x)
+			continue;
+		flow->server = x->listener_is_server ? e : !e;
+		flow->kind = FLOW_SERVICE;
+		flow->attribution = x->service;
+		flow->evidence = EVIDENCE_EXPECTED;
+		return 1;
+	}
+	return 0;
+}
+
+/* Which endpoint serves, by --nas and the catalogue's roles: the NAS when
+ * its port is an inbound entry, the peer when the peer's port is an
+ * outbound one. -1 when that says nothing. */
+static int server_by_nas(const struct attributor *a, const struct flow_key *k, int proto, int nas)
+{
+	if (nas < 0)
+		return -1;
+	if (has_role(set_at(a, proto, k->port[nas]), DSM_ROLE_INBOUND))
+		return nas;
+	if (has_role(set_at(a, proto, k->port[!nas]), DSM_ROLE_OUTBOUND))
+		return !nas;
+	return -1;
+}
+
+/* The catalogued side; with both catalogued, the more specific entry (a
+ * single port before a range: a Windows client's ephemeral port often falls
+ * in a catalogued range), then the one with fewer candidates, then the
+ * lower port. -1 when neither is. */
+static int server_by_catalog(const struct attributor *a, const struct flow_key *k, int proto)
+{
+	const struct candidate_set *s0 = set_at(a, proto, k->port[0]);
+	const struct candidate_set *s1 = set_at(a, proto, k->port[1]);
+
+	if (!s0 && !s1)
+		return -1;
+	if (!s0 || !s1)
+		return s0 ? 0 : 1;
+	if (s0->narrowest != s1->narrowest)
+		return s0->narrowest < s1->narrowest ? 0 : 1;
+	if (s0->count != s1->count)
+		return s0->count < s1->count ? 0 : 1;
+	if (k->port[0] != k->port[1])
+		return k->port[0] < k->port[1] ? 0 : 1;
+	return -1;
+}
+
+static void decide_server(const struct attributor *a, struct flow *flow, uint8_t from,
+			  const struct decoded *pkt, int proto, int nas)
+{
+	const struct flow_key *k = &flow->key;
+	int side;
+
+	if (pkt->ip_proto == IPPROTO_TCP_ && (pkt->tcp_flags & TCP_SYN) && pkt->fragment != FRAG_LATER) {
+		flow->server = (pkt->tcp_flags & TCP_ACK) ? from : !from;
+		flow->evidence = EVIDENCE_SYN;
+	} else if (pkt->ip_proto != IPPROTO_TCP_ && pkt->ip_proto != IPPROTO_UDP_) {
+		flow->server = !from;
+		flow->evidence = EVIDENCE_FIRST_PACKET;
+	} else if ((side = server_by_nas(a, k, proto, nas)) >= 0) {
+		flow->server = (uint8_t)side;
+		flow->evidence = EVIDENCE_NAS;
+	} else if ((side = server_by_catalog(a, k, proto)) >= 0) {
+		flow->server = (uint8_t)side;
+		flow->evidence = EVIDENCE_CATALOG;
+	} else {
+		flow->server = k->port[0] == k->port[1] ? !from : (k->port[0] < k->port[1] ? 0 : 1);
+		flow->evidence = EVIDENCE_LOWER_PORT;
+	}
+}
+
+/* The server port's candidates, narrowed to the role --nas implies when
+ * that leaves any. */
+static void decide_attribution(const struct attributor *a, struct flow *flow, int proto, int nas)
+{
+	uint16_t port = flow->key.port[flow->server];
+	uint16_t set_id = proto < 0 ? PORT_INDEX_NONE : port_index_lookup(a->idx, proto, port);
+	const struct candidate_set *set;
+
+	if (nas >= 0 && set_id != PORT_INDEX_NONE) {
+		uint16_t narrowed = port_index_role_subset(
+			a->idx, set_id, nas == flow->server ? DSM_ROLE_INBOUND : DSM_ROLE_OUTBOUND);
+
+		if (narrowed != PORT_INDEX_NONE)
+			set_id = narrowed;
+	}
+	set = port_index_set(a->idx, set_id);
+	if (!set) {
+		flow->kind = FLOW_UNCLASSIFIED;
+		flow->attribution = port;
+	} else if (set->count == 1) {
+		flow->kind = FLOW_SERVICE;
+		flow->attribution = set->items[0].service;
+	} else {
+		flow->kind = FLOW_GROUP;
+		flow->attribution = set_id;
+	}
+}
+
+/* A TFTP request announces the transfer: the server answers from a new
+ * port to the client's port. */
+static void expect_tftp_transfer(struct attributor *a, const struct flow *flow, uint8_t from,
+				 uint64_t now_us)
+{
+	struct expectation x = {
+		.family = flow->key.family, .ip_proto = IPPROTO_UDP_, .listener_is_server = 0,
+		.listen_port = flow->key.port[from], .service = (uint16_t)a->tftp_service,
+		.expires_us = now_us + EXPECT_TIMEOUT_US,
+	};
+
+	memcpy(x.listen_addr, flow->key.addr[from], 16);
+	memcpy(x.peer_addr, flow->key.addr[!from], 16);
+	expect_add(&a->expect, &x);
+}
+
+void attribute_flow(struct attributor *a, struct flow *flow, uint8_t from,
+		    const struct decoded *pkt, uint64_t now_us)
+{
+	int proto = attribute_dsm_proto(pkt->ip_proto);
+	int nas = nas_endpoint(a, &flow->key);
+
+	if (!match_expected(a, flow, now_us)) {
+		decide_server(a, flow, from, pkt, proto, nas);
+		decide_attribution(a, flow, proto, nas);
+	}
+	if (flow->kind != FLOW_SERVICE)
+		return;
+	if (flow->attribution == a->ftp_service && flow->evidence != EVIDENCE_EXPECTED &&
+	    pkt->ip_proto == IPPROTO_TCP_)
+		flow->tracked = TRACK_FTP;
+	else if (flow->attribution == a->tftp_service && flow->evidence != EVIDENCE_EXPECTED &&
+		 pkt->ip_proto == IPPROTO_UDP_ && from != flow->server)
+		expect_tftp_transfer(a, flow, from, now_us);
+}
+
+void attribute_payload(struct attributor *a, const struct flow *flow, uint8_t from,
+		       const struct decoded *pkt, uint64_t now_us)
+{
+	struct expectation x = {
+		.family = flow->key.family, .ip_proto = IPPROTO_TCP_, .listener_is_server = 1,
+		.service = flow->attribution, .expires_us = now_us + EXPECT_TIMEOUT_US,
+	};
+	enum ftp_announce announce;
+	uint8_t listener;
+
+	if (flow->tracked != TRACK_FTP || pkt->payload_len == 0)
+		return;
+	announce = ftp_parse(pkt->payload, pkt->payload_len, &x.listen_port);
+	/* passive: the server says where it listens; active: the client does */
+	if (announce == FTP_PASSIVE && from == flow->server)
+		listener = flow->server;
+	else if (announce == FTP_ACTIVE && from != flow->server)
+		listener = !flow->server;
+	else
+		return;
+	memcpy(x.listen_addr, flow->key.addr[listener], 16);
+	memcpy(x.peer_addr, flow->key.addr[!listener], 16);
+	expect_add(&a->expect, &x);
+}

@@ -1,0 +1,154 @@
+/* counters.c - counter rows and totals; see counters.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <uthash.h>
+
+#include "dsmflow/counters.h"
+
+struct port_row {
+	UT_hash_handle hh;
+	uint32_t key;	/* ip_proto << 16 | port */
+	struct counter_row row;
+};
+
+struct counters {
+	struct counter_row *services;
+	size_t service_count;
+	struct counter_row *groups;	/* [0..max_set_id] */
+	size_t max_set_id;
+	struct port_row *ports;
+	struct counter_totals totals;
+};
+
+struct counters *counters_new(size_t service_count, size_t max_set_id)
+{
+	struct counters *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->services = calloc(service_count + 1, sizeof(*c->services));
+	c->groups = calloc(max_set_id + 1, sizeof(*c->groups));
+	if (!c->services || !c->groups) {
+		counters_free(c);
+		return NULL;
+	}
+	c->service_count = service_count;
+	c->max_set_id = max_set_id;
+	return c;
+}
+
+void counters_free(struct counters *c)
+{
+	struct port_row *p, *tmp;
+
+	if (!c)
+		return;
+	HASH_ITER(hh, c->ports, p, tmp) {
+		HASH_DEL(c->ports, p);
+		free(p);
+	}
+	free(c->services);
+	free(c->groups);
+	free(c);
+}
+
+static struct counter_row *port_row(struct counters *c, uint8_t ip_proto, uint16_t port)
+{
+	uint32_t key = (uint32_t)ip_proto << 16 | port;
+	struct port_row *p;
+
+	HASH_FIND(hh, c->ports, &key, sizeof(key), p);
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		p->key = key;
+		HASH_ADD(hh, c->ports, key, sizeof(p->key), p);
+	}
+	return &p->row;
+}
+
+struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16_t id,
+				 uint8_t ip_proto)
+{
+	switch (kind) {
+	case FLOW_SERVICE: return id < c->service_count ? &c->services[id] : NULL;
+	case FLOW_GROUP: return id <= c->max_set_id ? &c->groups[id] : NULL;
+	default: return port_row(c, ip_proto, id);
+	}
+}
+
+struct counter_totals *counters_totals(struct counters *c)
+{
+	return &c->totals;
+}
+
+const struct counter_totals *counters_totals_const(const struct counters *c)
+{
+	return &c->totals;
+}
+
+size_t counters_service_count(const struct counters *c)
+{
+	return c->service_count;
+}
+
+const struct counter_row *counters_service(const struct counters *c, size_t service)
+{
+	return &c->services[service];
+}
+
+size_t counters_max_set_id(const struct counters *c)
+{
+	return c->max_set_id;
+}
+
+const struct counter_row *counters_group(const struct counters *c, size_t set_id)
+{
+	return &c->groups[set_id];
+}
+
+void counters_each_unclassified(const struct counters *c, counters_port_fn fn, void *ctx)
+{
+	const struct port_row *p;
+
+	for (p = c->ports; p; p = p->hh.next)
+		fn(ctx, (uint8_t)(p->key >> 16), (uint16_t)p->key, &p->row);
+}
+
+uint64_t row_packets(const struct counter_row *row)
+{
+	return row->packets[TO_SERVER] + row->packets[TO_CLIENT];
+}
+
+uint64_t row_bytes(const struct counter_row *row)
+{
+	return row->bytes[TO_SERVER] + row->bytes[TO_CLIENT];
+}
+
+static void add_row(struct counter_row *sum, const struct counter_row *row)
+{
+	sum->flows += row->flows;
+	for (int d = 0; d < 2; d++) {
+		sum->packets[d] += row->packets[d];
+		sum->bytes[d] += row->bytes[d];
+	}
+}
+
+void counters_sum(const struct counters *c, struct counter_row *classified,
+		  struct counter_row *unclassified)
+{
+	const struct port_row *p;
+
+	memset(classified, 0, sizeof(*classified));
+	memset(unclassified, 0, sizeof(*unclassified));
+	for (size_t i = 0; i < c->service_count; i++)
+		add_row(classified, &c->services[i]);
+	for (size_t i = 0; i <= c->max_set_id; i++)
+		add_row(classified, &c->groups[i]);
+	for (p = c->ports; p; p = p->hh.next)
+		add_row(unclassified, &p->row);
+	unclassified->packets[TO_SERVER] += c->totals.fragment_packets + c->totals.no_flow_packets;
+	unclassified->bytes[TO_SERVER] += c->totals.fragment_bytes + c->totals.no_flow_bytes;
+}

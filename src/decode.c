@@ -1,0 +1,423 @@
+/* decode.c - bounds-checked parsing of link, IP and transport headers.
+ *
+ * Every byte is read through struct cursor: take() is the one place that
+ * checks a header lies inside the captured bytes, and each parser reads only
+ * the block take() returned. Packet bytes are never cast to host structs (a
+ * VLAN tag leaves IP unaligned), and lengths from headers only ever shrink
+ * the cursor, never extend it past the capture.
+ */
+#include <string.h>
+
+#include <netinet/in.h>
+#include <pcap/dlt.h>
+
+#include "dsmflow/decode.h"
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86dd
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88a8
+#define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_MPLS 0x8847
+#define ETHERTYPE_MPLS_MC 0x8848
+#define ETHERTYPE_PPPOE 0x8864
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
+#define MAX_VLAN_TAGS 8
+#define MAX_MPLS_LABELS 8
+#define MAX_IPV6_EXTENSIONS 16
+
+/* The bytes not yet consumed: [p + off, p + end). */
+struct cursor {
+	const uint8_t *p;
+	uint32_t off;
+	uint32_t end;
+};
+
+/* Consumes n bytes and returns them, or NULL (consuming nothing) when
+ * fewer than n remain. The only bounds check parsers need. */
+static const uint8_t *take(struct cursor *c, uint32_t n)
+{
+	const uint8_t *block;
+
+	if (c->end - c->off < n)
+		return NULL;
+	block = c->p + c->off;
+	c->off += n;
+	return block;
+}
+
+/* Looks at n bytes without consuming them. */
+static const uint8_t *peek(const struct cursor *c, uint32_t n)
+{
+	return c->end - c->off < n ? NULL : c->p + c->off;
+}
+
+static uint32_t remaining(const struct cursor *c)
+{
+	return c->end - c->off;
+}
+
+/* Limits the cursor to n more bytes (an IP or UDP length field); a field
+ * claiming more than was captured changes nothing. */
+static void limit(struct cursor *c, uint32_t n)
+{
+	if (n < remaining(c))
+		c->end = c->off + n;
+}
+
+static uint16_t be16(const uint8_t *b)
+{
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+
+static uint32_t be32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static uint32_t le32(const uint8_t *b)
+{
+	return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+static enum decode_status decode_ip(struct cursor *c, struct decoded *out);
+
+/* ---- transport ---- */
+
+static enum decode_status decode_tcp(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = peek(c, 20);
+	uint32_t header_len;
+
+	if (!h)
+		return DECODE_MALFORMED;
+	header_len = (uint32_t)(h[12] >> 4) * 4;
+	if (header_len < 20 || !take(c, header_len))
+		return DECODE_MALFORMED;
+	out->sport = be16(h);
+	out->dport = be16(h + 2);
+	out->tcp_flags = h[13];
+	return DECODE_IP;
+}
+
+static enum decode_status decode_udp(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = take(c, 8);
+	uint16_t length;
+
+	if (!h)
+		return DECODE_MALFORMED;
+	out->sport = be16(h);
+	out->dport = be16(h + 2);
+	length = be16(h + 4);
+	if (length >= 8)	/* 0 is legal for jumbograms; smaller is ignored like tcpdump */
+		limit(c, length - 8u);
+	return DECODE_IP;
+}
+
+static enum decode_status decode_icmp(struct cursor *c)
+{
+	/* type, code and checksum; the rest varies by type and is not needed */
+	return take(c, 4) ? DECODE_IP : DECODE_MALFORMED;
+}
+
+/* Decodes what follows an IP header whose protocol is proto. */
+static enum decode_status decode_transport(struct cursor *c, uint8_t proto, struct decoded *out)
+{
+	enum decode_status status = DECODE_IP;
+
+	out->ip_proto = proto;
+	if (out->fragment == FRAG_LATER)
+		return DECODE_IP;	/* no transport header in this fragment */
+	switch (proto) {
+	case IPPROTO_TCP: status = decode_tcp(c, out); break;
+	case IPPROTO_UDP: status = decode_udp(c, out); break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: status = decode_icmp(c); break;
+	case IPPROTO_IPIP:
+	case IPPROTO_IPV6:
+		if (out->fragment != FRAG_NONE)
+			return DECODE_IP;	/* a fragmented tunnel: the outer header is all we have */
+		if (++out->tunnels > DECODE_MAX_TUNNELS)
+			return DECODE_MALFORMED;
+		return decode_ip(c, out);
+	default: break;
+	}
+	out->payload = c->p + c->off;
+	out->payload_len = remaining(c);
+	return status;
+}
+
+/* ---- IP ---- */
+
+static enum decode_status decode_ipv4(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = peek(c, 20);
+	uint32_t header_len, total_len;
+	uint16_t frag;
+
+	if (!h || h[0] >> 4 != 4)
+		return DECODE_MALFORMED;
+	header_len = (uint32_t)(h[0] & 0x0f) * 4;
+	total_len = be16(h + 2);
+	if (header_len < 20 || total_len < header_len || !take(c, header_len))
+		return DECODE_MALFORMED;
+	limit(c, total_len - header_len);	/* drops Ethernet padding */
+	out->family = 4;
+	memset(out->src, 0, sizeof(out->src));
+	memset(out->dst, 0, sizeof(out->dst));
+	memcpy(out->src, h + 12, 4);
+	memcpy(out->dst, h + 16, 4);
+	frag = be16(h + 6);
+	out->frag_id = be16(h + 4);
+	if (frag & 0x1fff)
+		out->fragment = FRAG_LATER;
+	else if (frag & 0x2000)
+		out->fragment = FRAG_FIRST;
+	else
+		out->fragment = FRAG_NONE;
+	return decode_transport(c, h[9], out);
+}
+
+/* Skips IPv6 extension headers; returns the upper-layer protocol, or -1. */
+static int skip_ipv6_extensions(struct cursor *c, uint8_t next, struct decoded *out)
+{
+	for (int i = 0; i < MAX_IPV6_EXTENSIONS; i++) {
+		const uint8_t *h;
+		uint32_t len;
+
+		switch (next) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case 135:	/* mobility */
+		case 139:	/* HIP */
+		case 140:	/* shim6 */
+			h = peek(c, 8);
+			len = h ? ((uint32_t)h[1] + 1) * 8 : 0;
+			break;
+		case IPPROTO_AH:
+			h = peek(c, 8);
+			len = h ? ((uint32_t)h[1] + 2) * 4 : 0;
+			break;
+		case IPPROTO_FRAGMENT:
+			h = peek(c, 8);
+			len = 8;
+			if (h) {
+				uint16_t off_flags = be16(h + 2);
+
+				out->frag_id = be32(h + 4);
+				if (off_flags & 0xfff8)
+					out->fragment = FRAG_LATER;
+				else if (off_flags & 1)
+					out->fragment = FRAG_FIRST;
+			}
+			break;
+		default:
+			return next;
+		}
+		if (!h || !take(c, len))
+			return -1;
+		next = h[0];
+	}
+	return -1;	/* a chain this long is an attack or garbage */
+}
+
+static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = take(c, 40);
+	uint16_t payload_len;
+	int proto;
+
+	if (!h || h[0] >> 4 != 6)
+		return DECODE_MALFORMED;
+	payload_len = be16(h + 4);
+	if (payload_len)	/* 0: a jumbogram, whose length is in an option */
+		limit(c, payload_len);
+	out->family = 6;
+	memcpy(out->src, h + 8, 16);
+	memcpy(out->dst, h + 24, 16);
+	out->fragment = FRAG_NONE;
+	proto = skip_ipv6_extensions(c, h[6], out);
+	if (proto < 0)
+		return DECODE_MALFORMED;
+	return decode_transport(c, (uint8_t)proto, out);
+}
+
+/* An IP packet of either version, told by its first nibble. */
+static enum decode_status decode_ip(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = peek(c, 1);
+
+	if (!h)
+		return DECODE_MALFORMED;
+	switch (h[0] >> 4) {
+	case 4: return decode_ipv4(c, out);
+	case 6: return decode_ipv6(c, out);
+	default: return DECODE_MALFORMED;
+	}
+}
+
+/* ---- link layers ---- */
+
+static enum decode_status decode_ppp_protocol(struct cursor *c, uint16_t proto, struct decoded *out)
+{
+	if (proto == PPP_IPV4 || proto == PPP_IPV6)
+		return decode_ip(c, out);
+	return DECODE_NON_IP;
+}
+
+static enum decode_status decode_pppoe(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = take(c, 8);	/* ver/type, code, session, length, PPP protocol */
+
+	if (!h)
+		return DECODE_MALFORMED;
+	return decode_ppp_protocol(c, be16(h + 6), out);
+}
+
+static enum decode_status decode_mpls(struct cursor *c, struct decoded *out)
+{
+	for (int i = 0; i < MAX_MPLS_LABELS; i++) {
+		const uint8_t *label = take(c, 4);
+
+		if (!label)
+			return DECODE_MALFORMED;
+		if (label[2] & 1)	/* bottom of stack: MPLS carries no type, guess by version */
+			return decode_ip(c, out);
+	}
+	return DECODE_MALFORMED;
+}
+
+/* Dispatches on an EtherType, following VLAN tags. */
+static enum decode_status decode_ethertype(struct cursor *c, uint16_t type, struct decoded *out)
+{
+	for (int tags = 0; tags <= MAX_VLAN_TAGS; tags++) {
+		const uint8_t *tag;
+
+		switch (type) {
+		case ETHERTYPE_IPV4:
+		case ETHERTYPE_IPV6: return decode_ip(c, out);
+		case ETHERTYPE_PPPOE: return decode_pppoe(c, out);
+		case ETHERTYPE_MPLS:
+		case ETHERTYPE_MPLS_MC: return decode_mpls(c, out);
+		case ETHERTYPE_VLAN:
+		case ETHERTYPE_QINQ:
+		case ETHERTYPE_QINQ_OLD:
+			tag = take(c, 4);	/* TCI, then the inner EtherType */
+			if (!tag)
+				return DECODE_MALFORMED;
+			type = be16(tag + 2);
+			break;
+		default: return DECODE_NON_IP;
+		}
+	}
+	return DECODE_MALFORMED;
+}
+
+static enum decode_status decode_ethernet(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = take(c, 14);
+
+	if (!h)
+		return DECODE_MALFORMED;
+	return decode_ethertype(c, be16(h + 12), out);	/* < 0x0600 is an 802.3 length: non-IP */
+}
+
+static enum decode_status decode_sll(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = take(c, 16);
+
+	return h ? decode_ethertype(c, be16(h + 14), out) : DECODE_MALFORMED;
+}
+
+static enum decode_status decode_sll2(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = take(c, 20);
+
+	return h ? decode_ethertype(c, be16(h), out) : DECODE_MALFORMED;
+}
+
+/* BSD loopback: an address family in the writer's byte order (NULL) or in
+ * network order (LOOP). AF_INET6 differs between systems. */
+static enum decode_status decode_null(struct cursor *c, struct decoded *out, int network_order)
+{
+	const uint8_t *h = take(c, 4);
+	uint32_t family;
+
+	if (!h)
+		return DECODE_MALFORMED;
+	if (network_order)
+		family = be32(h);
+	else
+		family = h[0] ? le32(h) : be32(h);
+	switch (family) {
+	case 2:			/* AF_INET everywhere */
+	case 10:		/* AF_INET6: Linux */
+	case 24:		/* NetBSD, OpenBSD */
+	case 28:		/* FreeBSD */
+	case 30:		/* macOS */
+		return decode_ip(c, out);
+	default:
+		return DECODE_NON_IP;
+	}
+}
+
+static enum decode_status decode_ppp(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = peek(c, 2);
+	const uint8_t *proto;
+
+	if (h && h[0] == 0xff && h[1] == 0x03)
+		take(c, 2);	/* HDLC address and control */
+	proto = peek(c, 1);
+	if (!proto)
+		return DECODE_MALFORMED;
+	if (proto[0] & 1) {	/* a compressed one-byte protocol field */
+		take(c, 1);
+		return decode_ppp_protocol(c, proto[0], out);
+	}
+	proto = take(c, 2);
+	return proto ? decode_ppp_protocol(c, be16(proto), out) : DECODE_MALFORMED;
+}
+
+int decode_link_supported(int link)
+{
+	switch (link) {
+	case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2: case DLT_NULL:
+	case DLT_LOOP: case DLT_RAW: case DLT_IPV4: case DLT_IPV6: case DLT_PPP:
+	case DLT_PPP_SERIAL: case DLT_PPP_ETHER: case DECODE_LINK_IP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen,
+				 struct decoded *out)
+{
+	struct cursor c = { .p = frame, .off = 0, .end = caplen };
+
+	out->tunnels = 0;
+	out->tcp_flags = 0;
+	out->sport = out->dport = 0;
+	out->payload = NULL;
+	out->payload_len = 0;
+	out->frag_id = 0;
+	switch (link) {
+	case DLT_EN10MB: return decode_ethernet(&c, out);
+	case DLT_LINUX_SLL: return decode_sll(&c, out);
+	case DLT_LINUX_SLL2: return decode_sll2(&c, out);
+	case DLT_NULL: return decode_null(&c, out, 0);
+	case DLT_LOOP: return decode_null(&c, out, 1);
+	case DLT_PPP:
+	case DLT_PPP_SERIAL: return decode_ppp(&c, out);
+	case DLT_PPP_ETHER: return decode_pppoe(&c, out);
+	case DLT_RAW:
+	case DLT_IPV4:
+	case DLT_IPV6:
+	case DECODE_LINK_IP: return decode_ip(&c, out);
+	default: return DECODE_NON_IP;
+	}
+}

@@ -1,0 +1,584 @@
+/* report.c - the report formats of `dsmflow read` (and, later, of signals
+ * and the metrics endpoint).
+ *
+ * All formats start from the same list of non-empty rows (services and
+ * groups, sorted by bytes), so they cannot disagree on the numbers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsmflow/jsonout.h"
+#include "dsmflow/report.h"
+#include "dsmflow_version.h"
+
+#define NAME_MAX_LEN 160
+
+/* A service or group row, ready to print. */
+struct report_row {
+	char name[NAME_MAX_LEN];
+	const char *category;
+	int is_group;
+	const struct candidate_set *set;	/* groups only */
+	uint16_t service;			/* services only */
+	const struct counter_row *counts;
+};
+
+struct port_line {
+	uint8_t ip_proto;
+	uint16_t port;
+	const struct counter_row *counts;
+};
+
+struct report_data {
+	const struct report_input *in;
+	struct report_row *rows;
+	size_t row_count;
+	struct port_line *ports;
+	size_t port_count, port_cap;
+	struct counter_row classified, unclassified;
+	int out_of_memory;
+};
+
+int report_format_parse(const char *name, enum report_format *out)
+{
+	static const char *const names[] = { "table", "json", "csv", "prometheus" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(name, names[i]) == 0) {
+			*out = (enum report_format)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- group names ---- */
+
+static size_t records_of(const struct catalog *cat, uint16_t service)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < catalog_record_count(cat); i++)
+		n += catalog_record(cat, i)->service == service;
+	return n;
+}
+
+/* Whether candidate a should lead rather than b. */
+static int leads(const struct catalog *cat, const struct candidate *a, const struct candidate *b)
+{
+	int a_in = a->roles & DSM_ROLE_INBOUND, b_in = b->roles & DSM_ROLE_INBOUND;
+	size_t a_n, b_n;
+
+	if (a_in != b_in)
+		return a_in > b_in;
+	a_n = records_of(cat, a->service);
+	b_n = records_of(cat, b->service);
+	if (a_n != b_n)
+		return a_n < b_n;
+	return a->service < b->service;
+}
+
+void report_group_name(const struct catalog *cat, const struct candidate_set *set, char *buf,
+		       size_t size)
+{
+	const struct candidate *lead = &set->items[0];
+
+	for (size_t i = 1; i < set->count; i++)
+		if (leads(cat, &set->items[i], lead))
+			lead = &set->items[i];
+	snprintf(buf, size, "%s +%u", catalog_service(cat, lead->service)->name, set->count - 1);
+}
+
+static const char *group_category(const struct catalog *cat, const struct candidate_set *set)
+{
+	const char *first = catalog_service(cat, set->items[0].service)->category;
+
+	for (size_t i = 1; i < set->count; i++)
+		if (strcmp(catalog_service(cat, set->items[i].service)->category, first) != 0)
+			return "Mixed";
+	return first;
+}
+
+/* ---- gathering rows ---- */
+
+static int by_bytes_then_name(const void *a, const void *b)
+{
+	const struct report_row *x = a, *y = b;
+	uint64_t bx = row_bytes(x->counts), by = row_bytes(y->counts);
+
+	if (bx != by)
+		return bx < by ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static void add_port_line(void *ctx, uint8_t ip_proto, uint16_t port, const struct counter_row *row)
+{
+	struct report_data *data = ctx;
+
+	if (data->port_count == data->port_cap) {
+		size_t cap = data->port_cap ? data->port_cap * 2 : 64;
+		struct port_line *bigger = realloc(data->ports, cap * sizeof(*bigger));
+
+		if (!bigger) {
+			data->out_of_memory = 1;
+			return;
+		}
+		data->ports = bigger;
+		data->port_cap = cap;
+	}
+	data->ports[data->port_count++] = (struct port_line){ ip_proto, port, row };
+}
+
+static int by_port_bytes(const void *a, const void *b)
+{
+	const struct port_line *x = a, *y = b;
+	uint64_t bx = row_bytes(x->counts), by = row_bytes(y->counts);
+
+	if (bx != by)
+		return bx < by ? 1 : -1;
+	if (x->ip_proto != y->ip_proto)
+		return (int)x->ip_proto - (int)y->ip_proto;
+	return (int)x->port - (int)y->port;
+}
+
+static void add_service_rows(struct report_data *data)
+{
+	const struct report_input *in = data->in;
+
+	for (size_t i = 0; i < counters_service_count(in->counters); i++) {
+		const struct counter_row *c = counters_service(in->counters, i);
+		struct report_row *r;
+
+		if (!c->flows && !row_packets(c))
+			continue;
+		r = &data->rows[data->row_count++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->name, sizeof(r->name), "%s", catalog_service(in->cat, i)->name);
+		r->category = catalog_service(in->cat, i)->category;
+		r->service = (uint16_t)i;
+		r->counts = c;
+	}
+}
+
+static void add_group_rows(struct report_data *data)
+{
+	const struct report_input *in = data->in;
+
+	for (size_t id = 1; id <= counters_max_set_id(in->counters); id++) {
+		const struct counter_row *c = counters_group(in->counters, id);
+		const struct candidate_set *set = port_index_set(in->idx, (uint16_t)id);
+		struct report_row *r;
+
+		if ((!c->flows && !row_packets(c)) || !set)
+			continue;
+		r = &data->rows[data->row_count++];
+		memset(r, 0, sizeof(*r));
+		report_group_name(in->cat, set, r->name, sizeof(r->name));
+		r->category = group_category(in->cat, set);
+		r->is_group = 1;
+		r->set = set;
+		r->counts = c;
+	}
+}
+
+/* Group names are short, so two groups may share one; Prometheus needs
+ * unique label sets, so such names get their set's first port appended. */
+static void disambiguate_groups(struct report_data *data)
+{
+	for (size_t i = 0; i < data->row_count; i++) {
+		struct report_row *r = &data->rows[i];
+		int clash = 0;
+
+		for (size_t j = 0; j < data->row_count && r->is_group && !clash; j++)
+			clash = j != i && strcmp(data->rows[j].name, r->name) == 0 &&
+				strcmp(data->rows[j].category, r->category) == 0;
+		if (clash) {
+			size_t n = strlen(r->name);
+
+			snprintf(r->name + n, sizeof(r->name) - n, " [%s/%u]",
+				 dsm_proto_name(r->set->proto), r->set->port);
+		}
+	}
+}
+
+static int gather(const struct report_input *in, struct report_data *data)
+{
+	memset(data, 0, sizeof(*data));
+	data->in = in;
+	data->rows = calloc(counters_service_count(in->counters) + counters_max_set_id(in->counters) + 1,
+			    sizeof(*data->rows));
+	if (!data->rows)
+		return -1;
+	add_service_rows(data);
+	add_group_rows(data);
+	disambiguate_groups(data);
+	qsort(data->rows, data->row_count, sizeof(*data->rows), by_bytes_then_name);
+	counters_each_unclassified(in->counters, add_port_line, data);
+	if (data->port_count)
+		qsort(data->ports, data->port_count, sizeof(*data->ports), by_port_bytes);
+	counters_sum(in->counters, &data->classified, &data->unclassified);
+	return data->out_of_memory ? -1 : 0;
+}
+
+static void release(struct report_data *data)
+{
+	free(data->rows);
+	free(data->ports);
+}
+
+/* ---- shared helpers ---- */
+
+static const char *proto_name(uint8_t ip_proto, char *buf, size_t size)
+{
+	switch (ip_proto) {
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 1: return "icmp";
+	case 58: return "icmpv6";
+	default: snprintf(buf, size, "ip-%u", ip_proto); return buf;
+	}
+}
+
+static const char *candidate_name(const struct report_data *data, const struct report_row *r,
+				  size_t i)
+{
+	uint16_t service = r->is_group ? r->set->items[i].service : r->service;
+
+	return catalog_service(data->in->cat, service)->name;
+}
+
+static size_t candidate_count(const struct report_row *r)
+{
+	return r->is_group ? r->set->count : 1;
+}
+
+static unsigned long long u(uint64_t v)
+{
+	return (unsigned long long)v;
+}
+
+/* ---- table ---- */
+
+static const char *human_bytes(uint64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int unit = 0;
+
+	while (v >= 1024 && unit < 5) {
+		v /= 1024;
+		unit++;
+	}
+	if (unit == 0)
+		snprintf(buf, size, "%llu B", u(bytes));
+	else
+		snprintf(buf, size, "%.1f %s", v, units[unit]);
+	return buf;
+}
+
+static void table_row(FILE *out, int width, const char *name, const char *category,
+		      const struct counter_row *c)
+{
+	char total[32], to_server[32], to_client[32];
+
+	fprintf(out, "%-*s %-20s %7llu %10llu %11s %11s %11s\n", width, name, category, u(c->flows),
+		u(row_packets(c)), human_bytes(row_bytes(c), total, sizeof(total)),
+		human_bytes(c->bytes[TO_SERVER], to_server, sizeof(to_server)),
+		human_bytes(c->bytes[TO_CLIENT], to_client, sizeof(to_client)));
+}
+
+static void table_candidates(const struct report_data *data, const struct report_row *r, FILE *out)
+{
+	size_t col = 0;
+
+	fputs("    candidates:", out);
+	col = 15;
+	for (size_t i = 0; i < r->set->count; i++) {
+		const char *name = candidate_name(data, r, i);
+
+		if (col + strlen(name) + 2 > 100) {
+			fputs("\n               ", out);
+			col = 15;
+		}
+		fprintf(out, " %s%s", name, i + 1 < r->set->count ? "," : "");
+		col += strlen(name) + 2;
+	}
+	fputc('\n', out);
+}
+
+static void table_totals(const struct report_data *data, FILE *out)
+{
+	const struct counter_totals *t = counters_totals_const(data->in->counters);
+	char b[5][32];
+
+	fprintf(out, "\nTotal: %llu packets, %s; classified %llu (%s), unclassified %llu (%s), "
+		     "non-IP %llu (%s), malformed %llu (%s)\n",
+		u(t->packets), human_bytes(t->bytes, b[0], 32),
+		u(row_packets(&data->classified)), human_bytes(row_bytes(&data->classified), b[1], 32),
+		u(row_packets(&data->unclassified)), human_bytes(row_bytes(&data->unclassified), b[2], 32),
+		u(t->non_ip_packets), human_bytes(t->non_ip_bytes, b[3], 32),
+		u(t->malformed_packets), human_bytes(t->malformed_bytes, b[4], 32));
+	fprintf(out, "Flows: %llu (%llu classified, %llu unclassified), %llu evicted",
+		u(data->classified.flows + data->unclassified.flows), u(data->classified.flows),
+		u(data->unclassified.flows), u(data->in->evicted_flows));
+	if (t->fragment_packets)
+		fprintf(out, "; %llu later fragments without their first", u(t->fragment_packets));
+	fputc('\n', out);
+}
+
+/* The name column fits the longest name, within reason. */
+static int name_width(const struct report_data *data)
+{
+	size_t width = 24;
+
+	for (size_t i = 0; i < data->row_count; i++)
+		if (strlen(data->rows[i].name) > width)
+			width = strlen(data->rows[i].name);
+	return width > 72 ? 72 : (int)width;
+}
+
+static void write_table(const struct report_data *data, FILE *out)
+{
+	char proto[16], name[32];
+	int width = name_width(data);
+
+	fprintf(out, "%-*s %-20s %7s %10s %11s %11s %11s\n", width, "DSM SERVICE", "CATEGORY", "FLOWS",
+		"PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
+	if (!data->row_count)
+		fputs("(no traffic of a catalogued DSM service)\n", out);
+	for (size_t i = 0; i < data->row_count; i++) {
+		table_row(out, width, data->rows[i].name, data->rows[i].category, data->rows[i].counts);
+		if (data->rows[i].is_group)
+			table_candidates(data, &data->rows[i], out);
+	}
+	if (data->port_count) {
+		fprintf(out, "\n%-*s %-20s %7s %10s %11s %11s %11s\n", width, "UNCLASSIFIED SERVER PORT", "",
+			"FLOWS", "PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
+		for (size_t i = 0; i < data->port_count; i++) {
+			snprintf(name, sizeof(name), "%s/%u",
+				 proto_name(data->ports[i].ip_proto, proto, sizeof(proto)),
+				 data->ports[i].port);
+			table_row(out, width, name, "", data->ports[i].counts);
+		}
+	}
+	table_totals(data, out);
+}
+
+/* ---- JSON ---- */
+
+static void json_totals(const struct report_data *data, FILE *out)
+{
+	const struct counter_totals *t = counters_totals_const(data->in->counters);
+
+	fprintf(out, "  \"totals\": {\"packets\": %llu, \"bytes\": %llu, \"flows\": %llu, "
+		     "\"classified_packets\": %llu, \"classified_bytes\": %llu, "
+		     "\"unclassified_packets\": %llu, \"unclassified_bytes\": %llu, "
+		     "\"non_ip_packets\": %llu, \"non_ip_bytes\": %llu, "
+		     "\"malformed_packets\": %llu, \"malformed_bytes\": %llu, "
+		     "\"evicted_flows\": %llu, \"unmatched_fragment_packets\": %llu, "
+		     "\"active_flows\": %llu},\n",
+		u(t->packets), u(t->bytes), u(data->classified.flows + data->unclassified.flows),
+		u(row_packets(&data->classified)), u(row_bytes(&data->classified)),
+		u(row_packets(&data->unclassified)), u(row_bytes(&data->unclassified)),
+		u(t->non_ip_packets), u(t->non_ip_bytes), u(t->malformed_packets),
+		u(t->malformed_bytes), u(data->in->evicted_flows), u(t->fragment_packets),
+		u(data->in->active_flows));
+}
+
+static void json_counts(const struct counter_row *c, FILE *out)
+{
+	fprintf(out, "\"flows\": %llu, \"packets\": %llu, \"bytes\": %llu, "
+		     "\"packets_to_server\": %llu, \"bytes_to_server\": %llu, "
+		     "\"packets_to_client\": %llu, \"bytes_to_client\": %llu",
+		u(c->flows), u(row_packets(c)), u(row_bytes(c)), u(c->packets[TO_SERVER]),
+		u(c->bytes[TO_SERVER]), u(c->packets[TO_CLIENT]), u(c->bytes[TO_CLIENT]));
+}
+
+static void json_service(const struct report_data *data, const struct report_row *r, FILE *out)
+{
+	fputs("    {\"service\": ", out);
+	json_string(out, r->name);
+	fputs(", \"category\": ", out);
+	json_string(out, r->category);
+	fprintf(out, ", \"kind\": \"%s\", \"candidates\": [", r->is_group ? "group" : "service");
+	for (size_t i = 0; i < candidate_count(r); i++) {
+		fputs(i ? ", " : "", out);
+		json_string(out, candidate_name(data, r, i));
+	}
+	fputs("], ", out);
+	json_counts(r->counts, out);
+	fputc('}', out);
+}
+
+static void write_json(const struct report_data *data, FILE *out)
+{
+	char proto[16];
+
+	fputs("{\n", out);
+	json_totals(data, out);
+	fputs("  \"services\": [\n", out);
+	for (size_t i = 0; i < data->row_count; i++) {
+		json_service(data, &data->rows[i], out);
+		fputs(i + 1 < data->row_count ? ",\n" : "\n", out);
+	}
+	fputs("  ],\n  \"unclassified_ports\": [\n", out);
+	for (size_t i = 0; i < data->port_count; i++) {
+		const struct port_line *p = &data->ports[i];
+
+		fprintf(out, "    {\"proto\": \"%s\", \"port\": %u, ",
+			proto_name(p->ip_proto, proto, sizeof(proto)), p->port);
+		json_counts(p->counts, out);
+		fputs(i + 1 < data->port_count ? "},\n" : "}\n", out);
+	}
+	fputs("  ]\n}\n", out);
+}
+
+/* ---- CSV (RFC 4180) ---- */
+
+static void csv_field(FILE *out, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void write_csv(const struct report_data *data, FILE *out)
+{
+	fputs("service,category,kind,candidates,flows,packets,bytes,packets_to_server,"
+	      "bytes_to_server,packets_to_client,bytes_to_client\r\n", out);
+	for (size_t i = 0; i < data->row_count; i++) {
+		const struct report_row *r = &data->rows[i];
+		const struct counter_row *c = r->counts;
+		char candidates[4096];
+		size_t used = 0;
+
+		candidates[0] = '\0';
+		for (size_t j = 0; j < candidate_count(r) && used < sizeof(candidates); j++)
+			used += (size_t)snprintf(candidates + used, sizeof(candidates) - used, "%s%s",
+						 j ? ";" : "", candidate_name(data, r, j));
+		csv_field(out, r->name);
+		fputc(',', out);
+		csv_field(out, r->category);
+		fprintf(out, ",%s,", r->is_group ? "group" : "service");
+		csv_field(out, candidates);
+		fprintf(out, ",%llu,%llu,%llu,%llu,%llu,%llu,%llu\r\n", u(c->flows), u(row_packets(c)),
+			u(row_bytes(c)), u(c->packets[TO_SERVER]), u(c->bytes[TO_SERVER]),
+			u(c->packets[TO_CLIENT]), u(c->bytes[TO_CLIENT]));
+	}
+}
+
+/* ---- Prometheus text format 0.0.4 ---- */
+
+static void prom_label_value(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', out);
+		if (*s == '\n')
+			fputs("\\n", out);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+static void prom_family(FILE *out, const char *name, const char *type, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void prom_service_labels(FILE *out, const char *metric, const struct report_row *r)
+{
+	fprintf(out, "%s{dsm_service=", metric);
+	prom_label_value(out, r->name);
+	fputs(",category=", out);
+	prom_label_value(out, r->category);
+}
+
+static void prom_services(const struct report_data *data, FILE *out)
+{
+	static const char *const direction[2] = { "to_server", "to_client" };
+
+	prom_family(out, "dsmflow_service_packets_total", "counter",
+		    "Packets of flows attributed to a DSM service or group of candidate services.");
+	for (size_t i = 0; i < data->row_count; i++)
+		for (int d = 0; d < 2; d++) {
+			prom_service_labels(out, "dsmflow_service_packets_total", &data->rows[i]);
+			fprintf(out, ",direction=\"%s\"} %llu\n", direction[d],
+				u(data->rows[i].counts->packets[d]));
+		}
+	prom_family(out, "dsmflow_service_bytes_total", "counter",
+		    "Bytes of flows attributed to a DSM service or group of candidate services.");
+	for (size_t i = 0; i < data->row_count; i++)
+		for (int d = 0; d < 2; d++) {
+			prom_service_labels(out, "dsmflow_service_bytes_total", &data->rows[i]);
+			fprintf(out, ",direction=\"%s\"} %llu\n", direction[d],
+				u(data->rows[i].counts->bytes[d]));
+		}
+	prom_family(out, "dsmflow_service_flows_total", "counter",
+		    "Flows attributed to a DSM service or group of candidate services.");
+	for (size_t i = 0; i < data->row_count; i++) {
+		prom_service_labels(out, "dsmflow_service_flows_total", &data->rows[i]);
+		fprintf(out, "} %llu\n", u(data->rows[i].counts->flows));
+	}
+}
+
+static void prom_results(const struct report_data *data, FILE *out)
+{
+	const struct counter_totals *t = counters_totals_const(data->in->counters);
+	const char *names[4] = { "classified", "unclassified", "non_ip", "malformed" };
+	uint64_t packets[4] = { row_packets(&data->classified), row_packets(&data->unclassified),
+				t->non_ip_packets, t->malformed_packets };
+	uint64_t bytes[4] = { row_bytes(&data->classified), row_bytes(&data->unclassified),
+			      t->non_ip_bytes, t->malformed_bytes };
+
+	prom_family(out, "dsmflow_packets_total", "counter", "Packets seen, by classification result.");
+	for (int i = 0; i < 4; i++)
+		fprintf(out, "dsmflow_packets_total{result=\"%s\"} %llu\n", names[i], u(packets[i]));
+	prom_family(out, "dsmflow_bytes_total", "counter", "Bytes seen, by classification result.");
+	for (int i = 0; i < 4; i++)
+		fprintf(out, "dsmflow_bytes_total{result=\"%s\"} %llu\n", names[i], u(bytes[i]));
+}
+
+static void write_prometheus(const struct report_data *data, FILE *out)
+{
+	prom_services(data, out);
+	prom_results(data, out);
+	prom_family(out, "dsmflow_active_flows", "gauge", "Flows currently tracked.");
+	fprintf(out, "dsmflow_active_flows %llu\n", u(data->in->active_flows));
+	prom_family(out, "dsmflow_evicted_flows_total", "counter",
+		    "Flows ended early because the flow table was full (--max-flows).");
+	fprintf(out, "dsmflow_evicted_flows_total %llu\n", u(data->in->evicted_flows));
+	prom_family(out, "dsmflow_capture_dropped_packets_total", "counter",
+		    "Packets the capture dropped before dsmflow saw them.");
+	fprintf(out, "dsmflow_capture_dropped_packets_total %llu\n", u(data->in->capture_dropped));
+	prom_family(out, "dsmflow_build_info", "gauge", "dsmflow's version; always 1.");
+	fprintf(out, "dsmflow_build_info{version=\"%s\"} 1\n", DSMFLOW_VERSION);
+}
+
+int report_write(enum report_format format, const struct report_input *in, FILE *out)
+{
+	struct report_data data;
+
+	if (gather(in, &data)) {
+		release(&data);
+		return -1;
+	}
+	switch (format) {
+	case REPORT_TABLE: write_table(&data, out); break;
+	case REPORT_JSON: write_json(&data, out); break;
+	case REPORT_CSV: write_csv(&data, out); break;
+	case REPORT_PROMETHEUS: write_prometheus(&data, out); break;
+	}
+	release(&data);
+	return 0;
+}
