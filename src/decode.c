@@ -81,7 +81,8 @@ static uint32_t le32(const uint8_t *b)
 	return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
 }
 
-static enum decode_status decode_ip(struct cursor *c, struct decoded *out);
+static enum decode_status decode_ipv4(struct cursor *c, struct decoded *out);
+static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out);
 
 /* ---- transport ---- */
 
@@ -141,7 +142,7 @@ static enum decode_status decode_transport(struct cursor *c, uint8_t proto, stru
 			return DECODE_IP;	/* a fragmented tunnel: the outer header is all we have */
 		if (++out->tunnels > DECODE_MAX_TUNNELS)
 			return DECODE_MALFORMED;
-		return decode_ip(c, out);
+		return proto == IPPROTO_IPIP ? decode_ipv4(c, out) : decode_ipv6(c, out);
 	default: break;
 	}
 	out->payload = c->p + c->off;
@@ -263,8 +264,10 @@ static enum decode_status decode_ip(struct cursor *c, struct decoded *out)
 
 static enum decode_status decode_ppp_protocol(struct cursor *c, uint16_t proto, struct decoded *out)
 {
-	if (proto == PPP_IPV4 || proto == PPP_IPV6)
-		return decode_ip(c, out);
+	if (proto == PPP_IPV4)
+		return decode_ipv4(c, out);
+	if (proto == PPP_IPV6)
+		return decode_ipv6(c, out);
 	return DECODE_NON_IP;
 }
 
@@ -297,8 +300,8 @@ static enum decode_status decode_ethertype(struct cursor *c, uint16_t type, stru
 		const uint8_t *tag;
 
 		switch (type) {
-		case ETHERTYPE_IPV4:
-		case ETHERTYPE_IPV6: return decode_ip(c, out);
+		case ETHERTYPE_IPV4: return decode_ipv4(c, out);
+		case ETHERTYPE_IPV6: return decode_ipv6(c, out);
 		case ETHERTYPE_PPPOE: return decode_pppoe(c, out);
 		case ETHERTYPE_MPLS:
 		case ETHERTYPE_MPLS_MC: return decode_mpls(c, out);
@@ -354,11 +357,12 @@ static enum decode_status decode_null(struct cursor *c, struct decoded *out, int
 		family = h[0] ? le32(h) : be32(h);
 	switch (family) {
 	case 2:			/* AF_INET everywhere */
+		return decode_ipv4(c, out);
 	case 10:		/* AF_INET6: Linux */
 	case 24:		/* NetBSD, OpenBSD */
 	case 28:		/* FreeBSD */
 	case 30:		/* macOS */
-		return decode_ip(c, out);
+		return decode_ipv6(c, out);
 	default:
 		return DECODE_NON_IP;
 	}
