@@ -188,8 +188,11 @@ void engine_packet(struct engine *e, const struct packet *pkt)
 
 	t->packets++;
 	t->bytes += pkt->wire_len;
-	if (pkt->ts_us > e->now_us)
+	if (pkt->ts_us > e->now_us) {
 		e->now_us = pkt->ts_us;
+		/* before the lookup: a packet after its flow's timeout starts a new one */
+		flow_table_expire(e->flows, e->now_us);
+	}
 	switch (decode_packet(pkt->link, pkt->data, pkt->caplen, &d)) {
 	case DECODE_IP:
 		count_ip(e, &d, pkt->wire_len);
@@ -203,7 +206,6 @@ void engine_packet(struct engine *e, const struct packet *pkt)
 		t->malformed_bytes += pkt->wire_len;
 		break;
 	}
-	flow_table_expire(e->flows, e->now_us);
 }
 
 /* ---- accessors ---- */

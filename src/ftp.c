@@ -68,7 +68,7 @@ static int find_host_port(const struct line *l, uint32_t from, uint16_t *port)
 			continue;
 		if (read_byte_list(l, &j, v, 6) == 6) {
 			*port = (uint16_t)(v[4] << 8 | v[5]);
-			return 1;
+			return *port != 0;
 		}
 	}
 	return 0;

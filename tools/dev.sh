@@ -40,14 +40,8 @@ configure_and_build() {	# DIR [cmake args...]
 }
 
 run_demo() {
-	local bin=build/dsmflow
-	echo "== the DSM port catalogue built into dsmflow"
-	"$bin" catalog --format summary
-	echo
-	for port in tcp/5000 udp/1900 tcp/24523; do
-		echo "== dsmflow lookup $port"
-		"$bin" lookup "$port" || true
-	done
+	echo "== build/dsmflow read pcaps/*.pcap   (the project's own sample captures)"
+	build/dsmflow read pcaps/*.pcap
 }
 
 case "${1:-}" in

@@ -236,6 +236,9 @@ static void udp_send(struct gen *g, struct conv *c, int from_client, const void 
 	emit(g, &b, 3000);
 }
 
+/* A UDP datagram whose payload is a string literal, without its NUL. */
+#define UDP_TEXT(g, c, from_client, text) udp_send(g, c, from_client, text, sizeof(text) - 1)
+
 static void ping(struct gen *g, struct conv *c)
 {
 	for (int reply = 0; reply < 2; reply++) {
@@ -335,6 +338,7 @@ static int write_office(const char *path)
 	struct host pc23 = v4(192, 168, 10, 23), pc24 = v4(192, 168, 10, 24);
 	struct host rdp = v4(192, 168, 10, 30), bcast = v4(255, 255, 255, 255);
 	struct host mdns = v4(224, 0, 0, 251);
+	static const uint8_t ntp_request[48] = { 0x23 }, ntp_reply[48] = { 0x24, 0x02, 0, 0xe9 };
 	struct gen g;
 
 	if (gen_open(&g, path, DLT_EN10MB, 1767225600ull * 1000000))	/* 2026-01-01 */
@@ -346,16 +350,16 @@ static int write_office(const char *path)
 	tcp_session(&g, CONV(pc22, nas, 50400, 445), "\xfeSMB negotiate", 260000);
 	ftp_session(&g, CONV(pc23, nas, 50510, 21), CONV(pc23, nas, 50511, 50000),
 		    CONV(pc23, nas, 50512, 50001), CONV(nas, pc23, 20, 51210));
-	udp_send(&g, CONV(pc24, bcast, 9999, 9999), 1, "Synology Assistant query", 24);
-	udp_send(&g, CONV(nas, pc24, 9999, 9999), 1, "DS920+ 192.168.10.5 DSM 7.2", 27);
+	UDP_TEXT(&g, CONV(pc24, bcast, 9999, 9999), 1, "Synology Assistant query");
+	UDP_TEXT(&g, CONV(nas, pc24, 9999, 9999), 1, "DS920+ 192.168.10.5 DSM 7.2");
 	tcp_session(&g, CONV(nas2, nas, 40022, 873), "@RSYNCD: 31.0\n", 90000);
 	tcp_session(&g, CONV(nas, esxi, 41000, 443), "\x16\x03\x01 vSphere API", 30000);
 	tcp_session(&g, CONV(nas, esxi, 41001, 902), "NFC handshake", 150000);
-	udp_send(&g, CONV(nas, router, 123, 123), 1, "\x23\0\0\0ntp request", 48);
-	udp_send(&g, CONV(nas, router, 123, 123), 0, "\x24\x02\0\0ntp reply..", 48);
-	udp_send(&g, CONV(pc22, router, 53011, 53), 1, "\x12\x34\1\0\0\1\0\0\0\0\0\0\3nas\5local\0\0\1\0\1", 27);
-	udp_send(&g, CONV(pc22, router, 53011, 53), 0, "\x12\x34\x81\x80\0\1\0\1\0\0\0\0", 12);
-	udp_send(&g, CONV(nas, mdns, 5353, 5353), 1, "\0\0\x84\0\0\0\0\1\0\0\0\0_http._tcp", 23);
+	udp_send(&g, CONV(nas, router, 123, 123), 1, ntp_request, sizeof(ntp_request));
+	udp_send(&g, CONV(nas, router, 123, 123), 0, ntp_reply, sizeof(ntp_reply));
+	UDP_TEXT(&g, CONV(pc22, router, 53011, 53), 1, "\x12\x34\1\0\0\1\0\0\0\0\0\0\3nas\5local\0\0\1\0\1");
+	UDP_TEXT(&g, CONV(pc22, router, 53011, 53), 0, "\x12\x34\x81\x80\0\1\0\1\0\0\0\0");
+	UDP_TEXT(&g, CONV(nas, mdns, 5353, 5353), 1, "\0\0\x84\0\0\0\0\1\0\0\0\0_http._tcp");
 	tcp_session(&g, CONV(pc21, nas, 50600, 22), "SSH-2.0-OpenSSH_9.2p1 Debian\r\n", 6000);
 	tcp_session(&g, CONV(pc22, router, 50700, 8080), "GET /admin HTTP/1.1\r\n\r\n", 3000);
 	tcp_session(&g, CONV(pc21, rdp, 50800, 3389), "\x03\0\0\x13 RDP", 20000);
@@ -458,7 +462,7 @@ static int write_vlan_ipv6(const char *path)
 	for (int i = 0; i < 6; i++) {
 		struct conv c = { vpn, nas, 53000, 1194, .vlan = { 30 } };
 
-		udp_send(&g, &c, i % 2 == 0, "\x38 OpenVPN P_CONTROL_HARD_RESET", 32);
+		UDP_TEXT(&g, &c, i % 2 == 0, "\x38 OpenVPN P_CONTROL_HARD_RESET");
 	}
 	tcp_session(&g, &(struct conv){ .client = v6(0x40, 0x21), .server = nas6, .cport = 51200, .sport = 5001, .tunnel_src = &gw_a, .tunnel_dst = &gw_b }, "\x16\x03\x01 DSM through 6in4", 12000);
 	ping(&g, &(struct conv){ .client = pc6, .server = nas6, .vlan = { 20 } });

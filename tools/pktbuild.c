@@ -14,6 +14,8 @@ void pkb_bytes(struct pkb *b, const void *bytes, uint32_t n)
 {
 	if (n > PKB_MAX - b->len)
 		n = PKB_MAX - b->len;
+	if (n == 0)
+		return;	/* bytes may be NULL then */
 	memcpy(b->data + b->len, bytes, n);
 	b->len += n;
 }

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Whole-capture tests of `dsmflow read`, cross-checked with tshark and capinfos.
+
+  captures.py samples --dsmflow BIN --pcapgen BIN --source DIR
+      the project's own captures in pcaps/: they are what pcapgen makes today,
+      and dsmflow attributes what pcapgen wrote
+  captures.py real --dsmflow BIN --shared DIR
+      the third-party captures of ../shared/pcaps (skipped, exit 77, if absent)
+  captures.py errors --dsmflow BIN --source DIR
+      unreadable, foreign and truncated inputs
+
+Every check compares dsmflow with an independent count (capinfos's packet and
+byte totals, tshark's dissectors and conversations) or with what the
+generator deliberately wrote; none compares dsmflow with itself.
+"""
+import argparse
+import filecmp
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+# Frames whose IP or transport header tshark finds broken: a bogus TCP header
+# length, or an expert "Malformed" note that is not about TCP sequence
+# analysis (retransmissions, overlaps) or DNS contents, which dsmflow does
+# not look at.
+MALFORMED_HEADERS = ("tcp.hdr_len < 20 || "
+                     "(_ws.expert.group == 0x07000000 && !tcp.analysis.flags && !dns)")
+results = {"passed": 0, "failed": 0}
+
+
+def check(ok, what):
+    if ok:
+        results["passed"] += 1
+    else:
+        results["failed"] += 1
+        print("FAIL:", what)
+    return ok
+
+
+def equal(got, want, what):
+    return check(got == want, "%s: got %r, expected %r" % (what, got, want))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+# ---- independent counts ----
+
+def capinfos(path):
+    """(packets, bytes) as capinfos counts them."""
+    out = run(["capinfos", "-M", "-T", "-r", "-c", "-d", path]).stdout.strip().split("\t")
+    return int(out[1]), int(out[2])
+
+
+def tshark_fields(path, display_filter, *fields):
+    cmd = ["tshark", "-n", "-r", path, "-T", "fields"]
+    if display_filter:
+        cmd += ["-Y", display_filter]
+    for f in fields:
+        cmd += ["-e", f]
+    out = run(cmd).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def tshark_count(path, display_filter):
+    return len(tshark_fields(path, display_filter, "frame.number"))
+
+
+def tshark_frames_of_streams(path, display_filter, proto="tcp"):
+    """Frames of every conversation (tcp.stream or udp.stream) that has at
+    least one frame matching display_filter: whole conversations, handshake
+    and acknowledgements included, as dsmflow counts flows."""
+    streams = {r[0] for r in tshark_fields(path, display_filter, proto + ".stream") if r and r[0]}
+    if not streams:
+        return 0
+    return tshark_count(path, "%s.stream in {%s}" % (proto, ", ".join(sorted(streams))))
+
+
+def tshark_conversations(path, proto):
+    out = run(["tshark", "-n", "-q", "-r", path, "-z", "conv," + proto]).stdout
+    return sum(1 for line in out.splitlines() if "<->" in line)
+
+
+# ---- dsmflow ----
+
+def dsmflow_read(args, paths, *extra):
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as flows:
+        res = run([args.dsmflow, "read", "-f", "json", "--flows", flows.name, *extra, *paths])
+        if res.returncode != 0:
+            check(False, "dsmflow read %s: exit %d: %s" % (" ".join(paths), res.returncode, res.stderr))
+            return None, []
+        report = json.loads(res.stdout)
+        return report, [json.loads(line) for line in open(flows.name)]
+
+
+def service(report, name):
+    for s in report["services"]:
+        if s["service"] == name:
+            return s
+    return {"flows": 0, "packets": 0, "bytes": 0, "candidates": []}
+
+
+def unclassified(report, proto, port):
+    for p in report["unclassified_ports"]:
+        if p["proto"] == proto and p["port"] == port:
+            return p
+    return {"flows": 0, "packets": 0, "bytes": 0}
+
+
+def check_invariants(report, name):
+    t = report["totals"]
+    for unit in ("packets", "bytes"):
+        equal(t["classified_" + unit] + t["unclassified_" + unit] + t["non_ip_" + unit]
+              + t["malformed_" + unit], t[unit], "%s: totals.%s add up" % (name, unit))
+        equal(sum(s[unit] for s in report["services"]), t["classified_" + unit],
+              "%s: services sum to classified_%s" % (name, unit))
+        equal(sum(s[unit + "_to_server"] + s[unit + "_to_client"] for s in report["services"]),
+              t["classified_" + unit], "%s: directions sum to classified_%s" % (name, unit))
+    equal(sum(s["flows"] for s in report["services"])
+          + sum(p["flows"] for p in report["unclassified_ports"]), t["flows"], name + ": flows add up")
+
+
+def check_totals_against_capinfos(report, path):
+    packets, size = capinfos(path)
+    equal(report["totals"]["packets"], packets, os.path.basename(path) + ": packets = capinfos")
+    equal(report["totals"]["bytes"], size, os.path.basename(path) + ": bytes = capinfos")
+
+
+# ---- the project's samples ----
+
+def test_samples(args):
+    pcaps = os.path.join(args.source, "pcaps")
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run([args.pcapgen, "samples", tmp])
+        check(res.returncode == 0, "pcapgen samples: " + res.stderr)
+        made = sorted(os.listdir(tmp))
+        equal(made, sorted(f for f in os.listdir(pcaps) if f.endswith(".pcap")),
+              "pcaps/ holds exactly what pcapgen makes")
+        for f in made:
+            check(filecmp.cmp(os.path.join(tmp, f), os.path.join(pcaps, f), shallow=False),
+                  "pcaps/%s is byte for byte what pcapgen makes (regenerate with "
+                  "build/pcapgen samples pcaps)" % f)
+
+    office = os.path.join(pcaps, "dsm-office.pcap")
+    report, flows = dsmflow_read(args, [office])
+    check_invariants(report, "office")
+    check_totals_against_capinfos(report, office)
+    ftp = service(report, "FTP, FTP over SSL, FTP over TLS")
+    equal(ftp["flows"], 4, "office: FTP control plus passive, extended passive and active data")
+    equal(ftp["packets"], tshark_frames_of_streams(office, "ftp || ftp-data"),
+          "office: FTP packets = tshark's ftp and ftp-data conversations")
+    expected = [f for f in flows if f["evidence"] == "expected" and f["proto"] == "tcp"]
+    equal(sorted(f["server_port"] for f in expected), [50000, 50001, 51210],
+          "office: the three announced data connections matched their announcements")
+    tftp = service(report, "TFTP")
+    equal(tftp["packets"], tshark_count(office, "tftp"), "office: TFTP packets = tshark's tftp")
+    equal(tftp["flows"], 2, "office: TFTP request and transfer")
+    equal(report["totals"]["non_ip_packets"], tshark_count(office, "arp"), "office: non-IP = ARP")
+    equal(report["totals"]["malformed_packets"], 0, "office: nothing malformed")
+    for port, proto in ((3389, "tcp"), (8080, "tcp")):
+        equal(unclassified(report, proto, port)["packets"],
+              tshark_count(office, "%s.port == %d" % (proto, port)),
+              "office: %s/%d unclassified, all its packets" % (proto, port))
+    tcp_flows = sum(1 for f in flows if f["proto"] == "tcp")
+    equal(tcp_flows, tshark_conversations(office, "tcp"), "office: TCP flows = tshark's conversations")
+    udp_flows = sum(1 for f in flows if f["proto"] == "udp")
+    equal(udp_flows, tshark_conversations(office, "udp"), "office: UDP flows = tshark's conversations")
+    dsm_web = [s for s in report["services"] if "DSM" in s["candidates"] and s["service"].startswith("DSM +")]
+    check(len(dsm_web) == 1 and dsm_web[0]["packets"] == tshark_count(office, "tcp.port == 5001"),
+          "office: tcp/5001 is one 'DSM +30' group with all its packets")
+    equal(service(report, "Active Backup for Business")["packets"],
+          tshark_count(office, "tcp.port == 902"), "office: tcp/902 is Active Backup for Business")
+
+    # --nas makes the role usable: the NAS connecting out to 443 is an outbound
+    # service, no longer Mail Station's group
+    nas_report, _ = dsmflow_read(args, [office], "--nas", "192.168.10.5")
+    outbound = [s for s in nas_report["services"] if "Active Backup for Business" in s["candidates"]
+                and "Mail Station" not in s["candidates"] and s["flows"]]
+    check(any(s["packets"] == tshark_count(office, "tcp.port == 443") for s in outbound),
+          "office --nas: tcp/443 from the NAS to ESXi is among the outbound candidates only")
+    check_invariants(nas_report, "office --nas")
+
+    vlan = os.path.join(pcaps, "dsm-vlan-ipv6.pcap")
+    report, flows = dsmflow_read(args, [vlan])
+    check_invariants(report, "vlan-ipv6")
+    check_totals_against_capinfos(report, vlan)
+    equal(report["totals"]["non_ip_packets"], tshark_count(vlan, "lldp"), "vlan-ipv6: non-IP = LLDP")
+    equal(service(report, "NFS")["packets"], tshark_count(vlan, "ip.id == 0x1000"),
+          "vlan-ipv6: every fragment of the NFS datagram joins its flow")
+    equal(report["totals"]["unmatched_fragment_packets"], tshark_count(vlan, "ip.id == 0x2000"),
+          "vlan-ipv6: fragments whose first is missing are counted apart")
+    equal(service(report, "Log Center (syslog server)")["packets"], tshark_count(vlan, "ipv6.fraghdr.ident == 0x5eed0001"),
+          "vlan-ipv6: IPv6 fragments join the syslog flow")
+    equal(service(report, "VPN Server (OpenVPN)")["packets"], tshark_count(vlan, "udp.port == 1194"),
+          "vlan-ipv6: OpenVPN in VLAN 30")
+    smb = [s for s in report["services"] if "CIFS/SMB" in s["candidates"]]
+    check(len(smb) == 1 and smb[0]["packets"] == tshark_count(vlan, "ieee8021ad.id == 100 && tcp.port == 445"),
+          "vlan-ipv6: SMB over IPv6 in QinQ")
+    tunnelled = [f for f in flows if f["client"] == "fd00:40::21"]
+    check(len(tunnelled) == 1 and tunnelled[0]["server_port"] == 5001
+          and tunnelled[0]["packets_to_server"] + tunnelled[0]["packets_to_client"]
+          == tshark_count(vlan, "ip.proto == 41"), "vlan-ipv6: 6in4 decapsulated into its IPv6 flow")
+
+    edge = os.path.join(pcaps, "dsm-edge-cases.pcap")
+    report, _ = dsmflow_read(args, [edge])
+    check_invariants(report, "edge")
+    check_totals_against_capinfos(report, edge)
+    equal(report["totals"]["malformed_packets"], 4, "edge: the four broken frames pcapgen wrote")
+    equal(report["totals"]["classified_packets"], tshark_count(edge, "tcp.port == 52000 || tcp.port == 52004"),
+          "edge: the two well-formed sessions are classified, nothing else")
+
+    everything = sorted(glob.glob(os.path.join(pcaps, "*.pcap")))
+    report, _ = dsmflow_read(args, everything)
+    check_invariants(report, "all samples as one stream")
+    equal(report["totals"]["packets"], sum(capinfos(p)[0] for p in everything), "all samples: packets")
+
+
+# ---- third-party captures ----
+
+def test_real(args):
+    shared = args.shared
+    if not os.path.isdir(shared) or not glob.glob(os.path.join(shared, "*.pcap")):
+        print("SKIP: no third-party captures at %s (the shared/pcaps folder beside the project)" % shared)
+        return SKIP
+    files = sorted(glob.glob(os.path.join(shared, "*.pcap")) + glob.glob(os.path.join(shared, "*.pcapng"))
+                   + glob.glob(os.path.join(shared, "*.cap")))
+    reports = {}
+    for path in files:
+        name = os.path.basename(path)
+        report, flows = dsmflow_read(args, [path])
+        if report is None:
+            continue
+        reports[name] = (report, flows, path)
+        check_invariants(report, name)
+        check_totals_against_capinfos(report, path)
+
+    def r(name):
+        return reports[name][0]
+
+    def p(name):
+        return reports[name][2]
+
+    ftp = service(r("ftp.pcap"), "FTP, FTP over SSL, FTP over TLS")
+    equal(ftp["packets"], r("ftp.pcap")["totals"]["packets"], "ftp.pcap: entirely FTP")
+    equal(ftp["packets"], tshark_frames_of_streams(p("ftp.pcap"), "ftp || ftp-data"), "ftp.pcap: = tshark's FTP streams")
+    data = [f for f in reports["ftp.pcap"][1] if f["evidence"] == "expected"]
+    equal(len(data), 2, "ftp.pcap: both data connections through the PASV replies")
+
+    equal(service(r("tftp.pcap"), "TFTP")["packets"], tshark_count(p("tftp.pcap"), "tftp"),
+          "tftp.pcap: the transfers are TFTP")
+
+    smb = [s for s in r("smb_deletefile.pcap")["services"] if s["service"].startswith("CIFS/SMB")]
+    check(len(smb) == 1 and "CIFS/SMB" in smb[0]["candidates"]
+          and smb[0]["packets"] == r("smb_deletefile.pcap")["totals"]["packets"],
+          "smb_deletefile.pcap: all SMB (the CIFS/SMB-led candidates of tcp/445)")
+
+    kerberos = r("kerberos.pcap")
+    equal(service(kerberos, "Synology Directory Server")["packets"],
+          tshark_count(p("kerberos.pcap"), "tcp.port == 88 || udp.port == 88"),
+          "kerberos.pcap: Kerberos is Synology Directory Server")
+    ldap = [s for s in kerberos["services"] if "Synology Directory Server" in s["candidates"] and len(s["candidates"]) > 1]
+    check(len(ldap) == 1 and ldap[0]["packets"] == tshark_count(p("kerberos.pcap"), "tcp.port == 389"),
+          "kerberos.pcap: LDAP goes to the LDAP candidates, Directory Server among them")
+    smb = [s for s in kerberos["services"] if "CIFS/SMB" in s["candidates"]]
+    check(len(smb) == 1 and smb[0]["packets"] == tshark_count(p("kerberos.pcap"), "tcp.port == 445"),
+          "kerberos.pcap: SMB on 445 beats the client's port in a catalogued range")
+
+    vpn = r("openvpn.pcap")
+    equal(service(vpn, "VPN Server (OpenVPN)")["packets"], tshark_count(p("openvpn.pcap"), "udp.port == 1194"),
+          "openvpn.pcap: udp/1194 is OpenVPN")
+    equal(unclassified(vpn, "tcp", 1194)["packets"], tshark_count(p("openvpn.pcap"), "tcp.port == 1194"),
+          "openvpn.pcap: tcp/1194 stays unclassified")
+
+    for name, link in (("nats.pcap", "DLT_NULL"), ("ocs.pcap", "raw IP"),
+                       ("reasm_crash_anon.pcapng", "Linux cooked"), ("dlt_ppp.pcap", "PPP"),
+                       ("6in4tunnel.pcap", "6in4")):
+        t = r(name)["totals"]
+        equal(t["non_ip_packets"], 0, "%s (%s): every frame decoded" % (name, link))
+        equal(t["malformed_packets"], tshark_count(p(name), MALFORMED_HEADERS),
+              "%s (%s): malformed exactly where tshark finds a broken header" % (name, link))
+    equal(service(r("nats.pcap"), "Hybrid Share")["packets"], 27, "nats.pcap: NATS on 4222 is Hybrid Share's")
+    inner = sum(1 for f in reports["6in4tunnel.pcap"][1] if ":" in f["client"])
+    check(inner > 0, "6in4tunnel.pcap: IPv6 flows inside the tunnel")
+
+    for name in ("badpackets.pcap", "ip_fragmented_garbage.pcap", "malformed_dns.pcap",
+                 "fuzz-2006-06-26-2594.pcap", "reasm_segv_anon.pcapng"):
+        check(name in reports, name + ": read to the end without failing")
+
+    report, _ = dsmflow_read(args, files)
+    check_invariants(report, "all shared captures as one stream")
+    equal(report["totals"]["packets"], sum(capinfos(f)[0] for f in files), "all shared captures: packets")
+    return 0
+
+
+# ---- bad input ----
+
+def test_errors(args):
+    pcaps = os.path.join(args.source, "pcaps")
+    office = os.path.join(pcaps, "dsm-office.pcap")
+    with tempfile.TemporaryDirectory() as tmp:
+        missing = os.path.join(tmp, "missing.pcap")
+        res = run([args.dsmflow, "read", missing])
+        check(res.returncode == 1 and missing + ":" in res.stderr, "missing file: exit 1 naming it")
+
+        foreign = os.path.join(tmp, "notes.txt")
+        open(foreign, "w").write("these are not packets\n" * 10)
+        res = run([args.dsmflow, "read", foreign])
+        check(res.returncode == 1 and foreign + ": unknown file format" in res.stderr,
+              "not a capture: exit 1 naming it: " + res.stderr)
+
+        data = open(office, "rb").read()
+        truncated = os.path.join(tmp, "truncated.pcap")
+        open(truncated, "wb").write(data[:len(data) // 2])
+        res = run([args.dsmflow, "read", "-f", "json", truncated])
+        check(res.returncode == 1 and "truncated.pcap: packet " in res.stderr,
+              "truncated capture: exit 1 naming file and packet: " + res.stderr)
+        whole_packets = tshark_count(truncated, "")
+        report = json.loads(res.stdout) if res.stdout else {"totals": {"packets": -1}}
+        equal(report["totals"]["packets"], whole_packets, "truncated capture: the packets before the cut are reported")
+        check(("packet %d:" % (whole_packets + 1)) in res.stderr, "truncated capture: names the packet cut")
+
+        res = run([args.dsmflow, "read", "-f", "json", missing, office])
+        report = json.loads(res.stdout)
+        check(res.returncode == 1 and report["totals"]["packets"] == capinfos(office)[0],
+              "a bad file among good ones: the good ones are still read")
+
+        with open(office, "rb") as stdin:
+            res = subprocess.run([args.dsmflow, "read", "-f", "json", "-"], stdin=stdin, capture_output=True)
+        check(res.returncode == 0 and json.loads(res.stdout)["totals"]["packets"] == capinfos(office)[0],
+              "- reads standard input")
+
+        res = run([args.dsmflow, "read", "-f", "csv", office])
+        lines = res.stdout.splitlines()
+        check(res.returncode == 0 and lines[0].startswith("service,category,kind,candidates,flows")
+              and any(l.startswith('"FTP, FTP over SSL, FTP over TLS",File transfer,service') for l in lines),
+              "csv: a header and quoted fields")
+        res = run([args.dsmflow, "read", office])
+        check(res.returncode == 0 and "DSM SERVICE" in res.stdout and "Total: " in res.stdout, "table format")
+        for bad in (["--max-flows", "0"], ["--nas", "999.1.1.1"], ["--format", "xml"],
+                    ["--timeout-udp", "soon"], ["--bogus"], []):
+            res = run([args.dsmflow, "read", *bad] + ([office] if bad else []))
+            check(res.returncode == 2 and "Try 'dsmflow read --help'" in res.stderr,
+                  "usage error %s: exit 2 with a hint" % bad)
+        res = run([args.dsmflow, "read", "--max-flows", "3", "-f", "json", office])
+        report = json.loads(res.stdout)
+        check(report["totals"]["evicted_flows"] > 0, "--max-flows evicts and counts")
+        check_invariants(report, "office --max-flows 3")
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["samples", "real", "errors"])
+    ap.add_argument("--dsmflow", required=True)
+    ap.add_argument("--pcapgen")
+    ap.add_argument("--source")
+    ap.add_argument("--shared")
+    args = ap.parse_args()
+    rc = {"samples": test_samples, "real": test_real, "errors": test_errors}[args.what](args)
+    print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))
+    if rc == SKIP:
+        return SKIP
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

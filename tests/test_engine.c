@@ -1,0 +1,425 @@
+/* test_engine.c - the packet path on hand-built packets: which side serves
+ * (SYN, --nas, catalogue, lower port), attribution and its narrowing by
+ * role, FTP and TFTP announcements, fragments, timeouts, eviction, reuse of a
+ * closed 5-tuple, and that every packet is counted exactly once. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pcap/dlt.h>
+
+#include "dsmflow/engine.h"
+#include "pktbuild.h"
+
+#define SEC 1000000ull
+
+static const uint8_t nas[4] = { 192, 168, 1, 10 }, pc[4] = { 192, 168, 1, 20 };
+static const uint8_t pc2[4] = { 192, 168, 1, 21 }, esxi[4] = { 192, 168, 1, 50 };
+
+struct fixture {
+	struct catalog *cat;
+	struct port_index *idx;
+	struct engine *engine;
+	char *log;
+	size_t log_len;
+	FILE *log_file;
+	uint64_t now;
+};
+
+static struct fixture *fixture_new(const char *nas_cidr, size_t max_flows, uint64_t udp_timeout_s)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct engine_config config = { 0 };
+	static struct cidr prefix;
+	struct dsm_err err;
+
+	f->cat = catalog_load_embedded(&err);
+	f->idx = port_index_build(f->cat, &err);
+	f->log_file = open_memstream(&f->log, &f->log_len);
+	flow_table_default_config(&config.flows);
+	config.flows.max_flows = max_flows;
+	if (udp_timeout_s)
+		config.flows.timeout_us[FLOW_UDP] = udp_timeout_s * SEC;
+	if (nas_cidr) {
+		assert_int_equal(cidr_parse(nas_cidr, &prefix, &err), 0);
+		config.nas = &prefix;
+		config.nas_count = 1;
+	}
+	config.flow_log = f->log_file;
+	f->engine = engine_new(f->cat, f->idx, &config, &err);
+	assert_non_null(f->engine);
+	f->now = 1700000000 * SEC;
+	return f;
+}
+
+/* Ends all flows, so that the log holds every flow. */
+static const char *fixture_log(struct fixture *f)
+{
+	engine_flush(f->engine);
+	fflush(f->log_file);
+	return f->log;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	engine_free(f->engine);
+	fclose(f->log_file);
+	free(f->log);
+	port_index_free(f->idx);
+	catalog_free(f->cat);
+	free(f);
+}
+
+static void feed(struct fixture *f, const struct pkb *b, uint64_t gap_us)
+{
+	struct packet pkt = { .data = b->data, .caplen = b->len, .wire_len = b->len, .link = DLT_EN10MB };
+
+	f->now += gap_us;
+	pkt.ts_us = f->now;
+	engine_packet(f->engine, &pkt);
+}
+
+static void tcp(struct fixture *f, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		uint16_t dport, uint8_t flags, const char *text)
+{
+	struct pkb b;
+
+	pkb_init(&b);
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, src, dst, 6, 1, 0, 0);
+	pkb_tcp(&b, sport, dport, flags, 1, 1);
+	if (text)
+		pkb_bytes(&b, text, (uint32_t)strlen(text));
+	pkb_finish(&b);
+	feed(f, &b, 1000);
+}
+
+static void udp(struct fixture *f, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		uint16_t dport, uint64_t gap_us)
+{
+	struct pkb b;
+
+	pkb_init(&b);
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, src, dst, 17, 1, 0, 0);
+	pkb_udp(&b, sport, dport);
+	pkb_bytes(&b, "\0\1data\0octet", 12);
+	pkb_finish(&b);
+	feed(f, &b, gap_us);
+}
+
+static const struct counter_row *service_row(struct fixture *f, const char *name)
+{
+	int id = catalog_find_service(f->cat, NULL, name);
+
+	assert_true(id >= 0);
+	return counters_service(engine_counters(f->engine), (size_t)id);
+}
+
+struct port_probe {
+	uint8_t ip_proto;
+	uint16_t port;
+	uint64_t packets;
+};
+
+static void probe_port(void *ctx, uint8_t ip_proto, uint16_t port, const struct counter_row *row)
+{
+	struct port_probe *p = ctx;
+
+	if (p->ip_proto == ip_proto && p->port == port)
+		p->packets = row_packets(row);
+}
+
+static uint64_t unclassified_packets(struct fixture *f, uint8_t ip_proto, uint16_t port)
+{
+	struct port_probe p = { ip_proto, port, 0 };
+
+	counters_each_unclassified(engine_counters(f->engine), probe_port, &p);
+	return p.packets;
+}
+
+/* The group row of the set tcp/port maps to (after narrowing to role when
+ * role is not 0). */
+static const struct counter_row *group_row(struct fixture *f, uint16_t port, enum dsm_role role)
+{
+	uint16_t id = port_index_lookup(f->idx, DSM_PROTO_TCP, port);
+
+	if (role)
+		id = port_index_role_subset(f->idx, id, role);
+	return counters_group(engine_counters(f->engine), id);
+}
+
+static void assert_all_counted(struct fixture *f)
+{
+	const struct counters *c = engine_counters(f->engine);
+	const struct counter_totals *t = counters_totals_const(c);
+	struct counter_row classified, unclassified;
+
+	counters_sum(c, &classified, &unclassified);
+	assert_int_equal(t->packets, row_packets(&classified) + row_packets(&unclassified) +
+					     t->non_ip_packets + t->malformed_packets);
+	assert_int_equal(t->bytes, row_bytes(&classified) + row_bytes(&unclassified) +
+					   t->non_ip_bytes + t->malformed_bytes);
+}
+
+/* ---- server side ---- */
+
+static void test_syn_decides_the_server(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+
+	(void)state;
+	/* the SYN goes to 60000: the server is there, though 5432 is lower */
+	tcp(f, pc, 5432, nas, 60000, TCP_SYN, NULL);
+	tcp(f, nas, 60000, pc, 5432, TCP_SYN | TCP_ACK, NULL);
+	tcp(f, pc, 5432, nas, 60000, TCP_ACK, NULL);
+	assert_int_equal(unclassified_packets(f, 6, 60000), 3);
+	assert_int_equal(unclassified_packets(f, 6, 5432), 0);
+	assert_non_null(strstr(fixture_log(f), "\"server_port\": 60000, "));
+	assert_non_null(strstr(f->log, "\"evidence\": \"syn\""));
+	assert_all_counted(f);
+	fixture_free(f);
+}
+
+static void test_lower_port_without_other_evidence(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+
+	(void)state;
+	tcp(f, nas, 60000, pc, 5432, TCP_ACK, "mid-stream");
+	tcp(f, pc, 5432, nas, 60000, TCP_ACK, NULL);
+	assert_int_equal(unclassified_packets(f, 6, 5432), 2);
+	assert_non_null(strstr(fixture_log(f), "\"evidence\": \"lower-port\""));
+	fixture_free(f);
+}
+
+static void test_catalogue_prefers_the_specific_entry(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *smb = group_row(f, 445, 0);
+
+	(void)state;
+	/* 49156 is in CIFS Scale-out Cluster's range, 445 is a single-port entry */
+	tcp(f, pc, 49156, nas, 445, TCP_ACK, "smb");
+	assert_int_equal(row_packets(smb), 1);
+	assert_int_equal(row_packets(service_row(f, "CIFS Scale-out Cluster")), 0);
+	/* only one side catalogued */
+	tcp(f, nas, 873, pc, 50000, TCP_ACK, "rsync");
+	assert_int_equal(row_packets(group_row(f, 873, 0)), 1);
+	assert_non_null(strstr(fixture_log(f), "\"evidence\": \"catalog\""));
+	fixture_free(f);
+}
+
+static void test_nas_role_narrows_the_candidates(void **state)
+{
+	struct fixture *f = fixture_new("192.168.1.10/32", 0, 0);
+
+	(void)state;
+	/* mid-stream, no SYN: the NAS talks to ESXi's 443. The NAS's port 41000
+	 * is not an inbound entry, the peer's 443 is an outbound one: the peer
+	 * serves, and only outbound candidates remain. */
+	tcp(f, nas, 41000, esxi, 443, TCP_ACK, "vsphere");
+	assert_int_equal(row_packets(group_row(f, 443, DSM_ROLE_OUTBOUND)), 1);
+	assert_int_equal(row_packets(group_row(f, 443, 0)), 0);
+	/* a client reaching the NAS's own 443: inbound candidates */
+	tcp(f, pc, 50000, nas, 443, TCP_SYN, NULL);
+	assert_int_equal(row_packets(group_row(f, 443, DSM_ROLE_INBOUND)), 1);
+	/* the NAS serving 902 is no outbound role; nothing else fits, so the
+	 * whole set stands rather than nothing */
+	tcp(f, pc, 50001, nas, 902, TCP_SYN, NULL);
+	assert_int_equal(row_packets(service_row(f, "Active Backup for Business")), 1);
+	assert_non_null(strstr(fixture_log(f), "\"evidence\": \"nas\""));
+	assert_all_counted(f);
+	fixture_free(f);
+}
+
+/* ---- announced connections ---- */
+
+static void test_ftp_passive_and_active(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *ftp = service_row(f, "FTP, FTP over SSL, FTP over TLS");
+
+	(void)state;
+	tcp(f, pc, 50000, nas, 21, TCP_SYN, NULL);
+	tcp(f, nas, 21, pc, 50000, TCP_ACK | 0x08, "227 Entering Passive Mode (192,168,1,10,117,48).\r\n");
+	tcp(f, pc, 50001, nas, 30000, TCP_SYN, NULL);	/* 117 * 256 + 48 */
+	tcp(f, nas, 30000, pc, 50001, TCP_ACK, "data");
+	assert_int_equal(ftp->flows, 2);
+	assert_int_equal(row_packets(ftp), 4);
+	/* the same port from another host is not that data connection */
+	tcp(f, pc2, 50002, nas, 30000, TCP_SYN, NULL);
+	assert_int_equal(unclassified_packets(f, 6, 30000), 1);
+	/* a second connection to the port: the announcement was used up */
+	tcp(f, pc, 50003, nas, 30000, TCP_SYN, NULL);
+	assert_int_equal(unclassified_packets(f, 6, 30000), 2);
+	/* active mode: the client says where it listens, the NAS connects */
+	tcp(f, pc, 50000, nas, 21, TCP_ACK | 0x08, "EPRT |1|192.168.1.20|40001|\r\n");
+	tcp(f, nas, 20, pc, 40001, TCP_SYN, NULL);
+	assert_int_equal(ftp->flows, 3);
+	/* a 227 sent by the client is no announcement */
+	tcp(f, pc, 50000, nas, 21, TCP_ACK | 0x08, "227 (192,168,1,10,117,49)\r\n");
+	tcp(f, pc, 50004, nas, 30001, TCP_SYN, NULL);
+	assert_int_equal(ftp->flows, 3);
+	assert_all_counted(f);
+	fixture_free(f);
+}
+
+static void test_tftp_transfer_follows_request(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *tftp = service_row(f, "TFTP");
+
+	(void)state;
+	udp(f, pc, 41000, nas, 69, 1000);
+	udp(f, nas, 38000, pc, 41000, 1000);	/* the server answers from a new port */
+	udp(f, pc, 41000, nas, 38000, 1000);
+	assert_int_equal(tftp->flows, 2);
+	assert_int_equal(row_packets(tftp), 3);
+	assert_non_null(strstr(fixture_log(f), "\"evidence\": \"expected\""));
+	fixture_free(f);
+}
+
+/* ---- fragments, flow life ---- */
+
+static void fragment(struct fixture *f, uint16_t id, uint16_t frag, int with_udp)
+{
+	struct pkb b;
+
+	pkb_init(&b);
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, pc, nas, 17, id, frag, 0);
+	if (with_udp)
+		pkb_udp(&b, 870, 2049);
+	pkb_bytes(&b, "0123456789abcdef", 16);
+	pkb_finish(&b);
+	feed(f, &b, 100);
+}
+
+static void test_fragments_join_their_flow(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *nfs = service_row(f, "NFS");
+
+	(void)state;
+	fragment(f, 7, 0x2000, 1);
+	fragment(f, 7, 0x2000 | 3, 0);
+	fragment(f, 7, 6, 0);
+	assert_int_equal(row_packets(nfs), 3);
+	assert_int_equal(nfs->flows, 1);
+	fragment(f, 8, 6, 0);	/* its first fragment never came */
+	assert_int_equal(counters_totals_const(engine_counters(f->engine))->fragment_packets, 1);
+	assert_int_equal(row_packets(nfs), 3);
+	assert_all_counted(f);
+	fixture_free(f);
+}
+
+static void test_udp_timeout_in_packet_time(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *tftp;
+
+	(void)state;
+	tftp = service_row(f, "TFTP");
+	udp(f, pc, 41000, nas, 69, 0);
+	udp(f, pc, 41000, nas, 69, 29 * SEC);	/* within UDP's 30 s */
+	assert_int_equal(tftp->flows, 1);
+	udp(f, pc, 41000, nas, 69, 31 * SEC);	/* idle past it: a new flow */
+	assert_int_equal(tftp->flows, 2);
+	assert_non_null(strstr(fixture_log(f), "\"end\": \"idle\""));
+	fixture_free(f);
+
+	f = fixture_new(NULL, 0, 60);	/* --timeout-udp 60 */
+	tftp = service_row(f, "TFTP");
+	udp(f, pc, 41000, nas, 69, 0);
+	udp(f, pc, 41000, nas, 69, 31 * SEC);
+	assert_int_equal(tftp->flows, 1);
+	fixture_free(f);
+}
+
+static void test_max_flows_evicts_the_oldest(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 2, 0);
+	const struct counter_row *nfs;
+
+	(void)state;
+	nfs = service_row(f, "NFS");
+	udp(f, pc, 1001, nas, 2049, 1000);
+	udp(f, pc, 1002, nas, 2049, 1000);
+	udp(f, pc, 1001, nas, 2049, 1000);	/* 1002 is now the oldest idle */
+	udp(f, pc, 1003, nas, 2049, 1000);
+	assert_int_equal(engine_evicted_flows(f->engine), 1);
+	assert_int_equal(engine_active_flows(f->engine), 2);
+	udp(f, pc, 1001, nas, 2049, 1000);	/* still tracked: no new flow */
+	assert_int_equal(nfs->flows, 3);
+	assert_non_null(strstr(fixture_log(f), "\"client_port\": 1002, \"server\": \"192.168.1.10\", "
+						"\"server_port\": 2049, \"first\""));
+	assert_non_null(strstr(f->log, "\"end\": \"evicted\""));
+	assert_int_equal(row_packets(nfs), 5);
+	fixture_free(f);
+}
+
+static void test_syn_after_close_starts_a_new_flow(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *ssh = group_row(f, 22, 0);
+
+	(void)state;
+	tcp(f, pc, 50000, nas, 22, TCP_SYN, NULL);
+	tcp(f, pc, 50000, nas, 22, TCP_ACK, "x");
+	tcp(f, pc, 50000, nas, 22, TCP_FIN | TCP_ACK, NULL);
+	tcp(f, nas, 22, pc, 50000, TCP_FIN | TCP_ACK, NULL);
+	tcp(f, pc, 50000, nas, 22, TCP_SYN, NULL);
+	assert_int_equal(ssh->flows, 2);
+	assert_int_equal(row_packets(ssh), 5);
+	assert_non_null(strstr(fixture_log(f), "\"end\": \"reused\""));
+	fixture_free(f);
+}
+
+static void test_non_ip_and_malformed_are_counted(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_totals *t = counters_totals_const(engine_counters(f->engine));
+	struct pkb b;
+
+	(void)state;
+	pkb_init(&b);
+	pkb_ether(&b, 0x0806);
+	pkb_bytes(&b, "arp arp arp arp arp arp arp.", 28);
+	feed(f, &b, 10);
+	pkb_init(&b);
+	pkb_ether(&b, 0x0800);
+	pkb_bytes(&b, "\x45\0\0", 3);
+	feed(f, &b, 10);
+	tcp(f, pc, 50000, nas, 22, TCP_SYN, NULL);
+	assert_int_equal(t->packets, 3);
+	assert_int_equal(t->non_ip_packets, 1);
+	assert_int_equal(t->non_ip_bytes, 14 + 28);
+	assert_int_equal(t->malformed_packets, 1);
+	assert_all_counted(f);
+	fixture_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_syn_decides_the_server),
+		cmocka_unit_test(test_lower_port_without_other_evidence),
+		cmocka_unit_test(test_catalogue_prefers_the_specific_entry),
+		cmocka_unit_test(test_nas_role_narrows_the_candidates),
+		cmocka_unit_test(test_ftp_passive_and_active),
+		cmocka_unit_test(test_tftp_transfer_follows_request),
+		cmocka_unit_test(test_fragments_join_their_flow),
+		cmocka_unit_test(test_udp_timeout_in_packet_time),
+		cmocka_unit_test(test_max_flows_evicts_the_oldest),
+		cmocka_unit_test(test_syn_after_close_starts_a_new_flow),
+		cmocka_unit_test(test_non_ip_and_malformed_are_counted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
