@@ -42,6 +42,18 @@ enum { OPT_CATALOG = 0x100, OPT_PORT, OPT_HELP, OPT_FIRST_FREE };
 /* Handles --catalog and --port; returns 0, or -1 after a usage message. */
 int cli_common_option(struct cli_common *common, int opt, const char *arg);
 
+enum cli_option_result {
+	CLI_OPTION_HANDLED,	/* go on parsing */
+	CLI_OPTION_OWN,		/* the subcommand's own option: its caller handles it */
+	CLI_OPTION_EXIT,	/* stop: exit with *status (help printed, or a usage error) */
+};
+
+/* The options every subcommand shares, seen in a getopt_long loop: -h and
+ * --help print usage, --catalog and --port are recorded, '?' and ':' are
+ * usage errors naming argv[optind - 1]. */
+enum cli_option_result cli_shared_option(const char *cmd, const char *usage, int opt, char **argv,
+					 struct cli_common *common, int *status);
+
 /* Loads the catalogue the options ask for and builds its index; prints the
  * error and returns -1 on failure (the caller exits EXIT_USAGE). */
 int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx);

@@ -51,28 +51,25 @@ int cli_catalog(int argc, char **argv, struct cli_common *common)
 	enum format format = FORMAT_TSV;
 	struct catalog *cat;
 	struct port_index *idx;
-	int opt;
+	int opt, status;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+hf:", options, NULL)) != -1) {
-		if (opt == 'h' || opt == OPT_HELP) {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else if (opt == OPT_CATALOG || opt == OPT_PORT) {
-			if (cli_common_option(common, opt, optarg))
-				return EXIT_USAGE;
-		} else if (opt == 'f' && strcmp(optarg, "tsv") == 0) {
+		enum cli_option_result r = cli_shared_option("catalog", usage, opt, argv, common, &status);
+
+		if (r == CLI_OPTION_EXIT)
+			return status;
+		if (r == CLI_OPTION_HANDLED)
+			continue;
+		if (strcmp(optarg, "tsv") == 0) {
 			format = FORMAT_TSV;
-		} else if (opt == 'f' && strcmp(optarg, "json") == 0) {
+		} else if (strcmp(optarg, "json") == 0) {
 			format = FORMAT_JSON;
-		} else if (opt == 'f' && strcmp(optarg, "summary") == 0) {
+		} else if (strcmp(optarg, "summary") == 0) {
 			format = FORMAT_SUMMARY;
-		} else if (opt == 'f') {
+		} else {
 			return cli_usage_error("catalog", "unknown format '%s' (tsv, json or summary)",
 					       optarg);
-		} else {
-			return cli_usage_error("catalog", "unknown option or missing argument '%s'",
-					       argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

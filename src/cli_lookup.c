@@ -87,21 +87,12 @@ int cli_lookup(int argc, char **argv, struct cli_common *common)
 	struct port_index *idx;
 	struct portspec spec;
 	struct dsm_err err;
-	int opt, rc;
+	int opt, rc, status;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
-		if (opt == 'h' || opt == OPT_HELP) {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else if (opt == OPT_CATALOG || opt == OPT_PORT) {
-			if (cli_common_option(common, opt, optarg))
-				return EXIT_USAGE;
-		} else {
-			return cli_usage_error("lookup", "unknown option or missing argument '%s'",
-					       argv[optind - 1]);
-		}
-	}
+	while ((opt = getopt_long(argc, argv, "+h", options, NULL)) != -1)
+		if (cli_shared_option("lookup", usage, opt, argv, common, &status) == CLI_OPTION_EXIT)
+			return status;
 	if (argc - optind != 1)
 		return cli_usage_error("lookup", "expected one PROTO/PORT");
 	if (portspec_parse(argv[optind], &spec, &err))

@@ -71,14 +71,11 @@ static int parse_count(const char *text, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-static int read_option(struct read_options *o, struct cli_common *common, int opt,
-		       const char *arg)
+static int read_option(struct read_options *o, int opt, const char *arg)
 {
 	struct dsm_err err;
 	uint64_t n;
 
-	if (opt == OPT_CATALOG || opt == OPT_PORT)
-		return cli_common_option(common, opt, arg) ? EXIT_USAGE : 0;
 	if (opt == 'f' && report_format_parse(arg, &o->format))
 		return cli_usage_error("read", "unknown format '%s' (table, json, csv or prometheus)", arg);
 	if (opt == 'o')
@@ -123,22 +120,22 @@ static int parse_read_options(int argc, char **argv, struct read_options *o,
 		{ "timeout-other", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_OTHER },
 		{ NULL, 0, NULL, 0 },
 	};
-	int opt, rc;
+	int opt, rc, status;
 
 	memset(o, 0, sizeof(*o));
 	o->format = REPORT_TABLE;
 	flow_table_default_config(&o->flows);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+hf:o:", options, NULL)) != -1) {
-		if (opt == 'h' || opt == OPT_HELP) {
-			fputs(usage, stdout);
-			return -1;
+		switch (cli_shared_option("read", usage, opt, argv, common, &status)) {
+		case CLI_OPTION_EXIT:
+			return status == EXIT_OK ? -1 : status;
+		case CLI_OPTION_HANDLED:
+			continue;
+		case CLI_OPTION_OWN:
+			if ((rc = read_option(o, opt, optarg)))
+				return rc;
 		}
-		if (opt == '?' || opt == ':')
-			return cli_usage_error("read", "unknown option or missing argument '%s'",
-					       argv[optind - 1]);
-		if ((rc = read_option(o, common, opt, optarg)))
-			return rc;
 	}
 	if (optind >= argc)
 		return cli_usage_error("read", "no capture file given (use - for standard input)");

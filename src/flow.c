@@ -292,13 +292,6 @@ uint64_t flow_table_evicted(const struct flow_table *table)
 	return table->evicted;
 }
 
-size_t flow_table_bytes_per_flow(void)
-{
-	/* the flow itself (its hash handle included) plus one bucket pointer
-	 * pair at uthash's fill of up to ten flows per bucket, rounded up */
-	return sizeof(struct flow) + sizeof(void *) * 2;
-}
-
 const char *flow_evidence_name(enum flow_evidence evidence)
 {
 	static const char *const names[] = {

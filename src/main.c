@@ -70,6 +70,30 @@ int cli_common_option(struct cli_common *common, int opt, const char *arg)
 	return 0;
 }
 
+enum cli_option_result cli_shared_option(const char *cmd, const char *usage, int opt, char **argv,
+					 struct cli_common *common, int *status)
+{
+	switch (opt) {
+	case 'h':
+	case OPT_HELP:
+		fputs(usage, stdout);
+		*status = EXIT_OK;
+		return CLI_OPTION_EXIT;
+	case OPT_CATALOG:
+	case OPT_PORT:
+		if (cli_common_option(common, opt, optarg) == 0)
+			return CLI_OPTION_HANDLED;
+		*status = EXIT_USAGE;
+		return CLI_OPTION_EXIT;
+	case '?':
+	case ':':
+		*status = cli_usage_error(cmd, "unknown option or missing argument '%s'", argv[optind - 1]);
+		return CLI_OPTION_EXIT;
+	default:
+		return CLI_OPTION_OWN;
+	}
+}
+
 static int add_port_options(const struct cli_common *common, struct catalog *cat)
 {
 	struct dsm_err err;

@@ -504,26 +504,30 @@ static void prom_service_labels(FILE *out, const char *metric, const struct repo
 	prom_label_value(out, r->category);
 }
 
-static void prom_services(const struct report_data *data, FILE *out)
+/* One per-direction family: packets (bytes == 0) or bytes of every row. */
+static void prom_direction_family(const struct report_data *data, FILE *out, const char *metric,
+				  const char *help, int bytes)
 {
 	static const char *const direction[2] = { "to_server", "to_client" };
 
-	prom_family(out, "dsmflow_service_packets_total", "counter",
-		    "Packets of flows attributed to a DSM service or group of candidate services.");
-	for (size_t i = 0; i < data->row_count; i++)
+	prom_family(out, metric, "counter", help);
+	for (size_t i = 0; i < data->row_count; i++) {
+		const struct counter_row *c = data->rows[i].counts;
+
 		for (int d = 0; d < 2; d++) {
-			prom_service_labels(out, "dsmflow_service_packets_total", &data->rows[i]);
+			prom_service_labels(out, metric, &data->rows[i]);
 			fprintf(out, ",direction=\"%s\"} %llu\n", direction[d],
-				u(data->rows[i].counts->packets[d]));
+				u(bytes ? c->bytes[d] : c->packets[d]));
 		}
-	prom_family(out, "dsmflow_service_bytes_total", "counter",
-		    "Bytes of flows attributed to a DSM service or group of candidate services.");
-	for (size_t i = 0; i < data->row_count; i++)
-		for (int d = 0; d < 2; d++) {
-			prom_service_labels(out, "dsmflow_service_bytes_total", &data->rows[i]);
-			fprintf(out, ",direction=\"%s\"} %llu\n", direction[d],
-				u(data->rows[i].counts->bytes[d]));
-		}
+	}
+}
+
+static void prom_services(const struct report_data *data, FILE *out)
+{
+	prom_direction_family(data, out, "dsmflow_service_packets_total",
+			      "Packets of flows attributed to a DSM service or group of candidate services.", 0);
+	prom_direction_family(data, out, "dsmflow_service_bytes_total",
+			      "Bytes of flows attributed to a DSM service or group of candidate services.", 1);
 	prom_family(out, "dsmflow_service_flows_total", "counter",
 		    "Flows attributed to a DSM service or group of candidate services.");
 	for (size_t i = 0; i < data->row_count; i++) {

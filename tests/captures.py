@@ -218,6 +218,24 @@ def test_samples(args):
     report, _ = dsmflow_read(args, everything)
     check_invariants(report, "all samples as one stream")
     equal(report["totals"]["packets"], sum(capinfos(p)[0] for p in everything), "all samples: packets")
+    check_prometheus_text(args, everything, report)
+
+
+def check_prometheus_text(args, paths, report):
+    """read --format prometheus: promtool accepts it, and it says what JSON says."""
+    text = run([args.dsmflow, "read", "-f", "prometheus", *paths]).stdout
+    res = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    check(res.returncode == 0, "promtool check metrics: " + res.stdout + res.stderr)
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name_labels, value = line.rsplit(" ", 1)
+            values[name_labels] = float(value)
+    service_bytes = sum(v for k, v in values.items() if k.startswith("dsmflow_service_bytes_total{"))
+    equal(service_bytes, report["totals"]["classified_bytes"], "prometheus: service bytes = classified bytes")
+    for result in ("classified", "unclassified", "non_ip", "malformed"):
+        equal(values['dsmflow_packets_total{result="%s"}' % result], report["totals"][result + "_packets"],
+              "prometheus: %s packets" % result)
 
 
 # ---- third-party captures ----

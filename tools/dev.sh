@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 
 build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev uthash-dev
 	libcmocka-dev libmicrohttpd-dev)
-# tshark/capinfos cross-check packet counts; python3 checks JSON output.
-test_packages=(tshark python3)
+# tshark/capinfos cross-check packet counts; python3 drives the capture tests;
+# promtool (in prometheus) checks the metrics text.
+test_packages=(tshark python3 prometheus)
 
 install_missing() {
 	local missing=()

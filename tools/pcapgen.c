@@ -472,6 +472,23 @@ static int write_vlan_ipv6(const char *path)
 
 /* ---- broken frames (Linux cooked capture) ---- */
 
+/* A SYN from c's client port sport whose byte at offset is set to value
+ * (when offset is not 0), captured up to cut bytes (when cut is not 0). */
+static void broken_syn(struct gen *g, struct conv *c, uint16_t sport, uint32_t offset,
+		       uint8_t value, uint32_t cut)
+{
+	struct pkb b;
+
+	pkb_init(&b);
+	link_header(g, &b, c, 4);
+	pkb_ipv4(&b, c->client.addr, c->server.addr, 6, c->ip_id++, 0, 0);
+	pkb_tcp(&b, sport, c->sport, F_SYN, 1, 0);
+	pkb_finish(&b);
+	if (offset)
+		b.data[offset] = value;
+	emit_cut(g, &b, cut, 1000);
+}
+
 static int write_edge_cases(const char *path)
 {
 	struct host nas = v4(10, 1, 0, 5), pc = v4(10, 1, 0, 21);
@@ -488,28 +505,11 @@ static int write_edge_cases(const char *path)
 	pkb_bytes(&b, "\x45\x00\x00\x28\x00\x01", 6);
 	emit(&g, &b, 1000);
 	/* IHL 3: shorter than any IPv4 header */
-	pkb_init(&b);
-	link_header(&g, &b, &c, 4);
-	pkb_ipv4(&b, pc.addr, nas.addr, 6, 9, 0, 0);
-	pkb_tcp(&b, 52001, 5000, F_SYN, 1, 0);
-	pkb_finish(&b);
-	b.data[16] = 0x43;
-	emit(&g, &b, 1000);
+	broken_syn(&g, &c, 52001, 16, 0x43, 0);
 	/* TCP data offset past the end of the segment */
-	pkb_init(&b);
-	link_header(&g, &b, &c, 4);
-	pkb_ipv4(&b, pc.addr, nas.addr, 6, 10, 0, 0);
-	pkb_tcp(&b, 52002, 5000, F_SYN, 1, 0);
-	pkb_finish(&b);
-	b.data[16 + 20 + 12] = 0xf0;
-	emit(&g, &b, 1000);
+	broken_syn(&g, &c, 52002, 16 + 20 + 12, 0xf0, 0);
 	/* a frame cut by a small snapshot length inside the TCP header */
-	pkb_init(&b);
-	link_header(&g, &b, &c, 4);
-	pkb_ipv4(&b, pc.addr, nas.addr, 6, 11, 0, 0);
-	pkb_tcp(&b, 52003, 5000, F_SYN, 1, 0);
-	pkb_finish(&b);
-	emit_cut(&g, &b, 16 + 20 + 10, 1000);
+	broken_syn(&g, &c, 52003, 0, 0, 16 + 20 + 10);
 	tcp_session(&g, CONV(pc, nas, 52004, 5000), "GET / HTTP/1.1\r\n\r\n", 2000);
 	gen_close(&g, path);
 	return 0;

@@ -123,8 +123,6 @@ void flow_table_expire(struct flow_table *table, uint64_t now_us);
 
 size_t flow_table_active(const struct flow_table *table);
 uint64_t flow_table_evicted(const struct flow_table *table);
-/* Bytes the table holds per active flow, hash overhead included. */
-size_t flow_table_bytes_per_flow(void);
 
 const char *flow_evidence_name(enum flow_evidence evidence);
 const char *flow_end_reason_name(enum flow_end_reason why);
