@@ -553,6 +553,28 @@ static void prom_results(const struct report_data *data, FILE *out)
 		fprintf(out, "dsmflow_bytes_total{result=\"%s\"} %llu\n", names[i], u(bytes[i]));
 }
 
+static void prom_capture(const struct capture_stats *capture, FILE *out)
+{
+	static const struct capture_stats none;
+	const struct capture_stats *c = capture ? capture : &none;
+	const char *reasons[4] = { "kernel", "interface", "queue_full", "user" };
+	uint64_t dropped[4] = { c->dropped_kernel, c->dropped_interface, c->dropped_queue,
+				c->dropped_user };
+
+	prom_family(out, "dsmflow_capture_received_packets_total", "counter",
+		    "Packets the capture source delivered (0 when reading files).");
+	fprintf(out, "dsmflow_capture_received_packets_total %llu\n", u(c->received));
+	prom_family(out, "dsmflow_capture_dropped_packets_total", "counter",
+		    "Packets lost before dsmflow saw them: by the kernel's capture buffer or the "
+		    "interface (live), by a full queue or undeliverable netlink messages (queue).");
+	for (int i = 0; i < 4; i++)
+		fprintf(out, "dsmflow_capture_dropped_packets_total{reason=\"%s\"} %llu\n", reasons[i],
+			u(dropped[i]));
+	prom_family(out, "dsmflow_queue_enobufs_total", "counter",
+		    "Receive errors ENOBUFS on the NFQUEUE socket (survived; packets were lost).");
+	fprintf(out, "dsmflow_queue_enobufs_total %llu\n", u(c->enobufs));
+}
+
 static void write_prometheus(const struct report_data *data, FILE *out)
 {
 	prom_services(data, out);
@@ -562,9 +584,7 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 	prom_family(out, "dsmflow_evicted_flows_total", "counter",
 		    "Flows ended early because the flow table was full (--max-flows).");
 	fprintf(out, "dsmflow_evicted_flows_total %llu\n", u(data->in->evicted_flows));
-	prom_family(out, "dsmflow_capture_dropped_packets_total", "counter",
-		    "Packets the capture dropped before dsmflow saw them.");
-	fprintf(out, "dsmflow_capture_dropped_packets_total %llu\n", u(data->in->capture_dropped));
+	prom_capture(data->in->capture, out);
 	prom_family(out, "dsmflow_build_info", "gauge", "dsmflow's version; always 1.");
 	fprintf(out, "dsmflow_build_info{version=\"%s\"} 1\n", DSMFLOW_VERSION);
 }

@@ -10,6 +10,16 @@
 
 typedef void (*packet_fn)(void *ctx, const struct packet *pkt);
 
+/* Capture health: what the source saw and lost before dsmflow got it. */
+struct capture_stats {
+	uint64_t received;		/* packets the source delivered (live, queue) */
+	uint64_t dropped_kernel;	/* libpcap: no room in the capture buffer */
+	uint64_t dropped_interface;	/* libpcap: dropped by the interface or driver */
+	uint64_t dropped_queue;		/* NFQUEUE: queue full (passed by fail-open) */
+	uint64_t dropped_user;		/* NFQUEUE: netlink could not deliver to dsmflow */
+	uint64_t enobufs;		/* NFQUEUE: receive errors ENOBUFS, survived */
+};
+
 struct capture_file_result {
 	uint64_t packets;	/* packets read and handed over */
 	int link;		/* the file's DLT_ link type */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "dsmflow/capture.h"
 #include "dsmflow/catalog.h"
 #include "dsmflow/counters.h"
 #include "dsmflow/index.h"
@@ -23,7 +24,7 @@ struct report_input {
 	const struct counters *counters;
 	size_t active_flows;
 	uint64_t evicted_flows;
-	uint64_t capture_dropped;	/* packets the capture lost before dsmflow saw them */
+	const struct capture_stats *capture;	/* NULL when reading files */
 };
 
 /* "table", "json", "csv" or "prometheus"; -1 when unknown. */

@@ -1,0 +1,131 @@
+/* cli_engine.c - the engine and report options shared by read, live and
+ * queue, and the life of an engine with its output files. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_engine.h"
+
+void engine_options_init(struct engine_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->format = REPORT_TABLE;
+	flow_table_default_config(&o->flows);
+}
+
+int cli_parse_count(const char *text, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int engine_option(const char *cmd, struct engine_options *o, int opt, const char *arg)
+{
+	struct dsm_err err;
+	uint64_t n;
+
+	switch (opt) {
+	case 'f':
+		if (report_format_parse(arg, &o->format))
+			return cli_usage_error(cmd, "unknown format '%s' (table, json, csv or prometheus)", arg);
+		return 0;
+	case 'o':
+		o->output_path = arg;
+		return 0;
+	case OPT_FLOWS:
+		o->flows_path = arg;
+		return 0;
+	case OPT_NAS:
+		if (o->nas_count == CLI_MAX_NAS)
+			return cli_usage_error(cmd, "at most %d --nas options", CLI_MAX_NAS);
+		if (cidr_parse(arg, &o->nas[o->nas_count], &err))
+			return cli_usage_error(cmd, "--nas: %s", err.msg);
+		o->nas_count++;
+		return 0;
+	case OPT_MAX_FLOWS:
+		if (cli_parse_count(arg, SIZE_MAX, &n) || n == 0)
+			return cli_usage_error(cmd, "--max-flows: '%s' is not a number of flows >= 1", arg);
+		o->flows.max_flows = (size_t)n;
+		return 0;
+	default:
+		if (opt < OPT_TIMEOUT_FIRST || opt >= OPT_TIMEOUT_FIRST + FLOW_TIMEOUT_CLASSES)
+			return -1;
+		if (cli_parse_count(arg, UINT64_MAX / 1000000, &n))
+			return cli_usage_error(cmd, "timeout '%s' is not a number of seconds", arg);
+		o->flows.timeout_us[opt - OPT_TIMEOUT_FIRST] = n * 1000000;
+		return 0;
+	}
+}
+
+static FILE *open_output(const char *cmd, const char *path, const char *what)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		fprintf(stderr, "dsmflow %s: %s: cannot write %s: %s\n", cmd, path, what, strerror(errno));
+	return f;
+}
+
+int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
+		    const struct port_index *idx, struct engine_run *run)
+{
+	struct engine_config config = { .flows = o->flows, .nas = o->nas, .nas_count = o->nas_count };
+	struct dsm_err err;
+
+	memset(run, 0, sizeof(*run));
+	run->cat = cat;
+	run->idx = idx;
+	run->format = o->format;
+	run->report = stdout;
+	if (o->flows_path && !(run->flow_log = open_output(cmd, o->flows_path, "the flow log")))
+		goto fail;
+	if (o->output_path && !(run->report = open_output(cmd, o->output_path, "the report")))
+		goto fail;
+	config.flow_log = run->flow_log;
+	run->engine = engine_new(cat, idx, &config, &err);
+	if (!run->engine) {
+		fprintf(stderr, "dsmflow %s: %s\n", cmd, err.msg);
+		goto fail;
+	}
+	return 0;
+fail:
+	engine_run_close(run);
+	return -1;
+}
+
+int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
+		      const struct capture_stats *capture)
+{
+	struct report_input in = {
+		.cat = run->cat, .idx = run->idx, .counters = engine_counters(run->engine),
+		.active_flows = engine_active_flows(run->engine),
+		.evicted_flows = engine_evicted_flows(run->engine), .capture = capture,
+	};
+	int rc = report_write(format, &in, out);
+
+	fflush(out);
+	return rc;
+}
+
+int engine_run_close(struct engine_run *run)
+{
+	int rc = 0;
+
+	engine_free(run->engine);	/* ends the flows still active, logging them */
+	run->engine = NULL;
+	if (run->flow_log && fclose(run->flow_log))
+		rc = -1;
+	if (run->report && run->report != stdout && fclose(run->report))
+		rc = -1;
+	run->flow_log = run->report = NULL;
+	return rc;
+}

@@ -1,0 +1,94 @@
+/* cli_engine.h - what read, live and queue share on the command line: the
+ * options that shape the packet path and the report, and opening the
+ * engine with its output files. Internal to the dsmflow binary. */
+#ifndef DSMFLOW_CLI_ENGINE_H
+#define DSMFLOW_CLI_ENGINE_H
+
+#include <stdio.h>
+
+#include "cli.h"
+#include "dsmflow/engine.h"
+#include "dsmflow/netaddr.h"
+#include "dsmflow/report.h"
+
+#define CLI_MAX_NAS 64
+
+enum {
+	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_TIMEOUT_FIRST,
+	OPT_ENGINE_FIRST_FREE = OPT_TIMEOUT_FIRST + FLOW_TIMEOUT_CLASSES,
+};
+
+struct engine_options {
+	enum report_format format;
+	const char *output_path;
+	const char *flows_path;
+	struct cidr nas[CLI_MAX_NAS];
+	size_t nas_count;
+	struct flow_table_config flows;
+};
+
+#define CLI_ENGINE_LONG_OPTIONS                                                                    \
+	{ "format", required_argument, NULL, 'f' },                                                \
+	{ "output", required_argument, NULL, 'o' },                                                \
+	{ "flows", required_argument, NULL, OPT_FLOWS },                                           \
+	{ "nas", required_argument, NULL, OPT_NAS },                                               \
+	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },                                   \
+	{ "timeout-tcp-established", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_TCP_ESTABLISHED }, \
+	{ "timeout-tcp-transitory", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_TCP_TRANSITORY }, \
+	{ "timeout-udp", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_UDP },                  \
+	{ "timeout-udp-stream", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_UDP_STREAM },    \
+	{ "timeout-icmp", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_ICMP },                \
+	{ "timeout-other", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_OTHER }
+
+#define CLI_ENGINE_SHORT_OPTIONS "f:o:"
+
+#define CLI_ENGINE_HELP                                                                        \
+	"  -f, --format FORMAT   table (default), json, csv or prometheus\n"                    \
+	"  -o, --output FILE     write the report to FILE instead of standard output\n"         \
+	"      --flows FILE      write one JSON line per flow as it ends\n"                     \
+	"      --nas CIDR        an address or prefix of the NAS (repeatable): decides\n"       \
+	"                        which catalogue role applies (inbound when the NAS\n"          \
+	"                        serves, outbound when it connects out)\n"                      \
+	"      --max-flows N     track at most N flows; the oldest idle one is evicted\n"       \
+	"                        (and counted) to make room. Default: unbounded\n"              \
+	"      --timeout-tcp-established S   idle timeouts in seconds, per flow state\n"        \
+	"      --timeout-tcp-transitory S    (defaults like Linux conntrack's: 432000,\n"       \
+	"      --timeout-udp S                120 for TCP opening or closing, 30, 120\n"        \
+	"      --timeout-udp-stream S         for UDP seen both ways, 30, 600 for\n"            \
+	"      --timeout-icmp S               other IP protocols), in packet time\n"            \
+	"      --timeout-other S\n"
+
+void engine_options_init(struct engine_options *o);
+
+/* Takes opt if it is one of CLI_ENGINE_LONG_OPTIONS: returns 0 when taken,
+ * EXIT_USAGE after a usage message, -1 when opt is not an engine option. */
+int engine_option(const char *cmd, struct engine_options *o, int opt, const char *arg);
+
+/* Parses a non-negative decimal no larger than max. */
+int cli_parse_count(const char *text, uint64_t max, uint64_t *out);
+
+/* The engine and the files it writes. */
+struct engine_run {
+	struct engine *engine;
+	FILE *report;		/* stdout or --output */
+	FILE *flow_log;		/* --flows, or NULL */
+	const struct catalog *cat;
+	const struct port_index *idx;
+	enum report_format format;
+};
+
+/* Opens --output and --flows and builds the engine; prints the error and
+ * returns -1 on failure. */
+int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
+		    const struct port_index *idx, struct engine_run *run);
+
+/* Writes the report of what the engine counted so far, in format, to out.
+ * capture may be NULL (offline). Returns -1 when memory ran out. */
+int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
+		      const struct capture_stats *capture);
+
+/* Ends all flows (logging them), closes the files and frees the engine;
+ * returns -1 when a file could not be written completely. */
+int engine_run_close(struct engine_run *run);
+
+#endif
