@@ -2,9 +2,13 @@
  *
  * libpcap already knows both file formats, stdin and the link-type
  * mapping; this file adds only error messages that name the file and the
- * packet, so a truncated capture says where it ends.
+ * packet, so a truncated capture says where it ends. Live capture uses the
+ * same library: pcap_create with a short timeout, so that the caller gets
+ * control back on an idle network.
  */
 #include <pcap/pcap.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dsmflow/capture.h"
@@ -51,4 +55,130 @@ int capture_read_file(const char *path, packet_fn fn, void *ctx,
 	}
 	pcap_close(p);
 	return 0;
+}
+
+/* ---- live capture ---- */
+
+struct live_capture {
+	pcap_t *p;
+	int fd;
+	int link;
+	struct pcap_stat last;		/* libpcap's 32-bit counters at the last read */
+	struct capture_stats total;	/* widened to 64 bits */
+};
+
+struct dispatch_ctx {
+	packet_fn fn;
+	void *ctx;
+	int link;
+};
+
+static void on_live_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+	const struct dispatch_ctx *d = (const struct dispatch_ctx *)user;
+	struct packet pkt = {
+		.ts_us = timestamp_us(h), .data = data, .caplen = h->caplen, .wire_len = h->len,
+		.link = d->link,
+	};
+
+	d->fn(d->ctx, &pkt);
+}
+
+static int set_filter(pcap_t *p, const char *filter, struct dsm_err *err)
+{
+	struct bpf_program program;
+	int rc;
+
+	if (pcap_compile(p, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		dsm_err_set(err, "filter '%s': %s", filter, pcap_geterr(p));
+		return -1;
+	}
+	rc = pcap_setfilter(p, &program);
+	if (rc)
+		dsm_err_set(err, "filter '%s': %s", filter, pcap_geterr(p));
+	pcap_freecode(&program);
+	return rc ? -1 : 0;
+}
+
+struct live_capture *capture_live_open(const struct live_options *o, struct dsm_err *err)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct live_capture *live = calloc(1, sizeof(*live));
+	int rc;
+
+	if (!live || !(live->p = pcap_create(o->interface, errbuf))) {
+		dsm_err_set(err, "%s: %s", o->interface, live ? errbuf : "out of memory");
+		free(live);
+		return NULL;
+	}
+	pcap_set_snaplen(live->p, o->snaplen);
+	pcap_set_promisc(live->p, o->promiscuous);
+	pcap_set_timeout(live->p, CAPTURE_WAIT_MS);
+	if (o->buffer_kib)
+		pcap_set_buffer_size(live->p, o->buffer_kib * 1024);
+	rc = pcap_activate(live->p);
+	if (rc < 0) {
+		dsm_err_set(err, "%s: %s", o->interface,
+			    rc == PCAP_ERROR ? pcap_geterr(live->p) : pcap_statustostr(rc));
+		goto fail;
+	}
+	if (o->filter && set_filter(live->p, o->filter, err))
+		goto fail;
+	/* non-blocking, waited for with poll(): pcap's own timeout need not fire
+	 * on an idle interface */
+	live->fd = pcap_get_selectable_fd(live->p);
+	if (live->fd < 0 || pcap_setnonblock(live->p, 1, errbuf) != 0) {
+		dsm_err_set(err, "%s: cannot wait for packets: %s", o->interface, errbuf);
+		goto fail;
+	}
+	live->link = pcap_datalink(live->p);
+	return live;
+fail:
+	pcap_close(live->p);
+	free(live);
+	return NULL;
+}
+
+int capture_live_dispatch(struct live_capture *live, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	struct dispatch_ctx d = { fn, ctx, live->link };
+	struct pollfd pfd = { .fd = live->fd, .events = POLLIN };
+	int n;
+
+	if (poll(&pfd, 1, CAPTURE_WAIT_MS) <= 0)
+		return 0;	/* nothing yet, or a signal: the caller looks at its flags */
+	n = pcap_dispatch(live->p, -1, on_live_packet, (u_char *)&d);
+
+	if (n == PCAP_ERROR) {
+		dsm_err_set(err, "%s", pcap_geterr(live->p));
+		return -1;
+	}
+	return n < 0 ? 0 : n;	/* PCAP_ERROR_BREAK: pcap_breakloop() was called */
+}
+
+/* Adds the growth of a 32-bit counter since last time, across a wrap. */
+static void widen(uint64_t *total, u_int now, u_int *last)
+{
+	*total += (u_int)(now - *last);
+	*last = now;
+}
+
+void capture_live_stats(struct live_capture *live, struct capture_stats *out)
+{
+	struct pcap_stat now;
+
+	if (pcap_stats(live->p, &now) == 0) {
+		widen(&live->total.received, now.ps_recv, &live->last.ps_recv);
+		widen(&live->total.dropped_kernel, now.ps_drop, &live->last.ps_drop);
+		widen(&live->total.dropped_interface, now.ps_ifdrop, &live->last.ps_ifdrop);
+	}
+	*out = live->total;
+}
+
+void capture_live_close(struct live_capture *live)
+{
+	if (!live)
+		return;
+	pcap_close(live->p);
+	free(live);
 }

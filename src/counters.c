@@ -79,6 +79,25 @@ struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16
 	}
 }
 
+int counters_copy(struct counters *dst, const struct counters *src)
+{
+	const struct port_row *p;
+	int rc = 0;
+
+	memcpy(dst->services, src->services, src->service_count * sizeof(*src->services));
+	memcpy(dst->groups, src->groups, (src->max_set_id + 1) * sizeof(*src->groups));
+	dst->totals = src->totals;
+	for (p = src->ports; p; p = p->hh.next) {
+		struct counter_row *row = port_row(dst, (uint8_t)(p->key >> 16), (uint16_t)p->key);
+
+		if (row)
+			*row = p->row;
+		else
+			rc = -1;
+	}
+	return rc;
+}
+
 struct counter_totals *counters_totals(struct counters *c)
 {
 	return &c->totals;

@@ -4,6 +4,7 @@
  * All formats start from the same list of non-empty rows (services and
  * groups, sorted by bytes), so they cannot disagree on the numbers.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,9 +42,9 @@ struct report_data {
 
 int report_format_parse(const char *name, enum report_format *out)
 {
-	static const char *const names[] = { "table", "json", "csv", "prometheus" };
+	static const char *const names[] = { "table", "json", "csv", "prometheus", "summary" };
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		if (strcmp(name, names[i]) == 0) {
 			*out = (enum report_format)i;
 			return 0;
@@ -337,29 +338,42 @@ static int name_width(const struct report_data *data)
 	return width > 72 ? 72 : (int)width;
 }
 
-static void write_table(const struct report_data *data, FILE *out)
+/* How much of the table to show. */
+struct table_limits {
+	size_t rows, ports;
+	int candidates;
+};
+
+static void write_table(const struct report_data *data, const struct table_limits *limits,
+			FILE *out)
 {
 	char proto[16], name[32];
 	int width = name_width(data);
+	size_t rows = data->row_count < limits->rows ? data->row_count : limits->rows;
+	size_t ports = data->port_count < limits->ports ? data->port_count : limits->ports;
 
 	fprintf(out, "%-*s %-20s %7s %10s %11s %11s %11s\n", width, "DSM SERVICE", "CATEGORY", "FLOWS",
 		"PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
 	if (!data->row_count)
 		fputs("(no traffic of a catalogued DSM service)\n", out);
-	for (size_t i = 0; i < data->row_count; i++) {
+	for (size_t i = 0; i < rows; i++) {
 		table_row(out, width, data->rows[i].name, data->rows[i].category, data->rows[i].counts);
-		if (data->rows[i].is_group)
+		if (data->rows[i].is_group && limits->candidates)
 			table_candidates(data, &data->rows[i], out);
 	}
-	if (data->port_count) {
+	if (rows < data->row_count)
+		fprintf(out, "(%zu more services)\n", data->row_count - rows);
+	if (ports) {
 		fprintf(out, "\n%-*s %-20s %7s %10s %11s %11s %11s\n", width, "UNCLASSIFIED SERVER PORT", "",
 			"FLOWS", "PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
-		for (size_t i = 0; i < data->port_count; i++) {
+		for (size_t i = 0; i < ports; i++) {
 			snprintf(name, sizeof(name), "%s/%u",
 				 proto_name(data->ports[i].ip_proto, proto, sizeof(proto)),
 				 data->ports[i].port);
 			table_row(out, width, name, "", data->ports[i].counts);
 		}
+		if (ports < data->port_count)
+			fprintf(out, "(%zu more ports)\n", data->port_count - ports);
 	}
 	table_totals(data, out);
 }
@@ -591,6 +605,8 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 
 int report_write(enum report_format format, const struct report_input *in, FILE *out)
 {
+	static const struct table_limits whole = { SIZE_MAX, SIZE_MAX, 1 };
+	static const struct table_limits screen = { 12, 5, 0 };
 	struct report_data data;
 
 	if (gather(in, &data)) {
@@ -598,7 +614,8 @@ int report_write(enum report_format format, const struct report_input *in, FILE 
 		return -1;
 	}
 	switch (format) {
-	case REPORT_TABLE: write_table(&data, out); break;
+	case REPORT_TABLE: write_table(&data, &whole, out); break;
+	case REPORT_SUMMARY: write_table(&data, &screen, out); break;
 	case REPORT_JSON: write_json(&data, out); break;
 	case REPORT_CSV: write_csv(&data, out); break;
 	case REPORT_PROMETHEUS: write_prometheus(&data, out); break;

@@ -32,4 +32,50 @@ struct capture_file_result {
 int capture_read_file(const char *path, packet_fn fn, void *ctx,
 		      struct capture_file_result *result, struct dsm_err *err);
 
+/* Bytes captured of each packet by default: every header dsmflow decodes
+ * (link, tags, IPv6 extension chains, TCP options) and the start of the
+ * payload, where FTP's announcements are; never the whole packet. */
+#define CAPTURE_DEFAULT_SNAPLEN 512
+
+/* How long a dispatch waits for packets before returning, so that the
+ * caller's timers, signals and metrics are served on an idle network. */
+#define CAPTURE_WAIT_MS 100
+
+/* ---- live capture with libpcap ---- */
+
+struct live_options {
+	const char *interface;
+	const char *filter;	/* BPF expression, or NULL */
+	int snaplen;
+	int promiscuous;
+	int buffer_kib;		/* 0: libpcap's default */
+};
+
+struct live_capture;
+
+struct live_capture *capture_live_open(const struct live_options *o, struct dsm_err *err);
+/* Hands the packets that arrive within about CAPTURE_WAIT_MS to fn;
+ * returns how many, or -1 with err filled. */
+int capture_live_dispatch(struct live_capture *live, packet_fn fn, void *ctx, struct dsm_err *err);
+void capture_live_stats(struct live_capture *live, struct capture_stats *out);
+void capture_live_close(struct live_capture *live);
+
+/* ---- inline on an NFQUEUE ---- */
+
+struct queue_options {
+	uint16_t queue;		/* --queue N */
+	uint32_t copy_range;	/* bytes of each packet copied to dsmflow */
+	uint32_t max_len;	/* packets the kernel may hold for dsmflow */
+	uint32_t rcvbuf;	/* socket receive buffer, bytes */
+};
+
+struct queue_capture;
+
+struct queue_capture *capture_queue_open(const struct queue_options *o, struct dsm_err *err);
+/* Reads what arrives within about CAPTURE_WAIT_MS, hands each packet to fn
+ * and accepts it; returns how many, or -1 with err filled. */
+int capture_queue_dispatch(struct queue_capture *q, packet_fn fn, void *ctx, struct dsm_err *err);
+void capture_queue_stats(struct queue_capture *q, struct capture_stats *out);
+void capture_queue_close(struct queue_capture *q);
+
 #endif

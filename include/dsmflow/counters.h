@@ -42,6 +42,11 @@ void counters_free(struct counters *c);
 struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16_t id,
 				 uint8_t ip_proto);
 
+/* Makes dst, made with the same sizes, equal to src: a snapshot for
+ * another thread. Allocates only for unclassified ports dst has not seen
+ * yet; -1 when memory runs out (dst then lacks those ports). */
+int counters_copy(struct counters *dst, const struct counters *src);
+
 struct counter_totals *counters_totals(struct counters *c);
 const struct counter_totals *counters_totals_const(const struct counters *c);
 

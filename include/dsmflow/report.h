@@ -16,7 +16,10 @@
 #include "dsmflow/counters.h"
 #include "dsmflow/index.h"
 
-enum report_format { REPORT_TABLE, REPORT_JSON, REPORT_CSV, REPORT_PROMETHEUS };
+enum report_format {
+	REPORT_TABLE, REPORT_JSON, REPORT_CSV, REPORT_PROMETHEUS,
+	REPORT_SUMMARY,	/* the table cut to one screen, for --interval */
+};
 
 struct report_input {
 	const struct catalog *cat;
@@ -27,7 +30,7 @@ struct report_input {
 	const struct capture_stats *capture;	/* NULL when reading files */
 };
 
-/* "table", "json", "csv" or "prometheus"; -1 when unknown. */
+/* "table", "json", "csv", "prometheus" or "summary"; -1 when unknown. */
 int report_format_parse(const char *name, enum report_format *out);
 
 /* Writes the report; -1 when memory runs out (nothing useful was written). */

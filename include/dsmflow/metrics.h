@@ -1,0 +1,40 @@
+/* metrics.h - the Prometheus endpoint of a running sensor (/metrics,
+ * /healthz and a small / page), served by libmicrohttpd in its own thread.
+ *
+ * A scrape never takes a lock the packet path waits for: it asks the packet
+ * thread for a snapshot, and the packet thread copies its counters when it
+ * next looks (between packets, at least every CAPTURE_WAIT_MS) and only if
+ * the snapshot is free; the scrape then formats the copy at leisure.
+ */
+#ifndef DSMFLOW_METRICS_H
+#define DSMFLOW_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsmflow/capture.h"
+#include "dsmflow/catalog.h"
+#include "dsmflow/engine.h"
+#include "dsmflow/err.h"
+#include "dsmflow/index.h"
+
+#define METRICS_DEFAULT_PORT 9473
+
+struct metrics_server;
+
+/* Listens on spec: "PORT", ":PORT", "ADDR:PORT" or "[IPV6]:PORT" (ADDR
+ * defaults to 127.0.0.1). An address that is not loopback is refused unless
+ * allow_public. */
+struct metrics_server *metrics_start(const char *spec, int allow_public, const struct catalog *cat,
+				     const struct port_index *idx, struct dsm_err *err);
+void metrics_stop(struct metrics_server *m);
+
+/* Called by the packet thread between packets: publishes a snapshot if a
+ * scrape is waiting for one. One atomic load when none is. */
+void metrics_poll(struct metrics_server *m, const struct engine *e,
+		  const struct capture_stats *capture);
+
+/* The address actually bound (the port is useful when spec asked for 0). */
+uint16_t metrics_port(const struct metrics_server *m);
+
+#endif

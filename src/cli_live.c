@@ -1,0 +1,163 @@
+/* cli_live.c - `dsmflow live`: a sensor on a network interface, with
+ * tcpdump's conventions (-i, -s, -p, -B, -Z, a trailing BPF filter). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_sensor.h"
+
+static const char usage[] =
+	"Usage: dsmflow live -i IFACE [OPTIONS] [BPF FILTER...]\n"
+	"\n"
+	"Captures on IFACE with libpcap and attributes the traffic to DSM services as\n"
+	"it passes. Bytes are wire lengths, as in `dsmflow read`.\n"
+	"\n"
+	"  -i, --interface IFACE capture on IFACE (required)\n"
+	"  -s, --snaplen N       bytes captured per packet (default 512: every header\n"
+	"                        and the start of the payload, never whole packets)\n"
+	"  -p, --no-promiscuous  do not put the interface into promiscuous mode\n"
+	"  -B, --buffer-size KIB the kernel capture buffer, in KiB\n"
+	CLI_SENSOR_HELP
+	"\n"
+	CLI_ENGINE_HELP
+	CLI_COMMON_HELP;
+
+enum { OPT_NO_PROMISC = OPT_SENSOR_FIRST_FREE };
+
+struct live_cli {
+	struct live_options capture;
+	struct sensor_options sensor;
+	struct engine_options engine;
+	char *filter;
+};
+
+static int live_option(struct live_cli *c, int opt, const char *arg)
+{
+	uint64_t n;
+	int rc;
+
+	switch (opt) {
+	case 'i':
+		c->capture.interface = arg;
+		return 0;
+	case 's':
+		if (cli_parse_count(arg, 262144, &n) || n < 64)
+			return cli_usage_error("live", "-s: '%s' is not a snapshot length 64..262144", arg);
+		c->capture.snaplen = (int)n;
+		return 0;
+	case 'p':
+		c->capture.promiscuous = 0;
+		return 0;
+	case 'B':
+		if (cli_parse_count(arg, 4 * 1024 * 1024, &n) || n == 0)
+			return cli_usage_error("live", "-B: '%s' is not a buffer size in KiB", arg);
+		c->capture.buffer_kib = (int)n;
+		return 0;
+	}
+	rc = sensor_option("live", &c->sensor, opt, arg);
+	return rc >= 0 ? rc : engine_option("live", &c->engine, opt, arg);
+}
+
+/* The trailing words, joined as tcpdump joins them, or NULL. */
+static char *join_filter(int argc, char **argv)
+{
+	size_t len = 1;
+	char *filter;
+
+	if (argc <= 0)
+		return NULL;
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	filter = calloc(1, len);
+	for (int i = 0; filter && i < argc; i++) {
+		strcat(filter, argv[i]);
+		if (i + 1 < argc)
+			strcat(filter, " ");
+	}
+	return filter;
+}
+
+static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_common *common)
+{
+	static const struct option options[] = {
+		CLI_COMMON_LONG_OPTIONS,
+		CLI_ENGINE_LONG_OPTIONS,
+		CLI_SENSOR_LONG_OPTIONS,
+		{ "interface", required_argument, NULL, 'i' },
+		{ "snaplen", required_argument, NULL, 's' },
+		{ "no-promiscuous", no_argument, NULL, 'p' },
+		{ "buffer-size", required_argument, NULL, 'B' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, rc, status;
+
+	memset(c, 0, sizeof(*c));
+	c->capture.snaplen = CAPTURE_DEFAULT_SNAPLEN;
+	c->capture.promiscuous = 1;
+	sensor_options_init(&c->sensor);
+	engine_options_init(&c->engine);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hi:s:pB:" CLI_ENGINE_SHORT_OPTIONS CLI_SENSOR_SHORT_OPTIONS,
+				  options, NULL)) != -1) {
+		switch (cli_shared_option("live", usage, opt, argv, common, &status)) {
+		case CLI_OPTION_EXIT:
+			return status == EXIT_OK ? -1 : status;
+		case CLI_OPTION_HANDLED:
+			continue;
+		case CLI_OPTION_OWN:
+			if ((rc = live_option(c, opt, optarg)))
+				return rc;
+		}
+	}
+	if (!c->capture.interface)
+		return cli_usage_error("live", "no interface: give -i IFACE");
+	c->filter = join_filter(argc - optind, argv + optind);
+	c->capture.filter = c->filter;
+	return 0;
+}
+
+static int dispatch(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	return capture_live_dispatch(source, fn, ctx, err);
+}
+
+static void stats(void *source, struct capture_stats *out)
+{
+	capture_live_stats(source, out);
+}
+
+int cli_live(int argc, char **argv, struct cli_common *common)
+{
+	struct live_cli c;
+	struct catalog *cat;
+	struct port_index *idx;
+	struct engine_run run;
+	struct live_capture *live;
+	struct dsm_err err;
+	int rc = parse_live(argc, argv, &c, common);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (cli_load(common, &cat, &idx)) {
+		free(c.filter);
+		return EXIT_USAGE;
+	}
+	rc = EXIT_NO_MATCH;
+	if (engine_run_open("live", &c.engine, cat, idx, &run) == 0) {
+		live = capture_live_open(&c.capture, &err);
+		if (live) {
+			struct sensor_source src = { "live", 0, dispatch, stats, live };
+
+			rc = sensor_run(&src, &c.sensor, &run);
+			capture_live_close(live);
+		} else {
+			fprintf(stderr, "dsmflow live: %s\n", err.msg);
+		}
+		if (engine_run_close(&run) && rc == EXIT_OK)
+			rc = EXIT_NO_MATCH;
+	}
+	free(c.filter);
+	port_index_free(idx);
+	catalog_free(cat);
+	return rc;
+}

@@ -1,0 +1,151 @@
+/* cli_queue.c - `dsmflow queue`: a sensor inline on a netfilter queue that
+ * accepts every packet unchanged. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_sensor.h"
+
+static const char usage[] =
+	"Usage: dsmflow queue --queue N [OPTIONS]\n"
+	"\n"
+	"Reads the packets that an iptables NFQUEUE rule sends to queue N, attributes\n"
+	"them to DSM services, and accepts every one of them unchanged. Route traffic\n"
+	"with --queue-bypass, so that it flows while dsmflow is not running:\n"
+	"\n"
+	"  iptables -I FORWARD -j NFQUEUE --queue-num 0 --queue-bypass\n"
+	"\n"
+	"The queue is fail-open (a full queue passes packets). Bytes are IP lengths:\n"
+	"there is no link layer on a queue.\n"
+	"\n"
+	"  -q, --queue N         the queue number, 0..65535 (required)\n"
+	"      --copy-range N    bytes of each packet copied to dsmflow (default 512)\n"
+	"      --queue-maxlen N  packets the kernel may hold for dsmflow (default 65536)\n"
+	"      --rcvbuf MIB      the netlink socket's receive buffer (default 64 MiB)\n"
+	CLI_SENSOR_HELP
+	"\n"
+	CLI_ENGINE_HELP
+	CLI_COMMON_HELP;
+
+enum { OPT_COPY_RANGE = OPT_SENSOR_FIRST_FREE, OPT_QUEUE_MAXLEN, OPT_RCVBUF };
+
+struct queue_cli {
+	struct queue_options capture;
+	int have_queue;
+	struct sensor_options sensor;
+	struct engine_options engine;
+};
+
+static int queue_option(struct queue_cli *c, int opt, const char *arg)
+{
+	uint64_t n;
+	int rc;
+
+	switch (opt) {
+	case 'q':
+		if (cli_parse_count(arg, 65535, &n))
+			return cli_usage_error("queue", "--queue: '%s' is not a queue number 0..65535", arg);
+		c->capture.queue = (uint16_t)n;
+		c->have_queue = 1;
+		return 0;
+	case OPT_COPY_RANGE:
+		if (cli_parse_count(arg, 65535, &n) || n < 64)
+			return cli_usage_error("queue", "--copy-range: '%s' is not 64..65535 bytes", arg);
+		c->capture.copy_range = (uint32_t)n;
+		return 0;
+	case OPT_QUEUE_MAXLEN:
+		if (cli_parse_count(arg, UINT32_MAX, &n) || n == 0)
+			return cli_usage_error("queue", "--queue-maxlen: '%s' is not a packet count", arg);
+		c->capture.max_len = (uint32_t)n;
+		return 0;
+	case OPT_RCVBUF:
+		if (cli_parse_count(arg, 2047, &n) || n == 0)
+			return cli_usage_error("queue", "--rcvbuf: '%s' is not 1..2047 MiB", arg);
+		c->capture.rcvbuf = (uint32_t)n << 20;
+		return 0;
+	}
+	rc = sensor_option("queue", &c->sensor, opt, arg);
+	return rc >= 0 ? rc : engine_option("queue", &c->engine, opt, arg);
+}
+
+static int parse_queue(int argc, char **argv, struct queue_cli *c, struct cli_common *common)
+{
+	static const struct option options[] = {
+		CLI_COMMON_LONG_OPTIONS,
+		CLI_ENGINE_LONG_OPTIONS,
+		CLI_SENSOR_LONG_OPTIONS,
+		{ "queue", required_argument, NULL, 'q' },
+		{ "copy-range", required_argument, NULL, OPT_COPY_RANGE },
+		{ "queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN },
+		{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, rc, status;
+
+	memset(c, 0, sizeof(*c));
+	c->capture.copy_range = CAPTURE_DEFAULT_SNAPLEN;
+	c->capture.max_len = 65536;
+	c->capture.rcvbuf = 64u << 20;
+	sensor_options_init(&c->sensor);
+	engine_options_init(&c->engine);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+hq:" CLI_ENGINE_SHORT_OPTIONS CLI_SENSOR_SHORT_OPTIONS,
+				  options, NULL)) != -1) {
+		switch (cli_shared_option("queue", usage, opt, argv, common, &status)) {
+		case CLI_OPTION_EXIT:
+			return status == EXIT_OK ? -1 : status;
+		case CLI_OPTION_HANDLED:
+			continue;
+		case CLI_OPTION_OWN:
+			if ((rc = queue_option(c, opt, optarg)))
+				return rc;
+		}
+	}
+	if (!c->have_queue)
+		return cli_usage_error("queue", "no queue: give --queue N");
+	if (optind < argc)
+		return cli_usage_error("queue", "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+static int dispatch(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	return capture_queue_dispatch(source, fn, ctx, err);
+}
+
+static void stats(void *source, struct capture_stats *out)
+{
+	capture_queue_stats(source, out);
+}
+
+int cli_queue(int argc, char **argv, struct cli_common *common)
+{
+	struct queue_cli c;
+	struct catalog *cat;
+	struct port_index *idx;
+	struct engine_run run;
+	struct queue_capture *q;
+	struct dsm_err err;
+	int rc = parse_queue(argc, argv, &c, common);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (cli_load(common, &cat, &idx))
+		return EXIT_USAGE;
+	rc = EXIT_NO_MATCH;
+	if (engine_run_open("queue", &c.engine, cat, idx, &run) == 0) {
+		q = capture_queue_open(&c.capture, &err);
+		if (q) {
+			struct sensor_source src = { "queue", 1, dispatch, stats, q };
+
+			rc = sensor_run(&src, &c.sensor, &run);
+			capture_queue_close(q);
+		} else {
+			fprintf(stderr, "dsmflow queue: %s\n", err.msg);
+		}
+		if (engine_run_close(&run) && rc == EXIT_OK)
+			rc = EXIT_NO_MATCH;
+	}
+	port_index_free(idx);
+	catalog_free(cat);
+	return rc;
+}

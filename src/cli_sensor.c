@@ -1,0 +1,216 @@
+/* cli_sensor.c - the running sensor behind `live` and `queue`.
+ *
+ * Single-threaded packet path: the loop alternates between the source's
+ * dispatch (which returns at least every CAPTURE_WAIT_MS) and its own duties
+ * (signal flags, the interval summary, metrics snapshots). Signal handlers
+ * only set flags. The metrics endpoint runs in libmicrohttpd's thread and
+ * meets this loop only in metrics_poll().
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_sensor.h"
+#include "dsmflow/metrics.h"
+
+static volatile sig_atomic_t stop_requested, report_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static void on_report(int sig)
+{
+	(void)sig;
+	report_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;	/* no SA_RESTART: a blocked wait returns early */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_report;
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a closed metrics connection is not our end */
+}
+
+void sensor_options_init(struct sensor_options *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+static int parse_seconds(const char *text, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno || end == text || *end || !(v >= 0) || v > 1e9)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_DURATION:
+		if (parse_seconds(arg, &o->duration_s))
+			return cli_usage_error(cmd, "--duration: '%s' is not a number of seconds", arg);
+		return 0;
+	case OPT_INTERVAL:
+		if (parse_seconds(arg, &o->interval_s))
+			return cli_usage_error(cmd, "--interval: '%s' is not a number of seconds", arg);
+		return 0;
+	case OPT_METRICS:
+		o->metrics = arg;
+		return 0;
+	case OPT_METRICS_PUBLIC:
+		o->metrics_public = 1;
+		return 0;
+	case 'Z':
+		o->user = arg;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Leaves only CAP_NET_ADMIN (or nothing) in the permitted and effective
+ * sets: the raw capset(2) interface, for one call not worth a library. */
+static int keep_only_net_admin(int keep)
+{
+	struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (keep)
+		data[0].permitted = data[0].effective = 1u << CAP_NET_ADMIN;
+	return (int)syscall(SYS_capset, &header, data);
+}
+
+/* Gives up root for user (or nobody), after everything privileged is done;
+ * a queue keeps CAP_NET_ADMIN, which every verdict is checked against. */
+static int drop_privileges(const char *cmd, const char *user, int keep_net_admin)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || (user && strcmp(user, "root") == 0))
+		return 0;
+	pw = getpwnam(user ? user : "nobody");
+	if (!pw) {
+		fprintf(stderr, "dsmflow %s: -Z: no user '%s'\n", cmd, user ? user : "nobody");
+		return -1;
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1) || setgroups(0, NULL) || setgid(pw->pw_gid) ||
+	    setuid(pw->pw_uid) || keep_only_net_admin(keep_net_admin)) {
+		fprintf(stderr, "dsmflow %s: cannot become %s: %s\n", cmd, pw->pw_name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static double monotonic_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void feed(void *ctx, const struct packet *pkt)
+{
+	engine_packet(ctx, pkt);
+}
+
+static void print_health(const struct sensor_source *src, const struct capture_stats *s)
+{
+	if (strcmp(src->command, "queue") == 0)
+		fprintf(stderr, "dsmflow queue: %llu packets queued and accepted; %llu dropped by a full "
+				"queue (passed by fail-open), %llu undeliverable, %llu ENOBUFS\n",
+			(unsigned long long)s->received, (unsigned long long)s->dropped_queue,
+			(unsigned long long)s->dropped_user, (unsigned long long)s->enobufs);
+	else
+		fprintf(stderr, "dsmflow live: %llu packets received, %llu dropped by the kernel, "
+				"%llu dropped by the interface\n",
+			(unsigned long long)s->received, (unsigned long long)s->dropped_kernel,
+			(unsigned long long)s->dropped_interface);
+}
+
+/* The loop; returns an exit status. */
+static int run_loop(const struct sensor_source *src, const struct sensor_options *o,
+		    struct engine_run *run, struct metrics_server *metrics)
+{
+	double start = monotonic_s(), next_summary = start + o->interval_s;
+	struct capture_stats stats = { 0 };
+	struct dsm_err err;
+
+	while (!stop_requested) {
+		double now;
+
+		if (src->dispatch(src->source, feed, run->engine, &err) < 0) {
+			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
+			return EXIT_NO_MATCH;
+		}
+		src->stats(src->source, &stats);
+		metrics_poll(metrics, run->engine, &stats);
+		if (report_requested) {
+			report_requested = 0;
+			engine_run_report(run, run->format, run->report, &stats);
+		}
+		now = monotonic_s();
+		if (o->interval_s > 0 && now >= next_summary) {
+			next_summary = now + o->interval_s;
+			engine_run_report(run, REPORT_SUMMARY, stderr, &stats);
+		}
+		if (o->duration_s > 0 && now - start >= o->duration_s)
+			break;
+	}
+	return EXIT_OK;
+}
+
+int sensor_run(const struct sensor_source *src, const struct sensor_options *o,
+	       struct engine_run *run)
+{
+	struct metrics_server *metrics = NULL;
+	struct capture_stats stats;
+	struct dsm_err err;
+	int rc;
+
+	if (o->metrics) {
+		metrics = metrics_start(o->metrics, o->metrics_public, run->cat, run->idx, &err);
+		if (!metrics) {
+			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
+			return EXIT_USAGE;
+		}
+		fprintf(stderr, "dsmflow %s: metrics at http://%s/metrics\n", src->command, o->metrics);
+	}
+	if (drop_privileges(src->command, o->user, src->keep_net_admin)) {
+		metrics_stop(metrics);
+		return EXIT_NO_MATCH;
+	}
+	install_signals();
+	rc = run_loop(src, o, run, metrics);
+	metrics_stop(metrics);
+	src->stats(src->source, &stats);
+	if (engine_run_report(run, run->format, run->report, &stats))
+		rc = EXIT_NO_MATCH;
+	print_health(src, &stats);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/* cli_sensor.h - what live and queue share: running a capture source into
+ * the engine until a signal or --duration, with periodic summaries, a
+ * report on SIGUSR1, the metrics endpoint and dropping privileges.
+ * Internal to the dsmflow binary. */
+#ifndef DSMFLOW_CLI_SENSOR_H
+#define DSMFLOW_CLI_SENSOR_H
+
+#include "cli_engine.h"
+#include "dsmflow/capture.h"
+
+enum {
+	OPT_DURATION = OPT_ENGINE_FIRST_FREE, OPT_INTERVAL, OPT_METRICS, OPT_METRICS_PUBLIC,
+	OPT_SENSOR_FIRST_FREE,
+};
+
+struct sensor_options {
+	double duration_s;	/* 0: until a signal */
+	double interval_s;	/* 0: no periodic summary */
+	const char *metrics;	/* --metrics ADDR:PORT, or NULL */
+	int metrics_public;
+	const char *user;	/* -Z USER; NULL: nobody when started as root */
+};
+
+#define CLI_SENSOR_LONG_OPTIONS                                        \
+	{ "duration", required_argument, NULL, OPT_DURATION },          \
+	{ "interval", required_argument, NULL, OPT_INTERVAL },          \
+	{ "metrics", required_argument, NULL, OPT_METRICS },            \
+	{ "metrics-public", no_argument, NULL, OPT_METRICS_PUBLIC },    \
+	{ "user", required_argument, NULL, 'Z' }
+
+#define CLI_SENSOR_SHORT_OPTIONS "Z:"
+
+#define CLI_SENSOR_HELP                                                                      \
+	"      --duration S      stop after S seconds (default: at SIGINT or SIGTERM)\n"        \
+	"      --interval S      every S seconds, a one-screen summary to standard error\n"   \
+	"                        (0: none, the default)\n"                                     \
+	"      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"   \
+	"                        (ADDR defaults to 127.0.0.1; also /healthz and /)\n"          \
+	"      --metrics-public  allow --metrics on an address that is not loopback\n"       \
+	"  -Z, --user USER       after opening the capture, run as USER (default: nobody\n"   \
+	"                        when started as root; -Z root keeps root)\n"                  \
+	"\n"                                                                                   \
+	"The final report goes to standard output (or --output) at SIGINT, SIGTERM or\n"      \
+	"the end of --duration; SIGUSR1 prints the report so far and goes on.\n"
+
+/* A capture source, seen through two calls. */
+struct sensor_source {
+	const char *command;	/* "live" or "queue": for messages */
+	int keep_net_admin;	/* verdicts on a queue need CAP_NET_ADMIN to the end */
+	int (*dispatch)(void *source, packet_fn fn, void *ctx, struct dsm_err *err);
+	void (*stats)(void *source, struct capture_stats *out);
+	void *source;
+};
+
+void sensor_options_init(struct sensor_options *o);
+/* Takes a sensor option: 0 taken, EXIT_USAGE after a message, -1 not one. */
+int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char *arg);
+
+/* Runs src into run's engine until a stop; prints the final report and the
+ * capture's health. Returns an exit status. */
+int sensor_run(const struct sensor_source *src, const struct sensor_options *o,
+	       struct engine_run *run);
+
+#endif
