@@ -12,9 +12,10 @@ cd "$(dirname "$0")/.."
 
 build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev uthash-dev
 	libcmocka-dev libmicrohttpd-dev)
-# tshark/capinfos cross-check packet counts; python3 drives the capture tests;
-# promtool (in prometheus) checks the metrics text.
-test_packages=(tshark python3 prometheus)
+# tshark/capinfos/dumpcap cross-check packet counts; python3 drives the
+# capture and sensor tests; prometheus (with promtool) scrapes the sensors;
+# iproute2, iptables, procps (sysctl) and curl build and use the test hosts.
+test_packages=(tshark python3 prometheus iproute2 iptables procps curl)
 
 install_missing() {
 	local missing=()
@@ -48,19 +49,19 @@ run_demo() {
 case "${1:-}" in
 demo)
 	install_missing "${build_packages[@]}"
-	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSMFLOW_TESTS=OFF
+	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSMFLOW_TESTS=OFF -DCMAKE_C_FLAGS=
 	run_demo
 	;;
 build)
 	install_missing "${build_packages[@]}"
-	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSMFLOW_TESTS=ON
 	;;
 test)
 	install_missing "${build_packages[@]}" "${test_packages[@]}"
 	echo "== build: plain (-Wall -Wextra -Werror)"
-	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-Werror
+	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
 	echo "== build: AddressSanitizer + UndefinedBehaviorSanitizer"
-	configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DDSMFLOW_SANITIZE=ON -DCMAKE_C_FLAGS=-Werror
+	configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DDSMFLOW_SANITIZE=ON -DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
 	echo "== tests: sanitizers"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir build-asan --output-on-failure -j"$(nproc)"

@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""dsmflow as a running sensor, tested for real in network namespaces.
+
+  live.py capture  --dsmflow BIN   `dsmflow live` on a veth, against dumpcap
+  live.py queue    --dsmflow BIN   `dsmflow queue` behind iptables NFQUEUE rules
+  live.py prometheus --dsmflow BIN two sensors scraped by a real Prometheus
+
+The test builds its own hosts: a "nas" namespace with two veth links, to a
+"c1" and a "c2" namespace. Real servers (python's http.server, a UDP echo)
+run in "nas", real clients (curl, python sockets) in c1 and c2. Traffic goes
+only between these namespaces. Everything is removed again, processes,
+namespaces and with them their interfaces and iptables rules, also when a
+check fails. Needs root; skips (exit 77) without it.
+"""
+import argparse
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+SKIP = 77
+results = {"passed": 0, "failed": 0}
+TAG = "dsmt%d" % os.getpid()
+NAS, C1, C2 = TAG + "n", TAG + "a", TAG + "b"
+NAS_C1, NAS_C2 = "10.77.1.1", "10.77.2.1"
+C1_ADDR, C2_ADDR = "10.77.1.2", "10.77.2.2"
+
+
+def check(ok, what):
+    results["passed" if ok else "failed"] += 1
+    if not ok:
+        print("FAIL:", what, flush=True)
+    return ok
+
+
+def equal(got, want, what):
+    return check(got == want, "%s: got %r, expected %r" % (what, got, want))
+
+
+def sh(*cmd, ns=None, check_rc=True, **kw):
+    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
+    res = subprocess.run(full, capture_output=True, text=True, **kw)
+    if check_rc and res.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(full), res.returncode, res.stderr))
+    return res
+
+
+class Hosts:
+    """The namespaces and links, and every process started in them."""
+
+    def __init__(self):
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix="dsmflow-live-")
+
+    def __enter__(self):
+        for ns in (NAS, C1, C2):
+            sh("ip", "netns", "add", ns)
+            sh("ip", "link", "set", "lo", "up", ns=ns)
+        for client, nas_if, cli_if, nas_addr, cli_addr in ((C1, "nas-c1", "c1-nas", NAS_C1, C1_ADDR),
+                                                          (C2, "nas-c2", "c2-nas", NAS_C2, C2_ADDR)):
+            sh("ip", "link", "add", nas_if, "netns", NAS, "type", "veth", "peer", "name", cli_if,
+               "netns", client)
+            sh("ip", "addr", "add", nas_addr + "/24", "dev", nas_if, ns=NAS)
+            sh("ip", "addr", "add", cli_addr + "/24", "dev", cli_if, ns=client)
+            for ns, ifname in ((NAS, nas_if), (client, cli_if)):
+                # no IPv6 chatter (router solicitations, MLD) on the test links
+                sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % ifname, ns=ns)
+                sh("ip", "link", "set", ifname, "up", ns=ns)
+        return self
+
+    def start(self, *cmd, ns, **kw):
+        p = subprocess.Popen(["ip", "netns", "exec", ns] + list(cmd), **kw)
+        self.procs.append(p)
+        return p
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        for ns in (NAS, C1, C2):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["rm", "-rf", self.tmp])
+        return False
+
+
+def wait_for(predicate, seconds, what):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+def port_open(ns, addr, port):
+    code = "import socket; socket.create_connection((%r, %d), timeout=0.5)" % (addr, port)
+    return sh("python3", "-c", code, ns=ns, check_rc=False).returncode == 0
+
+
+def start_servers(hosts):
+    """DSM web on 5000 (http.server over a directory with a 1 MB file), an
+    unclassified web server on 8080, and a UDP echo on OpenVPN's 1194."""
+    www = os.path.join(hosts.tmp, "www")
+    os.makedirs(www)
+    with open(os.path.join(www, "photos.zip"), "wb") as f:
+        f.write(hashlib.sha256(b"dsmflow").digest() * (1 << 15))   # 1 MiB, not all zeros
+    for port in (5000, 8080):
+        hosts.start("python3", "-m", "http.server", str(port), "--bind", "0.0.0.0", "--directory", www,
+                    ns=NAS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    echo = ("import socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.bind(('0.0.0.0', 1194))\n"
+            "while True:\n"
+            "    d, a = s.recvfrom(4096)\n"
+            "    s.sendto(d, a)\n")
+    hosts.start("python3", "-c", echo, ns=NAS)
+    wait_for(lambda: port_open(C1, NAS_C1, 5000) and port_open(C1, NAS_C1, 8080), 10, "the web servers")
+    return os.path.join(www, "photos.zip")
+
+
+def curl(client, addr, port, path="/photos.zip"):
+    """Downloads over a real HTTP client; returns the body's SHA-256."""
+    res = subprocess.run(["ip", "netns", "exec", client, "curl", "-sf", "--max-time", "20",
+                          "http://%s:%d%s" % (addr, port, path)], capture_output=True)
+    check(res.returncode == 0, "curl %s:%d%s: exit %d" % (addr, port, path, res.returncode))
+    return hashlib.sha256(res.stdout).hexdigest()
+
+
+def udp_echo(client, addr, count):
+    """Sends count datagrams to the echo and checks each comes back unchanged."""
+    code = ("import socket, sys\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.settimeout(3)\n"
+            "ok = 0\n"
+            "for i in range(%d):\n"
+            "    msg = bytes([i %% 251]) * (100 + i)\n"
+            "    s.sendto(msg, (%r, 1194))\n"
+            "    ok += s.recvfrom(4096)[0] == msg\n"
+            "print(ok)\n") % (count, addr)
+    res = sh("python3", "-c", code, ns=client, check_rc=False)
+    equal(res.stdout.strip(), str(count), "udp echo from %s: every datagram back unchanged" % client)
+
+
+def start_dsmflow(hosts, args, mode, *extra, ns=NAS):
+    out = open(os.path.join(hosts.tmp, mode + ".out"), "w+")
+    err = open(os.path.join(hosts.tmp, mode + ".err"), "w+")
+    p = hosts.start(args.dsmflow, mode, "-f", "json", *extra, ns=ns, stdout=out, stderr=err)
+    p.out, p.err = out, err
+    return p
+
+
+def stop_dsmflow(p):
+    p.send_signal(signal.SIGINT)
+    rc = p.wait(timeout=30)
+    p.out.seek(0)
+    p.err.seek(0)
+    return rc, p.out.read(), p.err.read()
+
+
+def json_documents(text):
+    docs, pos, dec = [], 0, json.JSONDecoder()
+    while pos < len(text):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        doc, pos = dec.raw_decode(text, pos)
+        docs.append(doc)
+    return docs
+
+
+def service(report, name_prefix, candidate=None):
+    rows = [s for s in report["services"] if s["service"].startswith(name_prefix)
+            and (candidate is None or candidate in s["candidates"])]
+    return rows[0] if rows else {"packets": 0, "bytes": 0, "flows": 0}
+
+
+def unclassified(report, proto, port):
+    rows = [p for p in report["unclassified_ports"] if p["proto"] == proto and p["port"] == port]
+    return rows[0] if rows else {"packets": 0, "bytes": 0, "flows": 0}
+
+
+def tshark_count(path, display_filter):
+    res = subprocess.run(["tshark", "-n", "-r", path, "-Y", display_filter, "-T", "fields", "-e",
+                          "frame.number"], capture_output=True, text=True)
+    return len(res.stdout.split())
+
+
+def uid_of(pid):
+    # dsmflow is the child of `ip netns exec`, which execs it: same pid
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    return None
+
+
+# ---- dsmflow live ----
+
+def test_capture(args):
+    with Hosts() as hosts:
+        start_servers(hosts)
+        pcap = os.path.join(hosts.tmp, "witness.pcapng")
+        witness = hosts.start("dumpcap", "-q", "-i", "nas-c1", "-f", "ip", "-w", pcap, ns=NAS,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(pcap) and os.path.getsize(pcap) > 0, 10, "dumpcap")
+        time.sleep(0.5)
+        flows = os.path.join(hosts.tmp, "flows.jsonl")
+        dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--interval", "1", "--flows", flows,
+                            "--nas", NAS_C1, "ip")
+        wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow live to drop root")
+        time.sleep(0.3)
+        for _ in range(3):
+            curl(C1, NAS_C1, 5000)
+        curl(C1, NAS_C1, 8080, "/")
+        udp_echo(C1, NAS_C1, 20)
+        dsm.send_signal(signal.SIGUSR1)
+        time.sleep(1.5)
+        curl(C1, NAS_C1, 5000)
+        time.sleep(0.5)
+        rc, out, err = stop_dsmflow(dsm)
+        time.sleep(0.3)
+        witness.send_signal(signal.SIGINT)
+        witness.wait(timeout=10)
+
+        equal(rc, 0, "live: exit status after SIGINT")
+        docs = json_documents(out)
+        equal(len(docs), 2, "live: a report at SIGUSR1 and the final one")
+        final = docs[-1]
+        check(docs[0]["totals"]["packets"] < final["totals"]["packets"], "live: SIGUSR1's report is a snapshot")
+        check("DSM SERVICE" in err and "Total:" in err, "live: --interval summaries on stderr")
+        check("packets received" in err, "live: capture health at exit: " + err[-300:])
+        equal(final["totals"]["packets"], tshark_count(pcap, "ip"), "live: packets = dumpcap's on the same link")
+        dsm_web = service(final, "DSM +", "DSM")
+        equal(dsm_web["packets"], tshark_count(pcap, "tcp.port == 5000"), "live: tcp/5000 is the DSM group")
+        equal(dsm_web["flows"], 4, "live: four HTTP connections to DSM")
+        equal(dsm_web["bytes"], sum(int(x) for x in subprocess.run(
+            ["tshark", "-n", "-r", pcap, "-Y", "tcp.port == 5000", "-T", "fields", "-e", "frame.len"],
+            capture_output=True, text=True).stdout.split()), "live: DSM bytes are wire lengths")
+        equal(service(final, "VPN Server (OpenVPN)")["packets"], 40, "live: 20 datagrams each way on udp/1194")
+        equal(unclassified(final, "tcp", 8080)["packets"], tshark_count(pcap, "tcp.port == 8080"),
+              "live: tcp/8080 unclassified")
+        logged = [json.loads(line) for line in open(flows)]
+        equal(len(logged), final["totals"]["flows"], "live: every flow in the flow log")
+        check(all(f["server"] == NAS_C1 for f in logged), "live: the NAS serves every flow")
+
+
+# ---- dsmflow queue ----
+
+def iptables_counters(ns, binary):
+    """(packets, bytes) summed over the NFQUEUE rules."""
+    out = sh(binary, "-L", "-v", "-n", "-x", ns=ns).stdout
+    packets = bytes_ = 0
+    for line in out.splitlines():
+        if "NFQUEUE" in line:
+            fields = line.split()
+            packets += int(fields[0])
+            bytes_ += int(fields[1])
+    return packets, bytes_
+
+
+def test_queue(args):
+    binary = "iptables"
+    with Hosts() as hosts:
+        original = start_servers(hosts)
+        want = hashlib.sha256(open(original, "rb").read()).hexdigest()
+        for rule in (["-I", "INPUT", "-i", "nas-c1"], ["-I", "OUTPUT", "-o", "nas-c1"]):
+            sh(binary, *rule, "-j", "NFQUEUE", "--queue-num", "7", "--queue-bypass", ns=NAS)
+        dsm = start_dsmflow(hosts, args, "queue", "--queue", "7", "--nas", NAS_C1)
+        wait_for(lambda: queue_bound(7), 10, "dsmflow to bind queue 7")
+        wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow queue to drop root")
+        for _ in range(3):
+            equal(curl(C1, NAS_C1, 5000), want, "queue: the download arrives unchanged")
+        udp_echo(C1, NAS_C1, 25)
+        curl(C1, NAS_C1, 8080, "/")
+        time.sleep(0.3)
+        rc, out, err = stop_dsmflow(dsm)
+        equal(rc, 0, "queue: exit status after SIGINT: " + err[-300:])
+        report = json_documents(out)[-1]
+        packets, size = iptables_counters(NAS, binary)
+        equal(report["totals"]["packets"], packets, "queue: packets = the NFQUEUE rules' counters")
+        equal(report["totals"]["bytes"], size, "queue: bytes (IP lengths) = the rules' counters")
+        equal(service(report, "VPN Server (OpenVPN)")["packets"], 50, "queue: 25 datagrams each way")
+        check(service(report, "DSM +", "DSM")["packets"] > 0, "queue: DSM web traffic attributed")
+        check("ENOBUFS" in err, "queue: queue health at exit: " + err[-300:])
+
+        # dsmflow gone, rules still there: --queue-bypass lets traffic through
+        equal(curl(C1, NAS_C1, 5000), want, "queue: traffic flows with dsmflow stopped (--queue-bypass)")
+        udp_echo(C1, NAS_C1, 5)
+        after, _ = iptables_counters(NAS, binary)
+        check(after > packets, "queue: the bypassed packets still met the rules")
+
+
+def queue_bound(number):
+    """Whether a process listens on queue number in the NAS's namespace
+    (/proc/net is the reader's network namespace)."""
+    res = sh("cat", "/proc/net/netfilter/nfnetlink_queue", ns=NAS, check_rc=False)
+    return any(line.split() and int(line.split()[0]) == number for line in res.stdout.splitlines())
+
+
+# ---- two sensors and a real Prometheus ----
+
+def http_get(ns, url):
+    code = "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen(%r, timeout=5).read().decode())" % url
+    return sh("python3", "-c", code, ns=ns).stdout
+
+
+def parse_metrics(text):
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            values[key] = float(value)
+    return values
+
+
+def service_bytes_by_name(values):
+    sums = {}
+    for key, value in values.items():
+        if key.startswith("dsmflow_service_bytes_total{"):
+            name = key.split('dsm_service="', 1)[1].split('"', 1)[0]
+            sums[name] = sums.get(name, 0) + value
+    return sums
+
+
+def test_prometheus(args):
+    with Hosts() as hosts:
+        start_servers(hosts)
+        sensors = []
+        for ifname, port in (("nas-c1", 9101), ("nas-c2", 9102)):
+            sensors.append(start_dsmflow(hosts, args, "live", "-i", ifname, "--metrics",
+                                         "127.0.0.1:%d" % port, "ip"))
+        wait_for(lambda: all(port_open(NAS, "127.0.0.1", p) for p in (9101, 9102)), 10, "the sensors' endpoints")
+        config = os.path.join(hosts.tmp, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: dsmflow\n    static_configs:\n"
+                    "      - targets: ['127.0.0.1:9101', '127.0.0.1:9102']\n")
+        check(sh("promtool", "check", "config", config, check_rc=False).returncode == 0, "promtool check config")
+        hosts.start("prometheus", "--config.file=" + config, "--storage.tsdb.path=" + os.path.join(hosts.tmp, "tsdb"),
+                    "--web.listen-address=127.0.0.1:9190", ns=NAS,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: port_open(NAS, "127.0.0.1", 9190), 30, "prometheus")
+        curl(C1, NAS_C1, 5000)
+        curl(C2, NAS_C2, 5000)
+        udp_echo(C2, NAS_C2, 10)
+        curl(C2, NAS_C2, 8080, "/")
+        time.sleep(1)
+        direct = [parse_metrics(http_get(NAS, "http://127.0.0.1:%d/metrics" % p)) for p in (9101, 9102)]
+        for port in (9101, 9102):
+            text = http_get(NAS, "http://127.0.0.1:%d/metrics" % port)
+            res = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+            check(res.returncode == 0, "promtool check metrics on :%d: %s" % (port, res.stdout + res.stderr))
+        equal(http_get(NAS, "http://127.0.0.1:9101/healthz"), "ok\n", "/healthz")
+        check("/metrics" in http_get(NAS, "http://127.0.0.1:9101/"), "/ links to /metrics")
+        expected = {}
+        for values in direct:
+            for name, value in service_bytes_by_name(values).items():
+                expected[name] = expected.get(name, 0) + value
+        check(len(expected) >= 2, "two services seen across the sensors: %r" % expected)
+        query = "sum by (dsm_service) (dsmflow_service_bytes_total)"
+        url = "http://127.0.0.1:9190/api/v1/query?" + urllib.parse.urlencode({"query": query})
+
+        def prometheus_agrees():
+            answer = json.loads(http_get(NAS, url))
+            got = {r["metric"]["dsm_service"]: float(r["value"][1]) for r in answer["data"]["result"]}
+            return got == expected
+
+        try:
+            wait_for(prometheus_agrees, 20, "Prometheus to scrape both sensors")
+            check(True, "PromQL sum by dsm_service over two sensors = the sensors' own sums")
+        except RuntimeError:
+            check(False, "PromQL %s: %s, expected %r" % (query, http_get(NAS, url), expected))
+        for s in sensors:
+            rc, _, err = stop_dsmflow(s)
+            equal(rc, 0, "sensor exit status: " + err[-200:])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["capture", "queue", "prometheus"])
+    ap.add_argument("--dsmflow", required=True)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: network namespaces need root")
+        return SKIP
+    try:
+        {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus}[args.what](args)
+    except Exception as e:  # a set-up step failed: report it as a failure, after cleanup
+        check(False, "%s: %s" % (type(e).__name__, e))
+    print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
