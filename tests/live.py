@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -52,6 +53,15 @@ def sh(*cmd, ns=None, check_rc=True, **kw):
     return res
 
 
+def remove_stale_namespaces():
+    """Namespaces of earlier runs that were killed before they could clean up."""
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for name in (line.split()[0] for line in out.splitlines() if line.strip()):
+        m = re.fullmatch(r"dsmt(\d+)[nab]", name)
+        if m and not os.path.exists("/proc/" + m.group(1)):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
 class Hosts:
     """The namespaces and links, and every process started in them."""
 
@@ -60,6 +70,7 @@ class Hosts:
         self.tmp = tempfile.mkdtemp(prefix="dsmflow-live-")
 
     def __enter__(self):
+        remove_stale_namespaces()
         for ns in (NAS, C1, C2):
             sh("ip", "netns", "add", ns)
             sh("ip", "link", "set", "lo", "up", ns=ns)
@@ -378,9 +389,37 @@ def test_prometheus(args):
             check(True, "PromQL sum by dsm_service over two sensors = the sensors' own sums")
         except RuntimeError:
             check(False, "PromQL %s: %s, expected %r" % (query, http_get(NAS, url), expected))
+        check_dashboard(args, direct[0])
         for s in sensors:
             rc, _, err = stop_dsmflow(s)
             equal(rc, 0, "sensor exit status: " + err[-200:])
+
+
+def check_dashboard(args, metrics):
+    """The shipped Grafana dashboard asks only for metrics dsmflow exports,
+    in PromQL this Prometheus accepts, and its main panels show data."""
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib")
+    check(sh("promtool", "check", "config", os.path.join(source, "prometheus.yml"),
+             check_rc=False).returncode == 0, "contrib/prometheus.yml is a valid configuration")
+    dashboard = json.load(open(os.path.join(source, "grafana-dashboard.json")))
+    families = {key.split("{")[0] for key in metrics}
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"]
+            for word in re.findall(r"dsmflow_[a-z_]+", expr):
+                check(word in families, "dashboard %r: %s is exported" % (panel["title"], word))
+            promql = (expr.replace("$__rate_interval", "1m").replace("$__range", "5m")
+                      .replace("$instance", ".*"))
+            url = "http://127.0.0.1:9190/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+            answer = json.loads(http_get(NAS, url))
+            check(answer.get("status") == "success", "dashboard %r: PromQL accepted: %s" % (panel["title"], expr))
+            if panel["id"] in (1, 2, 3):
+                # rates need two scrapes of a series: wait for the second
+                try:
+                    wait_for(lambda: json.loads(http_get(NAS, url))["data"]["result"], 15, "data")
+                    check(True, "dashboard %r shows data" % panel["title"])
+                except RuntimeError:
+                    check(False, "dashboard %r shows no data: %s" % (panel["title"], http_get(NAS, url)))
 
 
 def main():
@@ -391,6 +430,8 @@ def main():
     if os.geteuid() != 0:
         print("SKIP: network namespaces need root")
         return SKIP
+    # a SIGTERM (a test runner's timeout) still removes the namespaces
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus}[args.what](args)
     except Exception as e:  # a set-up step failed: report it as a failure, after cleanup
