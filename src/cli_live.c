@@ -111,6 +111,8 @@ static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_comm
 	}
 	if (!c->capture.interface)
 		return cli_usage_error("live", "no interface: give -i IFACE");
+	if ((rc = sensor_options_check("live", &c->sensor)))
+		return rc;
 	c->filter = join_filter(argc - optind, argv + optind);
 	c->capture.filter = c->filter;
 	return 0;

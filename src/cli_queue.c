@@ -104,7 +104,7 @@ static int parse_queue(int argc, char **argv, struct queue_cli *c, struct cli_co
 		return cli_usage_error("queue", "no queue: give --queue N");
 	if (optind < argc)
 		return cli_usage_error("queue", "unexpected argument '%s'", argv[optind]);
-	return 0;
+	return sensor_options_check("queue", &c->sensor);
 }
 
 static int dispatch(void *source, packet_fn fn, void *ctx, struct dsm_err *err)

@@ -92,6 +92,15 @@ int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char
 	}
 }
 
+int sensor_options_check(const char *cmd, const struct sensor_options *o)
+{
+	struct dsm_err err;
+
+	if (o->metrics && metrics_check_spec(o->metrics, o->metrics_public, &err))
+		return cli_usage_error(cmd, "%s", err.msg);
+	return 0;
+}
+
 /* Leaves only CAP_NET_ADMIN (or nothing) in the permitted and effective
  * sets: the raw capset(2) interface, for one call not worth a library. */
 static int keep_only_net_admin(int keep)

@@ -56,6 +56,10 @@ void sensor_options_init(struct sensor_options *o);
 /* Takes a sensor option: 0 taken, EXIT_USAGE after a message, -1 not one. */
 int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char *arg);
 
+/* Checks the options together once all are parsed: EXIT_USAGE after a
+ * message, else 0. */
+int sensor_options_check(const char *cmd, const struct sensor_options *o);
+
 /* Runs src into run's engine until a stop; prints the final report and the
  * capture's health. Returns an exit status. */
 int sensor_run(const struct sensor_source *src, const struct sensor_options *o,

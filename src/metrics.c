@@ -221,25 +221,41 @@ static int init_sync(struct metrics_server *m)
 	return rc || pthread_mutex_init(&m->lock, NULL) ? -1 : 0;
 }
 
-struct metrics_server *metrics_start(const char *spec, int allow_public, const struct catalog *cat,
-				     const struct port_index *idx, struct dsm_err *err)
+/* Parses and vets spec into addr; 0 or -1 with err filled. */
+static int listen_address(const char *spec, int allow_public, struct sockaddr_storage *addr,
+			  struct dsm_err *err)
 {
-	struct sockaddr_storage addr;
 	int loopback = 0;
-	socklen_t addr_len = parse_listen(spec, &addr, &loopback);
-	struct metrics_server *m;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	const union MHD_DaemonInfo *info;
 
-	if (!addr_len) {
+	if (!parse_listen(spec, addr, &loopback)) {
 		dsm_err_set(err, "--metrics '%s': expected PORT, ADDR:PORT or [IPV6]:PORT", spec);
-		return NULL;
+		return -1;
 	}
 	if (!loopback && !allow_public) {
 		dsm_err_set(err, "--metrics '%s': not a loopback address; add --metrics-public to "
 				 "serve the counters to the network", spec);
-		return NULL;
+		return -1;
 	}
+	return 0;
+}
+
+int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err)
+{
+	struct sockaddr_storage addr;
+
+	return listen_address(spec, allow_public, &addr, err);
+}
+
+struct metrics_server *metrics_start(const char *spec, int allow_public, const struct catalog *cat,
+				     const struct port_index *idx, struct dsm_err *err)
+{
+	struct sockaddr_storage addr;
+	struct metrics_server *m;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+
+	if (listen_address(spec, allow_public, &addr, err))
+		return NULL;
 	m = calloc(1, sizeof(*m));
 	if (!m || init_sync(m) ||
 	    !(m->snapshot = counters_new(catalog_service_count(cat), port_index_set_count(idx)))) {

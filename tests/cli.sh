@@ -85,5 +85,22 @@ expect 2 "$tmp/bad.tsv:6: first_port '70000'" -- catalog --catalog "$tmp/bad.tsv
 printf 'not\ta\tcatalogue\n' >"$tmp/junk.tsv"
 expect 2 "$tmp/junk.tsv:1: expected the header line" -- --catalog "$tmp/junk.tsv" lookup tcp/80
 
+# live and queue: usage errors come before any capture is opened
+expect 0 'Usage: dsmflow live' -- live --help
+expect 0 'queue-bypass' -- queue --help
+expect 2 'no interface: give -i IFACE' -- live
+expect 2 "not a loopback address; add --metrics-public" -- live -i lo --metrics 0.0.0.0:9473
+expect 2 "expected PORT, ADDR:PORT" -- live -i lo --metrics nonsense
+expect 2 "'-5' is not a number of seconds" -- live -i lo --duration -5
+expect 2 "snapshot length" -- live -i lo -s 10
+expect 2 'no queue: give --queue N' -- queue
+expect 2 "not a queue number" -- queue --queue 70000
+expect 2 "not a loopback address" -- queue --queue 1 --metrics '[::]:9473'
+if [ "$(id -u)" -eq 0 ]; then
+	expect 1 'nosuchif0: No such device' -- live -i nosuchif0 --duration 0.1
+	expect 1 "filter 'port': can't parse" -- live -i lo --duration 0.1 port
+	expect 0 'packets received' -- live -i lo --duration 0.2 -f csv tcp port 1
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -29,6 +29,9 @@ struct metrics_server *metrics_start(const char *spec, int allow_public, const s
 				     const struct port_index *idx, struct dsm_err *err);
 void metrics_stop(struct metrics_server *m);
 
+/* Checks spec as metrics_start() would, without listening: 0 or -1. */
+int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err);
+
 /* Called by the packet thread between packets: publishes a snapshot if a
  * scrape is waiting for one. One atomic load when none is. */
 void metrics_poll(struct metrics_server *m, const struct engine *e,
