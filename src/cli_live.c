@@ -118,48 +118,36 @@ static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_comm
 	return 0;
 }
 
-static int dispatch(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
+static void *open_live(const void *options, struct dsm_err *err)
+{
+	return capture_live_open(options, err);
+}
+
+static int dispatch_live(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
 {
 	return capture_live_dispatch(source, fn, ctx, err);
 }
 
-static void stats(void *source, struct capture_stats *out)
+static void stats_live(void *source, struct capture_stats *out)
 {
 	capture_live_stats(source, out);
 }
 
+static void close_live(void *source)
+{
+	capture_live_close(source);
+}
+
 int cli_live(int argc, char **argv, struct cli_common *common)
 {
+	static const struct sensor_source live = {
+		"live", 0, open_live, dispatch_live, stats_live, close_live,
+	};
 	struct live_cli c;
-	struct catalog *cat;
-	struct port_index *idx;
-	struct engine_run run;
-	struct live_capture *live;
-	struct dsm_err err;
 	int rc = parse_live(argc, argv, &c, common);
 
-	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
-	if (cli_load(common, &cat, &idx)) {
-		free(c.filter);
-		return EXIT_USAGE;
-	}
-	rc = EXIT_NO_MATCH;
-	if (engine_run_open("live", &c.engine, cat, idx, &run) == 0) {
-		live = capture_live_open(&c.capture, &err);
-		if (live) {
-			struct sensor_source src = { "live", 0, dispatch, stats, live };
-
-			rc = sensor_run(&src, &c.sensor, &run);
-			capture_live_close(live);
-		} else {
-			fprintf(stderr, "dsmflow live: %s\n", err.msg);
-		}
-		if (engine_run_close(&run) && rc == EXIT_OK)
-			rc = EXIT_NO_MATCH;
-	}
+	if (rc == 0)
+		rc = sensor_main(&live, &c.capture, &c.sensor, &c.engine, common);
 	free(c.filter);
-	port_index_free(idx);
-	catalog_free(cat);
-	return rc;
+	return rc < 0 ? EXIT_OK : rc;
 }

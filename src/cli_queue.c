@@ -107,45 +107,35 @@ static int parse_queue(int argc, char **argv, struct queue_cli *c, struct cli_co
 	return sensor_options_check("queue", &c->sensor);
 }
 
-static int dispatch(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
+static void *open_queue(const void *options, struct dsm_err *err)
+{
+	return capture_queue_open(options, err);
+}
+
+static int dispatch_queue(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
 {
 	return capture_queue_dispatch(source, fn, ctx, err);
 }
 
-static void stats(void *source, struct capture_stats *out)
+static void stats_queue(void *source, struct capture_stats *out)
 {
 	capture_queue_stats(source, out);
 }
 
+static void close_queue(void *source)
+{
+	capture_queue_close(source);
+}
+
 int cli_queue(int argc, char **argv, struct cli_common *common)
 {
+	static const struct sensor_source queue = {
+		"queue", 1, open_queue, dispatch_queue, stats_queue, close_queue,
+	};
 	struct queue_cli c;
-	struct catalog *cat;
-	struct port_index *idx;
-	struct engine_run run;
-	struct queue_capture *q;
-	struct dsm_err err;
 	int rc = parse_queue(argc, argv, &c, common);
 
-	if (rc)
-		return rc < 0 ? EXIT_OK : rc;
-	if (cli_load(common, &cat, &idx))
-		return EXIT_USAGE;
-	rc = EXIT_NO_MATCH;
-	if (engine_run_open("queue", &c.engine, cat, idx, &run) == 0) {
-		q = capture_queue_open(&c.capture, &err);
-		if (q) {
-			struct sensor_source src = { "queue", 1, dispatch, stats, q };
-
-			rc = sensor_run(&src, &c.sensor, &run);
-			capture_queue_close(q);
-		} else {
-			fprintf(stderr, "dsmflow queue: %s\n", err.msg);
-		}
-		if (engine_run_close(&run) && rc == EXIT_OK)
-			rc = EXIT_NO_MATCH;
-	}
-	port_index_free(idx);
-	catalog_free(cat);
-	return rc;
+	if (rc == 0)
+		rc = sensor_main(&queue, &c.capture, &c.sensor, &c.engine, common);
+	return rc < 0 ? EXIT_OK : rc;
 }

@@ -163,7 +163,7 @@ static void print_health(const struct sensor_source *src, const struct capture_s
 }
 
 /* The loop; returns an exit status. */
-static int run_loop(const struct sensor_source *src, const struct sensor_options *o,
+static int run_loop(const struct sensor_source *src, void *source, const struct sensor_options *o,
 		    struct engine_run *run, struct metrics_server *metrics)
 {
 	double start = monotonic_s(), next_summary = start + o->interval_s;
@@ -173,11 +173,11 @@ static int run_loop(const struct sensor_source *src, const struct sensor_options
 	while (!stop_requested) {
 		double now;
 
-		if (src->dispatch(src->source, feed, run->engine, &err) < 0) {
+		if (src->dispatch(source, feed, run->engine, &err) < 0) {
 			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
 			return EXIT_NO_MATCH;
 		}
-		src->stats(src->source, &stats);
+		src->stats(source, &stats);
 		metrics_poll(metrics, run->engine, &stats);
 		if (report_requested) {
 			report_requested = 0;
@@ -194,8 +194,8 @@ static int run_loop(const struct sensor_source *src, const struct sensor_options
 	return EXIT_OK;
 }
 
-int sensor_run(const struct sensor_source *src, const struct sensor_options *o,
-	       struct engine_run *run)
+static int sensor_run(const struct sensor_source *src, void *source,
+		      const struct sensor_options *o, struct engine_run *run)
 {
 	struct metrics_server *metrics = NULL;
 	struct capture_stats stats;
@@ -215,11 +215,40 @@ int sensor_run(const struct sensor_source *src, const struct sensor_options *o,
 		return EXIT_NO_MATCH;
 	}
 	install_signals();
-	rc = run_loop(src, o, run, metrics);
+	rc = run_loop(src, source, o, run, metrics);
 	metrics_stop(metrics);
-	src->stats(src->source, &stats);
+	src->stats(source, &stats);
 	if (engine_run_report(run, run->format, run->report, &stats))
 		rc = EXIT_NO_MATCH;
 	print_health(src, &stats);
+	return rc;
+}
+
+int sensor_main(const struct sensor_source *src, const void *source_options,
+		const struct sensor_options *o, const struct engine_options *eo,
+		const struct cli_common *common)
+{
+	struct catalog *cat;
+	struct port_index *idx;
+	struct engine_run run;
+	struct dsm_err err;
+	void *source;
+	int rc = EXIT_NO_MATCH;
+
+	if (cli_load(common, &cat, &idx))
+		return EXIT_USAGE;
+	if (engine_run_open(src->command, eo, cat, idx, &run) == 0) {
+		source = src->open(source_options, &err);
+		if (source) {
+			rc = sensor_run(src, source, o, &run);
+			src->close(source);
+		} else {
+			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
+		}
+		if (engine_run_close(&run) && rc == EXIT_OK)
+			rc = EXIT_NO_MATCH;
+	}
+	port_index_free(idx);
+	catalog_free(cat);
 	return rc;
 }
