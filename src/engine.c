@@ -16,6 +16,7 @@
 #include "dsmflow/jsonout.h"
 
 #define FRAG_SLOTS 4096
+#define SWEEP_EVERY_US 1000000ull	/* idle flows are swept out once a second of packet time */
 #define FRAG_TIMEOUT_US (30ull * 1000000)	/* Linux's ipfrag_time */
 
 /* The ports of a fragmented datagram, from its first fragment. */
@@ -36,6 +37,7 @@ struct engine {
 	struct flow_table_config flow_config;
 	FILE *flow_log;
 	uint64_t now_us;		/* latest packet time seen */
+	uint64_t next_sweep_us;
 	uint64_t alloc_failures;
 	struct frag_slot frags[FRAG_SLOTS];
 };
@@ -163,7 +165,10 @@ static void count_ip(struct engine *e, struct decoded *d, uint32_t wire_len)
 	}
 	flow_key_make(d, &key, &from);
 	flow = flow_table_find(e->flows, &key);
-	if (flow && flow_is_reused_by(flow, d)) {
+	if (flow && flow_is_expired(e->flows, flow, e->now_us)) {
+		flow_table_end(e->flows, flow, FLOW_END_IDLE);	/* not swept yet */
+		flow = NULL;
+	} else if (flow && flow_is_reused_by(flow, d)) {
 		flow_table_end(e->flows, flow, FLOW_END_REUSED);
 		flow = NULL;
 	}
@@ -188,10 +193,11 @@ void engine_packet(struct engine *e, const struct packet *pkt)
 
 	t->packets++;
 	t->bytes += pkt->wire_len;
-	if (pkt->ts_us > e->now_us) {
+	if (pkt->ts_us > e->now_us)
 		e->now_us = pkt->ts_us;
-		/* before the lookup: a packet after its flow's timeout starts a new one */
+	if (e->now_us >= e->next_sweep_us) {
 		flow_table_expire(e->flows, e->now_us);
+		e->next_sweep_us = e->now_us + SWEEP_EVERY_US;
 	}
 	switch (decode_packet(pkt->link, pkt->data, pkt->caplen, &d)) {
 	case DECODE_IP:

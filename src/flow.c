@@ -1,15 +1,48 @@
 /* flow.c - the flow table: uthash lookup, pooled flow memory, and idle
  * expiry in packet time.
  *
- * Each timeout class keeps its flows in a list ordered by last packet time
- * (a packet moves its flow to the newest end), so all flows of a class
- * share one timeout and the oldest is always at the head: expiry pops heads
- * and stops at the first live one, and eviction compares a handful of heads.
+ * Each timeout class keeps its flows in a list, oldest first, so that
+ * expiry and eviction look at list heads only. A packet does not move its
+ * flow in the list (that would touch two other flows' memory per packet,
+ * two cache misses on a large table); it only updates last_us. A sweep
+ * then moves a head that was touched since it was queued to the newest end
+ * and looks again: a head untouched since queued is the least recently
+ * used of its class, and if it has not expired no flow behind it has.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dsmflow/flow.h"
+
+/* uthash's default hash (Jenkins) walks the 40-byte key a byte at a time;
+ * keys here are five words, so hash and compare them as words. uthash's
+ * macros expand where they are used, so redefining HASH_FUNCTION and
+ * HASH_KEYCMP here changes this file's only table, the flows, and no other. */
+static inline uint32_t flow_key_hash(const void *key)
+{
+	uint64_t w[5], h = 0x9e3779b97f4a7c15ull;
+
+	memcpy(w, key, sizeof(w));
+	for (int i = 0; i < 5; i++) {
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return (uint32_t)h;
+}
+
+static inline int flow_key_differ(const void *a, const void *b)
+{
+	uint64_t x[5], y[5];
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) != 0;
+}
+
+#undef HASH_FUNCTION
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = flow_key_hash(keyptr))
+#undef HASH_KEYCMP
+#define HASH_KEYCMP(a, b, n) flow_key_differ(a, b)
 
 #define US_PER_S 1000000ull
 #define POOL_SLAB 1024
@@ -21,14 +54,15 @@ struct timeout_list {
 };
 
 struct slab {
-	struct slab *next;
 	struct flow flows[POOL_SLAB];
+	struct slab *next;
 };
 
 struct flow_table {
 	struct flow_table_config config;
 	struct flow *by_key;	/* uthash head */
 	struct timeout_list lists[FLOW_TIMEOUT_CLASSES];
+	struct flow *recent;		/* the flow found last: packets come in trains */
 	struct flow *free_flows;	/* recycled, linked through ->newer */
 	struct slab *slabs;
 	size_t active;
@@ -82,6 +116,7 @@ static void list_append(struct flow_table *table, struct flow *flow)
 {
 	struct timeout_list *list = &table->lists[flow->timeout_class];
 
+	flow->queued_us = flow->last_us;
 	flow->older = list->newest;
 	flow->newer = NULL;
 	if (list->newest)
@@ -98,7 +133,7 @@ static struct flow *pool_get(struct flow_table *table)
 	struct flow *flow = table->free_flows;
 
 	if (!flow) {
-		struct slab *slab = malloc(sizeof(*slab));
+		struct slab *slab = aligned_alloc(64, sizeof(*slab));
 
 		if (!slab)
 			return NULL;
@@ -126,6 +161,8 @@ void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_r
 		table->on_end(table->ctx, flow, why);
 	list_unlink(table, flow);
 	HASH_DELETE(hh, table->by_key, flow);
+	if (table->recent == flow)
+		table->recent = NULL;
 	table->active--;
 	pool_put(table, flow);
 }
@@ -136,9 +173,11 @@ void flow_table_free(struct flow_table *table)
 
 	if (!table)
 		return;
+	/* every flow ends at once: report each, then drop the whole hash rather
+	 * than unlink flow by flow */
 	for (int c = 0; c < FLOW_TIMEOUT_CLASSES; c++)
-		while (table->lists[c].oldest)
-			flow_table_end(table, table->lists[c].oldest, FLOW_END_INPUT);
+		for (struct flow *f = table->lists[c].oldest; f && table->on_end; f = f->newer)
+			table->on_end(table->ctx, f, FLOW_END_INPUT);
 	HASH_CLEAR(hh, table->by_key);
 	for (slab = table->slabs; slab; slab = next) {
 		next = slab->next;
@@ -166,9 +205,15 @@ void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *fro
 
 struct flow *flow_table_find(struct flow_table *table, const struct flow_key *key)
 {
-	struct flow *flow;
+	struct flow *flow = table->recent;
 
+	/* most packets belong to the flow of the packet before (TCP sends in
+	 * trains): then the key compare is all, no hash and no chain walk */
+	if (flow && !flow_key_differ(&flow->key, key))
+		return flow;
 	HASH_FIND(hh, table->by_key, key, sizeof(*key), flow);
+	if (flow)
+		table->recent = flow;
 	return flow;
 }
 
@@ -183,13 +228,27 @@ static enum flow_timeout_class initial_class(uint8_t ip_proto)
 	}
 }
 
+/* Moves the heads of class c touched since they were queued to the newest
+ * end, until the head is one that was not: the class's least recently used.
+ * Each move pays for a packet that did not move its flow. */
+static struct flow *settled_head(struct flow_table *table, int c)
+{
+	struct flow *head;
+
+	while ((head = table->lists[c].oldest) && head->last_us != head->queued_us) {
+		list_unlink(table, head);
+		list_append(table, head);
+	}
+	return head;
+}
+
 /* The flow idle for longest, whatever its class. */
-static struct flow *oldest_idle(const struct flow_table *table)
+static struct flow *oldest_idle(struct flow_table *table)
 {
 	struct flow *oldest = NULL;
 
 	for (int c = 0; c < FLOW_TIMEOUT_CLASSES; c++) {
-		struct flow *head = table->lists[c].oldest;
+		struct flow *head = settled_head(table, c);
 
 		if (head && (!oldest || head->last_us < oldest->last_us))
 			oldest = head;
@@ -252,6 +311,7 @@ void flow_table_update(struct flow_table *table, struct flow *flow, uint8_t from
 		       const struct decoded *pkt, uint32_t wire_len, uint64_t now_us)
 {
 	int dir = from == flow->server ? TO_CLIENT : TO_SERVER;
+	enum flow_timeout_class class;
 
 	flow->packets[dir]++;
 	flow->bytes[dir] += wire_len;
@@ -259,9 +319,12 @@ void flow_table_update(struct flow_table *table, struct flow *flow, uint8_t from
 		flow->last_us = now_us;
 	if (pkt->ip_proto == 6 && pkt->fragment != FRAG_LATER)
 		update_tcp_state(flow, pkt->tcp_flags);
-	list_unlink(table, flow);
-	flow->timeout_class = (uint8_t)class_of(flow);
-	list_append(table, flow);
+	class = class_of(flow);
+	if (class != flow->timeout_class) {	/* a few times in a flow's life */
+		list_unlink(table, flow);
+		flow->timeout_class = (uint8_t)class;
+		list_append(table, flow);
+	}
 }
 
 int flow_is_reused_by(const struct flow *flow, const struct decoded *pkt)
@@ -273,13 +336,17 @@ int flow_is_reused_by(const struct flow *flow, const struct decoded *pkt)
 void flow_table_expire(struct flow_table *table, uint64_t now_us)
 {
 	for (int c = 0; c < FLOW_TIMEOUT_CLASSES; c++) {
-		uint64_t timeout = table->config.timeout_us[c];
 		struct flow *head;
 
-		while ((head = table->lists[c].oldest) && now_us > head->last_us &&
-		       now_us - head->last_us > timeout)
+		while ((head = settled_head(table, c)) && flow_is_expired(table, head, now_us))
 			flow_table_end(table, head, FLOW_END_IDLE);
 	}
+}
+
+int flow_is_expired(const struct flow_table *table, const struct flow *flow, uint64_t now_us)
+{
+	return now_us > flow->last_us &&
+	       now_us - flow->last_us > table->config.timeout_us[flow->timeout_class];
 }
 
 size_t flow_table_active(const struct flow_table *table)

@@ -15,7 +15,8 @@ build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev uth
 # tshark/capinfos/dumpcap cross-check packet counts; python3 drives the
 # capture and sensor tests; prometheus (with promtool) scrapes the sensors;
 # iproute2, iptables, procps (sysctl) and curl build and use the test hosts.
-test_packages=(tshark python3 prometheus iproute2 iptables procps curl)
+# valgrind and time (GNU) serve the benchmark's smoke run.
+test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time)
 
 install_missing() {
 	local missing=()

@@ -61,13 +61,15 @@ struct flow_key {
 /* Per-flow direction index into packets[] and bytes[]. */
 enum { TO_SERVER = 0, TO_CLIENT = 1 };
 
+/* Laid out for the packet path: the chain walk of a lookup reads only the
+ * first cache line (uthash's handle), a match the second (the key and what
+ * each packet updates), counting the third. */
 struct flow {
-	struct flow_key key;
 	UT_hash_handle hh;
-	struct flow *older, *newer;	/* in its timeout class, by last packet time */
-	uint64_t first_us, last_us;
-	uint64_t packets[2], bytes[2];	/* [TO_SERVER], [TO_CLIENT] */
 	struct counter_row *row;	/* counters of its attribution */
+	/* second cache line */
+	struct flow_key key;
+	uint64_t last_us;
 	uint16_t attribution;		/* service id, candidate-set id, or server port */
 	uint8_t kind;			/* enum flow_kind */
 	uint8_t server;			/* endpoint index (0 or 1) of the server side */
@@ -75,7 +77,12 @@ struct flow {
 	uint8_t timeout_class;		/* enum flow_timeout_class */
 	uint8_t tcp_state;		/* internal to flow.c */
 	uint8_t tracked;		/* a control connection whose payload announces others */
-};
+	/* third cache line */
+	uint64_t packets[2], bytes[2];	/* [TO_SERVER], [TO_CLIENT] */
+	struct flow *older, *newer;	/* in its timeout class, by queued_us */
+	uint64_t first_us;
+	uint64_t queued_us;		/* last_us when it was last put at the newest end */
+} __attribute__((aligned(64)));
 
 struct flow_table_config {
 	uint64_t timeout_us[FLOW_TIMEOUT_CLASSES];
@@ -111,7 +118,7 @@ struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key
 void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_reason why);
 
 /* Accounts a packet of wire_len bytes travelling from endpoint from: updates
- * times, counters, TCP state and timeout class. */
+ * times, counters, TCP state and timeout class. Touches no other flow. */
 void flow_table_update(struct flow_table *table, struct flow *flow, uint8_t from,
 		       const struct decoded *pkt, uint32_t wire_len, uint64_t now_us);
 
@@ -120,6 +127,10 @@ int flow_is_reused_by(const struct flow *flow, const struct decoded *pkt);
 
 /* Ends the flows idle for longer than their timeout at now_us. */
 void flow_table_expire(struct flow_table *table, uint64_t now_us);
+
+/* Whether flow has been idle for longer than its timeout at now_us (a
+ * sweep may not have ended it yet). */
+int flow_is_expired(const struct flow_table *table, const struct flow *flow, uint64_t now_us);
 
 size_t flow_table_active(const struct flow_table *table);
 uint64_t flow_table_evicted(const struct flow_table *table);
