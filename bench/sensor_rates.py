@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Live and inline rates, in network namespaces of its own (root).
+
+  bench/sensor_rates.py [--build DIR] [--seconds S]
+
+1. `dsmflow live`: tcpreplay sends a bench capture into one end of a veth at
+   increasing rates; dsmflow captures on the other end. Reports the highest
+   rate at which it saw every packet with no kernel drop.
+2. `dsmflow queue`: an iperf3 TCP stream between two namespaces, through
+   iptables NFQUEUE rules, first with the minimal accept-all consumer
+   bench/nfq_accept, then with dsmflow queue, and with no rule at all.
+   Reports the three throughputs and dsmflow's against the minimal one.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TAG = "dsmb%d" % os.getpid()
+A, B = TAG + "a", TAG + "b"
+
+
+def sh(*cmd, ns=None, **kw):
+    full = (["ip", "netns", "exec", ns] if ns else []) + list(cmd)
+    return subprocess.run(full, check=True, capture_output=True, text=True, **kw)
+
+
+def setup():
+    for ns in (A, B):
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "set", "lo", "up", ns=ns)
+    sh("ip", "link", "add", "va", "netns", A, "type", "veth", "peer", "name", "vb", "netns", B)
+    sh("ip", "addr", "add", "10.88.0.1/24", "dev", "va", ns=A)
+    sh("ip", "addr", "add", "10.88.0.2/24", "dev", "vb", ns=B)
+    for ns, dev in ((A, "va"), (B, "vb")):
+        sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev, ns=ns)
+        sh("ip", "link", "set", dev, "up", ns=ns)
+
+
+def teardown(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    for ns in (A, B):
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def live_rates(args, procs):
+    capture = os.path.join(args.work, "replay.pcap")
+    if not os.path.exists(capture):
+        subprocess.run([os.path.join(args.build, "benchgen"), capture, str(args.replay_packets), "2000"],
+                       check=True, capture_output=True)
+    print("live: tcpreplay of %d packets into a veth, dsmflow live on its peer" % args.replay_packets)
+    print("%12s %12s %10s %10s %9s" % ("asked pps", "sent pps", "sent", "seen", "dropped"))
+    best = None
+    for rate in args.rates:
+        out = tempfile.NamedTemporaryFile("w+", suffix=".json")
+        err = tempfile.NamedTemporaryFile("w+")
+        dsm = subprocess.Popen(["ip", "netns", "exec", B, os.path.join(args.build, "dsmflow"), "live",
+                                "-i", "vb", "-f", "json", "-B", "65536"], stdout=out, stderr=err)
+        procs.append(dsm)
+        time.sleep(1)
+        speed = ["--topspeed"] if rate == 0 else ["--pps=%d" % rate]
+        res = sh("tcpreplay", "-i", "va", *speed, capture, ns=A)
+        sent = int(res.stdout.split("Actual: ")[1].split(" packets")[0])
+        sent_pps = float(res.stdout.split("Rated: ")[1].split(" pps")[0].split(",")[-1])
+        time.sleep(1)
+        dsm.send_signal(signal.SIGINT)
+        dsm.wait(timeout=60)
+        out.seek(0)
+        err.seek(0)
+        report = json.load(out)
+        health = err.read()
+        dropped = int(health.split("received, ")[1].split(" dropped by the kernel")[0])
+        seen = report["totals"]["packets"]
+        print("%12s %12.0f %10d %10d %9d" % (rate or "topspeed", sent_pps, sent, seen, dropped))
+        if seen == sent and dropped == 0:
+            best = sent_pps
+        else:
+            break
+    print("highest rate with every packet seen and none dropped: %s pps" % ("%.0f" % best if best else "none"))
+
+
+def iperf(seconds):
+    res = sh("iperf3", "-c", "10.88.0.2", "-t", str(seconds), "-J", ns=A)
+    return json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]
+
+
+def queue_rates(args, procs):
+    server = subprocess.Popen(["ip", "netns", "exec", B, "iperf3", "-s"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    procs.append(server)
+    time.sleep(1)
+    results = {"no NFQUEUE rule": iperf(args.seconds)}
+    for rule in (["-I", "INPUT", "-i", "vb"], ["-I", "OUTPUT", "-o", "vb"]):
+        sh("iptables", *rule, "-j", "NFQUEUE", "--queue-num", "5", "--queue-bypass", ns=B)
+    for name, cmd in (("bench/nfq_accept (minimal)", [os.path.join(args.build, "nfq_accept"), "5"]),
+                      ("dsmflow queue", [os.path.join(args.build, "dsmflow"), "queue", "--queue", "5",
+                                         "-f", "json", "-o", os.devnull])):
+        consumer = subprocess.Popen(["ip", "netns", "exec", B] + cmd, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+        procs.append(consumer)
+        time.sleep(1)
+        results[name] = iperf(args.seconds)
+        consumer.send_signal(signal.SIGINT)
+        consumer.wait(timeout=30)
+    print("\nqueue: iperf3 TCP, %d s, through iptables NFQUEUE rules on the server's veth" % args.seconds)
+    for name, bps in results.items():
+        print("%-30s %8.2f Gbit/s" % (name, bps / 1e9))
+    ratio = results["dsmflow queue"] / results["bench/nfq_accept (minimal)"]
+    print("dsmflow queue / minimal consumer: %.2f" % ratio)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(here, "..", "build"))
+    ap.add_argument("--work", default="/tmp/dsmflow-bench")
+    ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--replay-packets", type=int, default=300000)
+    ap.add_argument("--rates", type=int, nargs="*", default=[50000, 100000, 200000, 400000, 800000, 0])
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        print("needs root (network namespaces)")
+        return 1
+    os.makedirs(args.work, exist_ok=True)
+    procs = []
+    try:
+        setup()
+        live_rates(args, procs)
+        queue_rates(args, procs)
+    finally:
+        teardown(procs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
