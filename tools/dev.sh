@@ -5,6 +5,8 @@
 #   tools/dev.sh test   install what is missing, build (plain and with
 #                       AddressSanitizer+UBSan), run the whole test suite
 #   tools/dev.sh build  install the build dependencies and build only
+#   tools/dev.sh bench  install what the benchmarks compare with, build
+#                       (Release), run bench/run.py and bench/sensor_rates.py
 #
 # Builds go to build/ (RelWithDebInfo) and build-asan/.
 set -euo pipefail
@@ -17,6 +19,10 @@ build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev uth
 # iproute2, iptables, procps (sysctl) and curl build and use the test hosts.
 # valgrind and time (GNU) serve the benchmark's smoke run.
 test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time)
+
+# ndpiReader is the peer dsmflow is compared with; tcpreplay and iperf3 drive
+# the live and inline rate runs.
+bench_packages=(libndpi-bin tcpreplay iperf3 valgrind time iproute2 iptables procps)
 
 install_missing() {
 	local missing=()
@@ -69,8 +75,14 @@ test)
 	echo "== tests: plain"
 	ctest --test-dir build --output-on-failure -j"$(nproc)"
 	;;
+bench)
+	install_missing "${build_packages[@]}" "${bench_packages[@]}" python3
+	configure_and_build build-release -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TESTS=OFF
+	python3 bench/run.py --build build-release
+	python3 bench/sensor_rates.py --build build-release
+	;;
 *)
-	echo "usage: tools/dev.sh demo|test|build" >&2
+	echo "usage: tools/dev.sh demo|test|build|bench" >&2
 	exit 2
 	;;
 esac
