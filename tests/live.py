@@ -307,6 +307,55 @@ def test_queue(args):
         udp_echo(C1, NAS_C1, 5)
         after, _ = iptables_counters(NAS, binary)
         check(after > packets, "queue: the bypassed packets still met the rules")
+        test_queue_overload(args, hosts)
+
+
+def udp_sink(hosts, port, seconds):
+    """A UDP receiver in the NAS counting datagrams for seconds; returns the
+    process, whose output is the count."""
+    code = ("import socket, time\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)\n"
+            "s.bind(('0.0.0.0', %d))\n"
+            "s.settimeout(0.2)\n"
+            "n, end = 0, time.time() + %f\n"
+            "while time.time() < end:\n"
+            "    try:\n"
+            "        s.recv(4096)\n"
+            "        n += 1\n"
+            "    except socket.timeout:\n"
+            "        pass\n"
+            "print(n)\n") % (port, seconds)
+    return hosts.start("python3", "-c", code, ns=NAS, stdout=subprocess.PIPE, text=True)
+
+
+def test_queue_overload(args, hosts):
+    """dsmflow stopped dead while a burst arrives: the netlink socket
+    overflows, the kernel passes the packets (fail-open) and reports ENOBUFS;
+    dsmflow, continued, counts it and goes on."""
+    dsm = start_dsmflow(hosts, args, "queue", "--queue", "7", "--rcvbuf", "1", "--metrics",
+                        "127.0.0.1:9201")
+    wait_for(lambda: queue_bound(7), 10, "dsmflow to bind queue 7")
+    sink = udp_sink(hosts, 1195, 6)
+    time.sleep(0.5)
+    dsm.send_signal(signal.SIGSTOP)
+    burst = 20000
+    code = ("import socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "for i in range(%d):\n"
+            "    s.sendto(b'x' * 200, (%r, 1195))\n") % (burst, NAS_C1)
+    sh("python3", "-c", code, ns=C1)
+    dsm.send_signal(signal.SIGCONT)
+    received = int(sink.communicate(timeout=30)[0].strip() or 0)
+    equal(received, burst, "queue overload: every datagram delivered (fail-open)")
+    check(dsm.poll() is None, "queue overload: dsmflow survives ENOBUFS")
+    metrics = parse_metrics(http_get(NAS, "http://127.0.0.1:9201/metrics"))
+    check(metrics.get("dsmflow_queue_enobufs_total", 0) > 0, "queue overload: ENOBUFS counted in /metrics")
+    equal(curl(C1, NAS_C1, 5000, "/"), curl(C1, NAS_C1, 5000, "/"), "queue overload: traffic still inspected and passed")
+    rc, out, err = stop_dsmflow(dsm)
+    equal(rc, 0, "queue overload: exit status: " + err[-200:])
+    report = json_documents(out)[-1]
+    check(report["totals"]["packets"] > 0, "queue overload: a report at exit")
 
 
 def queue_bound(number):
