@@ -172,19 +172,23 @@ static int run_loop(const struct sensor_source *src, void *source, const struct 
 
 	while (!stop_requested) {
 		double now;
+		int summary_due;
 
 		if (src->dispatch(source, feed, run->engine, &err) < 0) {
 			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
 			return EXIT_NO_MATCH;
 		}
-		src->stats(source, &stats);
+		now = monotonic_s();
+		summary_due = o->interval_s > 0 && now >= next_summary;
+		/* capture statistics cost system calls: only when someone reads them */
+		if (report_requested || summary_due || metrics_wanted(metrics))
+			src->stats(source, &stats);
 		metrics_poll(metrics, run->engine, &stats);
 		if (report_requested) {
 			report_requested = 0;
 			engine_run_report(run, run->format, run->report, &stats);
 		}
-		now = monotonic_s();
-		if (o->interval_s > 0 && now >= next_summary) {
+		if (summary_due) {
 			next_summary = now + o->interval_s;
 			engine_run_report(run, REPORT_SUMMARY, stderr, &stats);
 		}

@@ -46,10 +46,15 @@ struct metrics_server {
 
 /* ---- the packet thread's side ---- */
 
+int metrics_wanted(const struct metrics_server *m)
+{
+	return m && atomic_load_explicit(&m->requested, memory_order_acquire);
+}
+
 void metrics_poll(struct metrics_server *m, const struct engine *e,
 		  const struct capture_stats *capture)
 {
-	if (!m || !atomic_load_explicit(&m->requested, memory_order_acquire))
+	if (!metrics_wanted(m))
 		return;
 	if (pthread_mutex_trylock(&m->lock) != 0)
 		return;	/* a scrape is formatting the last copy: next time */

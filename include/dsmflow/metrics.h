@@ -37,6 +37,9 @@ int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err);
 void metrics_poll(struct metrics_server *m, const struct engine *e,
 		  const struct capture_stats *capture);
 
+/* Whether a scrape waits for a snapshot (m may be NULL). */
+int metrics_wanted(const struct metrics_server *m);
+
 /* The address actually bound (the port is useful when spec asked for 0). */
 uint16_t metrics_port(const struct metrics_server *m);
 
