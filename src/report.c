@@ -248,6 +248,24 @@ static const char *candidate_name(const struct report_data *data, const struct r
 	return catalog_service(data->in->cat, service)->name;
 }
 
+/* For people: a candidate's name, with its category when another service
+ * has the same name (Synology Photos the package and the mobile app). */
+static const char *candidate_label(const struct report_data *data, const struct report_row *r,
+				   size_t i, char *buf, size_t size)
+{
+	const struct catalog *cat = data->in->cat;
+	uint16_t service = r->is_group ? r->set->items[i].service : r->service;
+	const struct dsm_service *s = catalog_service(cat, service);
+
+	for (size_t other = 0; other < catalog_service_count(cat); other++) {
+		if (other != service && strcmp(catalog_service(cat, other)->name, s->name) == 0) {
+			snprintf(buf, size, "%s (%s)", s->name, s->category);
+			return buf;
+		}
+	}
+	return s->name;
+}
+
 static size_t candidate_count(const struct report_row *r)
 {
 	return r->is_group ? r->set->count : 1;
@@ -295,7 +313,8 @@ static void table_candidates(const struct report_data *data, const struct report
 	fputs("    candidates:", out);
 	col = 15;
 	for (size_t i = 0; i < r->set->count; i++) {
-		const char *name = candidate_name(data, r, i);
+		char buf[NAME_MAX_LEN];
+		const char *name = candidate_label(data, r, i, buf, sizeof(buf));
 
 		if (col + strlen(name) + 2 > 100) {
 			fputs("\n               ", out);
