@@ -18,6 +18,7 @@ void expect_add(struct expect_table *table, const struct expectation *e)
 {
 	struct expectation *slot = &table->slots[slot_of(e->listen_addr, e->listen_port)];
 
+	table->in_use += !slot->in_use;
 	*slot = *e;
 	slot->in_use = 1;
 }
@@ -26,12 +27,16 @@ const struct expectation *expect_take(struct expect_table *table, uint8_t family
 				      const uint8_t *addr, uint16_t port, const uint8_t *peer_addr,
 				      uint64_t now_us)
 {
-	struct expectation *slot = &table->slots[slot_of(addr, port)];
+	struct expectation *slot;
 
+	if (table->in_use == 0)
+		return NULL;	/* the common case: nothing announced */
+	slot = &table->slots[slot_of(addr, port)];
 	if (!slot->in_use || slot->family != family || slot->ip_proto != ip_proto ||
 	    slot->listen_port != port || memcmp(slot->listen_addr, addr, 16) != 0 ||
 	    memcmp(slot->peer_addr, peer_addr, 16) != 0)
 		return NULL;
 	slot->in_use = 0;
+	table->in_use--;
 	return now_us <= slot->expires_us ? slot : NULL;
 }

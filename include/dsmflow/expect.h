@@ -27,6 +27,7 @@ struct expectation {
 
 struct expect_table {
 	struct expectation slots[EXPECT_SLOTS];
+	unsigned in_use;	/* slots holding an announcement: 0 spares new flows the lookups */
 };
 
 void expect_add(struct expect_table *table, const struct expectation *e);
