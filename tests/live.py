@@ -315,7 +315,7 @@ def udp_sink(hosts, port, seconds):
     process, whose output is the count."""
     code = ("import socket, time\n"
             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-            "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)\n"
+            "s.setsockopt(socket.SOL_SOCKET, 33, 1 << 25)  # SO_RCVBUFFORCE: beyond rmem_max\n"
             "s.bind(('0.0.0.0', %d))\n"
             "s.settimeout(0.2)\n"
             "n, end = 0, time.time() + %f\n"
@@ -340,10 +340,12 @@ def test_queue_overload(args, hosts):
     time.sleep(0.5)
     dsm.send_signal(signal.SIGSTOP)
     burst = 20000
-    code = ("import socket\n"
+    code = ("import socket, time\n"
             "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
             "for i in range(%d):\n"
-            "    s.sendto(b'x' * 200, (%r, 1195))\n") % (burst, NAS_C1)
+            "    s.sendto(b'x' * 200, (%r, 1195))\n"
+            "    if i %% 500 == 499:\n"
+            "        time.sleep(0.002)  # the sink keeps up; dsmflow, stopped, cannot\n") % (burst, NAS_C1)
     sh("python3", "-c", code, ns=C1)
     dsm.send_signal(signal.SIGCONT)
     received = int(sink.communicate(timeout=30)[0].strip() or 0)
