@@ -364,6 +364,18 @@ def test_errors(args):
             res = run([args.dsmflow, "read", *bad] + ([office] if bad else []))
             check(res.returncode == 2 and "Try 'dsmflow read --help'" in res.stderr,
                   "usage error %s: exit 2 with a hint" % bad)
+        # a service name with quotes and a backslash, escaped in every format
+        odd = 'Remote "Desktop" \\ test'
+        port = ["--port", "tcp/3389=" + odd]
+        text = run([args.dsmflow, "read", *port, "-f", "prometheus", office]).stdout
+        res = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+        check(res.returncode == 0 and 'dsm_service="Remote \\"Desktop\\" \\\\ test"' in text,
+              "prometheus: label values escaped: " + res.stdout + res.stderr)
+        report = json.loads(run([args.dsmflow, "read", *port, "-f", "json", office]).stdout)
+        check(any(s["service"] == odd for s in report["services"]), "json: the odd name survives")
+        csv_text = run([args.dsmflow, "read", *port, "-f", "csv", office]).stdout
+        check('"Remote ""Desktop"" \\ test",Custom,service' in csv_text, "csv: quotes doubled")
+
         res = run([args.dsmflow, "read", "--max-flows", "3", "-f", "json", office])
         report = json.loads(res.stdout)
         check(report["totals"]["evicted_flows"] > 0, "--max-flows evicts and counts")
