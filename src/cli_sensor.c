@@ -212,7 +212,10 @@ static int sensor_run(const struct sensor_source *src, void *source,
 			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
 			return EXIT_USAGE;
 		}
-		fprintf(stderr, "dsmflow %s: metrics at http://%s/metrics\n", src->command, o->metrics);
+		char url[128];
+
+		fprintf(stderr, "dsmflow %s: metrics at %s\n", src->command,
+			metrics_url(metrics, url, sizeof(url)));
 	}
 	if (drop_privileges(src->command, o->user, src->keep_net_admin)) {
 		metrics_stop(metrics);

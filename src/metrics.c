@@ -29,7 +29,7 @@ static const char index_page[] =
 
 struct metrics_server {
 	struct MHD_Daemon *daemon;
-	uint16_t port;
+	struct sockaddr_storage addr;	/* where it listens; the port as bound */
 	const struct catalog *cat;
 	const struct port_index *idx;
 	pthread_mutex_t lock;
@@ -282,13 +282,30 @@ struct metrics_server *metrics_start(const char *spec, int allow_public, const s
 		return NULL;
 	}
 	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	m->port = info ? info->port : 0;
+	m->addr = addr;
+	if (info && addr.ss_family == AF_INET)
+		((struct sockaddr_in *)&m->addr)->sin_port = htons(info->port);
+	else if (info)
+		((struct sockaddr_in6 *)&m->addr)->sin6_port = htons(info->port);
 	return m;
 }
 
-uint16_t metrics_port(const struct metrics_server *m)
+const char *metrics_url(const struct metrics_server *m, char *buf, size_t size)
 {
-	return m->port;
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (m->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *in4 = (const struct sockaddr_in *)&m->addr;
+
+		inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
+		snprintf(buf, size, "http://%s:%u/metrics", host, ntohs(in4->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&m->addr;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "http://[%s]:%u/metrics", host, ntohs(in6->sin6_port));
+	}
+	return buf;
 }
 
 void metrics_stop(struct metrics_server *m)

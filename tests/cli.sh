@@ -100,9 +100,10 @@ if [ "$(id -u)" -eq 0 ]; then
 	expect 1 'nosuchif0: No such device' -- live -i nosuchif0 --duration 0.1
 	expect 1 "filter 'port': can't parse" -- live -i lo --duration 0.1 port
 	expect 0 'packets received' -- live -i lo --duration 0.2 -f csv tcp port 1
-	for spec in 0 :0 127.0.0.2:0 '[::1]:0'; do
-		expect 0 "metrics at http://$spec/metrics" -- live -i lo --duration 0.2 --metrics "$spec" tcp port 1
-	done
+	expect 0 'metrics at http://127\.0\.0\.1:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics 0 tcp port 1
+	expect 0 'metrics at http://127\.0\.0\.1:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics :0 tcp port 1
+	expect 0 'metrics at http://127\.0\.0\.2:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics 127.0.0.2:0 tcp port 1
+	expect 0 'metrics at http://\[::1\]:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics '[::1]:0' tcp port 1
 fi
 
 echo "cli: $passed passed, $failed failed"

@@ -40,7 +40,7 @@ void metrics_poll(struct metrics_server *m, const struct engine *e,
 /* Whether a scrape waits for a snapshot (m may be NULL). */
 int metrics_wanted(const struct metrics_server *m);
 
-/* The address actually bound (the port is useful when spec asked for 0). */
-uint16_t metrics_port(const struct metrics_server *m);
+/* The URL of /metrics as bound: the real port when spec asked for 0. */
+const char *metrics_url(const struct metrics_server *m, char *buf, size_t size);
 
 #endif
