@@ -188,19 +188,31 @@ void flow_table_free(struct flow_table *table)
 
 /* ---- keys and lookup ---- */
 
+/* Orders endpoints by address (as two native words: any total order
+ * will do, it only has to be the same both ways), then port. */
+static int src_is_lower(const struct decoded *pkt)
+{
+	uint64_t s[2], d[2];
+
+	memcpy(s, pkt->src, sizeof(s));
+	memcpy(d, pkt->dst, sizeof(d));
+	if (s[0] != d[0])
+		return s[0] < d[0];
+	if (s[1] != d[1])
+		return s[1] < d[1];
+	return pkt->sport <= pkt->dport;
+}
+
 void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *from)
 {
-	int order = memcmp(pkt->src, pkt->dst, sizeof(pkt->src));
-	int src_is_lower = order < 0 || (order == 0 && pkt->sport <= pkt->dport);
-
-	memset(key, 0, sizeof(*key));
-	*from = src_is_lower ? 0 : 1;
+	*from = src_is_lower(pkt) ? 0 : 1;
 	memcpy(key->addr[*from], pkt->src, sizeof(pkt->src));
 	memcpy(key->addr[!*from], pkt->dst, sizeof(pkt->dst));
 	key->port[*from] = pkt->sport;
 	key->port[!*from] = pkt->dport;
 	key->ip_proto = pkt->ip_proto;
 	key->family = pkt->family;
+	key->zero = 0;
 }
 
 struct flow *flow_table_find(struct flow_table *table, const struct flow_key *key)
