@@ -23,6 +23,9 @@ extern const size_t dsm_catalog_embedded_len;
 #define CATALOG_FIELDS 11
 #define CATALOG_MAX_FILE (64u << 20)
 #define CUSTOM_CATEGORY "Custom"
+/* Names and texts are for reports and labels; the service index keys on
+ * "category<TAB>name" in a fixed buffer, so both must stay well below it. */
+#define CATALOG_MAX_TEXT 255
 
 static const char *const column_names[CATALOG_FIELDS] = {
 	"category", "service", "proto", "first_port", "last_port", "label",
@@ -379,6 +382,8 @@ static int parse_text(struct parse_ctx *ctx, const struct field *f, enum column 
 {
 	if (f->n == 0)
 		PARSE_FAIL(ctx, "column '%s' is empty (write '-' for none)", column_names[col]);
+	if (f->n > CATALOG_MAX_TEXT)
+		PARSE_FAIL(ctx, "column '%s' is longer than %d bytes", column_names[col], CATALOG_MAX_TEXT);
 	for (size_t i = 0; i < f->n; i++)
 		if ((unsigned char)f->p[i] < 0x20)
 			PARSE_FAIL(ctx, "column '%s' holds a control character", column_names[col]);
@@ -567,9 +572,14 @@ int catalog_add_port(struct catalog *cat, enum dsm_proto proto, uint16_t first_p
 		.first_port = first_port, .last_port = last_port,
 	};
 	unsigned earlier;
-	int id = catalog_find_service(cat, NULL, service_name);
-	int added;
+	int id, added;
 
+	if (strlen(service_name) > CATALOG_MAX_TEXT || strpbrk(service_name, "\t\n\r")) {
+		dsm_err_set(err, "--port: the service name is longer than %d bytes or holds a tab or "
+				 "line break", CATALOG_MAX_TEXT);
+		return -1;
+	}
+	id = catalog_find_service(cat, NULL, service_name);
 	if (id < 0)
 		id = intern_service(cat, CUSTOM_CATEGORY, strlen(CUSTOM_CATEGORY), service_name,
 				    strlen(service_name));

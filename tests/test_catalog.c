@@ -267,6 +267,8 @@ static void test_add_port(void **state)
 	assert_int_equal(catalog_record_count(cat), before + 2);
 	assert_int_equal(catalog_add_port(cat, DSM_PROTO_TCP, 22, 22, "SSH/SFTP", &err), -1);
 	assert_non_null(strstr(err.msg, "already"));
+	assert_int_equal(catalog_add_port(cat, DSM_PROTO_TCP, 23, 23, "a\tb", &err), -1);
+	assert_non_null(strstr(err.msg, "tab or line break"));
 	catalog_free(cat);
 }
 
@@ -320,6 +322,16 @@ static void test_bad_lines_rejected_with_line_number(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(text, sizeof(text), "%s%s%s", header, good_line, cases[i].line);
 		expect_rejected(text, "bad.tsv:3: ", cases[i].message);
+	}
+	/* an overlong name */
+	{
+		char name[300];
+
+		memset(name, 'S', sizeof(name) - 1);
+		name[sizeof(name) - 1] = '\0';
+		snprintf(text, sizeof(text), "%s%sBackup\t%s\ttcp\t1\t2\t-\tinbound\tstatic\t-\t-\t-\n",
+			 header, good_line, name);
+		expect_rejected(text, "bad.tsv:3: ", "column 'service' is longer than 255 bytes");
 	}
 	/* the duplicate's message names the first definition */
 	snprintf(text, sizeof(text), "%s%s%s", header, good_line, good_line);
