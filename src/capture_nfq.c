@@ -82,7 +82,7 @@ static int on_queued_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struc
 	pkt.wire_len = ip_length(payload, caplen);
 	if (pkt.wire_len < pkt.caplen)
 		pkt.wire_len = pkt.caplen;
-	q->fn(q->ctx, &pkt);
+	q->fn(q->ctx, &pkt, 1);
 	return 0;
 }
 

@@ -51,9 +51,9 @@ static int parse_read_options(int argc, char **argv, struct engine_options *o,
 	return 0;
 }
 
-static void feed(void *ctx, const struct packet *pkt)
+static void feed(void *ctx, const struct packet *pkts, size_t count)
 {
-	engine_packet(ctx, pkt);
+	engine_packets(ctx, pkts, count);
 }
 
 /* Reads every file into the engine; returns how many failed. */

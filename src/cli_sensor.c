@@ -143,9 +143,9 @@ static double monotonic_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void feed(void *ctx, const struct packet *pkt)
+static void feed(void *ctx, const struct packet *pkts, size_t count)
 {
-	engine_packet(ctx, pkt);
+	engine_packets(ctx, pkts, count);
 }
 
 static void print_health(const struct sensor_source *src, const struct capture_stats *s)

@@ -1,5 +1,14 @@
-/* flow.c - the flow table: uthash lookup, pooled flow memory, and idle
+/* flow.c - the flow table: a hash index over pooled flow memory, and idle
  * expiry in packet time.
+ *
+ * The index is open addressing with linear probing over 8-byte slots, each
+ * the key's 32-bit hash and the flow's id (0: empty), at most half full: a
+ * lookup reads one slot line, usually, and then the one flow whose hash
+ * matches. (uthash, used for the cold tables elsewhere, chains through the
+ * entries themselves: a cache miss per link, and nothing to prefetch.)
+ * Flows live in slabs mapped at a multiple of their size, whose first
+ * entry holds the slab's number: a flow's id is its slab number and place
+ * in the slab, found from its address alone.
  *
  * Each timeout class keeps its flows in a list, oldest first, so that
  * expiry and eviction look at list heads only. A packet does not move its
@@ -11,41 +20,16 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "dsmflow/flow.h"
 
-/* uthash's default hash (Jenkins) walks the 40-byte key a byte at a time;
- * keys here are five words, so hash and compare them as words. uthash's
- * macros expand where they are used, so redefining HASH_FUNCTION and
- * HASH_KEYCMP here changes this file's only table, the flows, and no other. */
-static inline uint32_t flow_key_hash(const void *key)
-{
-	uint64_t w[5], h = 0x9e3779b97f4a7c15ull;
-
-	memcpy(w, key, sizeof(w));
-	for (int i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	return (uint32_t)h;
-}
-
-static inline int flow_key_differ(const void *a, const void *b)
-{
-	uint64_t x[5], y[5];
-
-	memcpy(x, a, sizeof(x));
-	memcpy(y, b, sizeof(y));
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) != 0;
-}
-
-#undef HASH_FUNCTION
-#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = flow_key_hash(keyptr))
-#undef HASH_KEYCMP
-#define HASH_KEYCMP(a, b, n) flow_key_differ(a, b)
-
 #define US_PER_S 1000000ull
-#define POOL_SLAB 1024
+#define SLAB_FLOWS 1024		/* entry 0 is the slab's header */
+#define SLAB_BYTES (SLAB_FLOWS * sizeof(struct flow))
+#define INDEX_MIN_SLOTS 1024
+
+_Static_assert(sizeof(struct flow) == 128, "a flow is two cache lines");
 
 enum tcp_state { TCP_NONE, TCP_OPENING, TCP_ESTABLISHED, TCP_CLOSING };
 
@@ -53,18 +37,20 @@ struct timeout_list {
 	struct flow *oldest, *newest;
 };
 
-struct slab {
-	struct flow flows[POOL_SLAB];
-	struct slab *next;
+/* The first entry of a slab, in place of a flow. */
+struct slab_header {
+	uint32_t number;
 };
 
 struct flow_table {
 	struct flow_table_config config;
-	struct flow *by_key;	/* uthash head */
+	uint64_t *slots;		/* hash << 32 | flow id; 0 is empty */
+	size_t slot_mask;		/* slots - 1, a power of two less one */
+	struct flow **slab_base;	/* by slab number */
+	uint32_t slab_count;
 	struct timeout_list lists[FLOW_TIMEOUT_CLASSES];
 	struct flow *recent;		/* the flow found last: packets come in trains */
 	struct flow *free_flows;	/* recycled, linked through ->newer */
-	struct slab *slabs;
 	size_t active;
 	uint64_t evicted;
 	flow_end_fn on_end;
@@ -89,6 +75,12 @@ struct flow_table *flow_table_new(const struct flow_table_config *config, flow_e
 
 	if (!table)
 		return NULL;
+	table->slots = calloc(INDEX_MIN_SLOTS, sizeof(*table->slots));
+	if (!table->slots) {
+		free(table);
+		return NULL;
+	}
+	table->slot_mask = INDEX_MIN_SLOTS - 1;
 	table->config = *config;
 	table->on_end = on_end;
 	table->ctx = ctx;
@@ -128,23 +120,55 @@ static void list_append(struct flow_table *table, struct flow *flow)
 
 /* ---- pooled memory ---- */
 
+/* SLAB_BYTES of zeroed memory at a multiple of SLAB_BYTES: twice that is
+ * mapped and the ends around the aligned middle unmapped. */
+static struct flow *slab_map(void)
+{
+	size_t len = 2 * SLAB_BYTES, head, tail;
+	uintptr_t start;
+	void *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (raw == MAP_FAILED)
+		return NULL;
+	start = ((uintptr_t)raw + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1);
+	head = start - (uintptr_t)raw;
+	tail = len - head - SLAB_BYTES;
+	if (head)
+		munmap(raw, head);
+	if (tail)
+		munmap((void *)(start + SLAB_BYTES), tail);
+	return (struct flow *)start;
+}
+
+static int pool_grow(struct flow_table *table)
+{
+	struct flow **bases = realloc(table->slab_base, (table->slab_count + 1) * sizeof(*bases));
+	struct flow *slab;
+	struct slab_header *header;
+
+	if (!bases)
+		return -1;
+	table->slab_base = bases;
+	slab = slab_map();
+	if (!slab)
+		return -1;
+	header = (struct slab_header *)slab;
+	header->number = table->slab_count;
+	bases[table->slab_count++] = slab;
+	for (size_t i = SLAB_FLOWS - 1; i >= 1; i--) {
+		slab[i].newer = table->free_flows;
+		table->free_flows = &slab[i];
+	}
+	return 0;
+}
+
 static struct flow *pool_get(struct flow_table *table)
 {
-	struct flow *flow = table->free_flows;
+	struct flow *flow;
 
-	if (!flow) {
-		struct slab *slab = aligned_alloc(64, sizeof(*slab));
-
-		if (!slab)
-			return NULL;
-		slab->next = table->slabs;
-		table->slabs = slab;
-		for (size_t i = 0; i < POOL_SLAB; i++) {
-			slab->flows[i].newer = table->free_flows;
-			table->free_flows = &slab->flows[i];
-		}
-		flow = table->free_flows;
-	}
+	if (!table->free_flows && pool_grow(table))
+		return NULL;
+	flow = table->free_flows;
 	table->free_flows = flow->newer;
 	return flow;
 }
@@ -155,12 +179,91 @@ static void pool_put(struct flow_table *table, struct flow *flow)
 	table->free_flows = flow;
 }
 
+static uint32_t flow_id(const struct flow *flow)
+{
+	const struct flow *slab = (const struct flow *)((uintptr_t)flow & ~(uintptr_t)(SLAB_BYTES - 1));
+	const struct slab_header *header = (const struct slab_header *)slab;
+
+	return header->number * SLAB_FLOWS + (uint32_t)(flow - slab);
+}
+
+static struct flow *flow_of_slot(const struct flow_table *table, uint64_t slot)
+{
+	uint32_t id = (uint32_t)slot;
+
+	return &table->slab_base[id / SLAB_FLOWS][id % SLAB_FLOWS];
+}
+
+/* ---- the index ---- */
+
+static uint64_t slot_of(uint32_t hash, uint32_t id)
+{
+	return (uint64_t)hash << 32 | id;
+}
+
+static uint32_t slot_hash(uint64_t slot)
+{
+	return (uint32_t)(slot >> 32);
+}
+
+static void index_put(uint64_t *slots, size_t mask, uint64_t slot)
+{
+	size_t i = slot_hash(slot) & mask;
+
+	while (slots[i])
+		i = (i + 1) & mask;
+	slots[i] = slot;
+}
+
+/* Doubles the index once it would be over half full. */
+static int index_make_room(struct flow_table *table)
+{
+	size_t old_count = table->slot_mask + 1, count = old_count * 2;
+	uint64_t *slots;
+
+	if ((table->active + 1) * 2 <= old_count)
+		return 0;
+	slots = calloc(count, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < old_count; i++)
+		if (table->slots[i])
+			index_put(slots, count - 1, table->slots[i]);
+	free(table->slots);
+	table->slots = slots;
+	table->slot_mask = count - 1;
+	return 0;
+}
+
+/* Removes flow's slot and closes the gap: each later slot of the run that
+ * may live at the gap (its home is not between the gap and itself) moves
+ * back, so that probing never needs tombstones. */
+static void index_remove(struct flow_table *table, const struct flow *flow)
+{
+	size_t mask = table->slot_mask, i = flow_key_hash(&flow->key) & mask, j;
+	uint64_t *slots = table->slots;
+
+	while (slots[i] && flow_of_slot(table, slots[i]) != flow)
+		i = (i + 1) & mask;
+	if (!slots[i])
+		return;		/* not indexed: cannot happen */
+	for (j = (i + 1) & mask; slots[j]; j = (j + 1) & mask) {
+		size_t home = slot_hash(slots[j]) & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			slots[i] = slots[j];
+			i = j;
+		}
+	}
+	slots[i] = 0;
+}
+
 void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_reason why)
 {
 	if (table->on_end)
 		table->on_end(table->ctx, flow, why);
 	list_unlink(table, flow);
-	HASH_DELETE(hh, table->by_key, flow);
+	index_remove(table, flow);
 	if (table->recent == flow)
 		table->recent = NULL;
 	table->active--;
@@ -169,20 +272,17 @@ void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_r
 
 void flow_table_free(struct flow_table *table)
 {
-	struct slab *slab, *next;
-
 	if (!table)
 		return;
-	/* every flow ends at once: report each, then drop the whole hash rather
-	 * than unlink flow by flow */
+	/* every flow ends at once: report each, then drop the whole index
+	 * rather than unlink flow by flow */
 	for (int c = 0; c < FLOW_TIMEOUT_CLASSES; c++)
 		for (struct flow *f = table->lists[c].oldest; f && table->on_end; f = f->newer)
 			table->on_end(table->ctx, f, FLOW_END_INPUT);
-	HASH_CLEAR(hh, table->by_key);
-	for (slab = table->slabs; slab; slab = next) {
-		next = slab->next;
-		free(slab);
-	}
+	for (uint32_t i = 0; i < table->slab_count; i++)
+		munmap(table->slab_base[i], SLAB_BYTES);
+	free(table->slab_base);
+	free(table->slots);
 	free(table);
 }
 
@@ -215,18 +315,67 @@ void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *fro
 	key->zero = 0;
 }
 
-struct flow *flow_table_find(struct flow_table *table, const struct flow_key *key)
+uint32_t flow_key_hash(const struct flow_key *key)
+{
+	uint64_t w[5], h = 0x9e3779b97f4a7c15ull;
+
+	/* the key is five words without padding: mix them as words */
+	memcpy(w, key, sizeof(w));
+	for (int i = 0; i < 5; i++) {
+		h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return (uint32_t)h;
+}
+
+static int keys_differ(const struct flow_key *a, const struct flow_key *b)
+{
+	uint64_t x[5], y[5];
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) != 0;
+}
+
+void flow_table_prefetch_slot(const struct flow_table *table, uint32_t hash)
+{
+	__builtin_prefetch(&table->slots[hash & table->slot_mask]);
+}
+
+void flow_table_prefetch_flow(const struct flow_table *table, uint32_t hash)
+{
+	size_t i = hash & table->slot_mask;
+	uint64_t slot;
+
+	/* the first slot of the run with this hash: almost always the flow */
+	while ((slot = table->slots[i]) && slot_hash(slot) != hash)
+		i = (i + 1) & table->slot_mask;
+	if (slot) {
+		const char *flow = (const char *)flow_of_slot(table, slot);
+
+		__builtin_prefetch(flow, 1);
+		__builtin_prefetch(flow + 64, 1);
+	}
+}
+
+struct flow *flow_table_find(struct flow_table *table, const struct flow_key *key, uint32_t hash)
 {
 	struct flow *flow = table->recent;
+	size_t i = hash & table->slot_mask;
+	uint64_t slot;
 
 	/* most packets belong to the flow of the packet before (TCP sends in
-	 * trains): then the key compare is all, no hash and no chain walk */
-	if (flow && !flow_key_differ(&flow->key, key))
+	 * trains): then the key compare is all */
+	if (flow && !keys_differ(&flow->key, key))
 		return flow;
-	HASH_FIND(hh, table->by_key, key, sizeof(*key), flow);
-	if (flow)
-		table->recent = flow;
-	return flow;
+	for (; (slot = table->slots[i]); i = (i + 1) & table->slot_mask) {
+		if (slot_hash(slot) != hash)
+			continue;
+		flow = flow_of_slot(table, slot);
+		if (!keys_differ(&flow->key, key))
+			return table->recent = flow;
+	}
+	return NULL;
 }
 
 static enum flow_timeout_class initial_class(uint8_t ip_proto)
@@ -268,7 +417,8 @@ static struct flow *oldest_idle(struct flow_table *table)
 	return oldest;
 }
 
-struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key, uint64_t now_us)
+struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key, uint32_t hash,
+			    uint64_t now_us)
 {
 	struct flow *flow;
 
@@ -280,6 +430,8 @@ struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key
 			flow_table_end(table, victim, FLOW_END_EVICTED);
 		}
 	}
+	if (index_make_room(table))
+		return NULL;
 	flow = pool_get(table);
 	if (!flow)
 		return NULL;
@@ -287,7 +439,7 @@ struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key
 	flow->key = *key;
 	flow->first_us = flow->last_us = now_us;
 	flow->timeout_class = (uint8_t)initial_class(key->ip_proto);
-	HASH_ADD(hh, table->by_key, key, sizeof(flow->key), flow);
+	index_put(table->slots, table->slot_mask, slot_of(hash, flow_id(flow)));
 	list_append(table, flow);
 	table->active++;
 	return flow;

@@ -1,14 +1,17 @@
-/* capture.h - packet sources. Each hands every packet it reads, once, to
- * a packet_fn; the offline reader here, live and NFQUEUE sources later. */
+/* capture.h - packet sources: files, live interfaces and an NFQUEUE. Each
+ * hands every packet it reads, once and in order, to a packet_fn. */
 #ifndef DSMFLOW_CAPTURE_H
 #define DSMFLOW_CAPTURE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dsmflow/err.h"
 #include "dsmflow/packet.h"
 
-typedef void (*packet_fn)(void *ctx, const struct packet *pkt);
+/* pkts[0..count) and the bytes they point at stay valid until fn returns:
+ * a batch lets the engine prefetch one packet's flow while it counts another. */
+typedef void (*packet_fn)(void *ctx, const struct packet *pkts, size_t count);
 
 /* Capture health: what the source saw and lost before dsmflow got it. */
 struct capture_stats {
@@ -31,6 +34,10 @@ struct capture_file_result {
  * (truncated or corrupt); the packets before the error were handed over. */
 int capture_read_file(const char *path, packet_fn fn, void *ctx,
 		      struct capture_file_result *result, struct dsm_err *err);
+/* The same, with in_place 0: every packet through libpcap's reader, not
+ * from a mapping of the file (for tests that compare the two). */
+int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
+			   struct capture_file_result *result, struct dsm_err *err);
 
 /* Bytes captured of each packet by default: every header dsmflow decodes
  * (link, tags, IPv6 extension chains, TCP options) and the start of the

@@ -5,14 +5,16 @@
  * depends on their state (as Linux conntrack's do), measured in packet time so
  * that reading a capture gives the same result every time. Flow memory is
  * pooled: once the pool has grown to the working set, packets allocate nothing.
+ *
+ * Lookups take the key's hash, computed once by the caller, so that it can
+ * prefetch the index slot and then the flow of a packet a few packets
+ * before it looks the flow up.
  */
 #ifndef DSMFLOW_FLOW_H
 #define DSMFLOW_FLOW_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <uthash.h>
 
 #include "dsmflow/decode.h"
 
@@ -61,14 +63,12 @@ struct flow_key {
 /* Per-flow direction index into packets[] and bytes[]. */
 enum { TO_SERVER = 0, TO_CLIENT = 1 };
 
-/* Laid out for the packet path: the chain walk of a lookup reads only the
- * first cache line (uthash's handle), a match the second (the key and what
- * each packet updates), counting the third. */
+/* Two cache lines, fetched together: the first holds what a lookup
+ * compares and every packet reads, the second what every packet adds to
+ * and what expiry walks. */
 struct flow {
-	UT_hash_handle hh;
-	struct counter_row *row;	/* counters of its attribution */
-	/* second cache line */
 	struct flow_key key;
+	struct counter_row *row;	/* counters of its attribution */
 	uint64_t last_us;
 	uint16_t attribution;		/* service id, candidate-set id, or server port */
 	uint8_t kind;			/* enum flow_kind */
@@ -77,12 +77,12 @@ struct flow {
 	uint8_t timeout_class;		/* enum flow_timeout_class */
 	uint8_t tcp_state;		/* internal to flow.c */
 	uint8_t tracked;		/* a control connection whose payload announces others */
-	/* third cache line */
+	/* second cache line */
 	uint64_t packets[2], bytes[2];	/* [TO_SERVER], [TO_CLIENT] */
 	struct flow *older, *newer;	/* in its timeout class, by queued_us */
 	uint64_t first_us;
 	uint64_t queued_us;		/* last_us when it was last put at the newest end */
-} __attribute__((aligned(64)));
+} __attribute__((aligned(128)));
 
 struct flow_table_config {
 	uint64_t timeout_us[FLOW_TIMEOUT_CLASSES];
@@ -107,12 +107,20 @@ void flow_table_free(struct flow_table *table);
  * pkt's source. */
 void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *from);
 
-/* Finds the flow of key, or NULL. */
-struct flow *flow_table_find(struct flow_table *table, const struct flow_key *key);
+uint32_t flow_key_hash(const struct flow_key *key);
+
+/* Prefetch hints for a lookup of hash to come: first the index slot, then
+ * (once the slot has arrived) the flow it names. Neither changes anything. */
+void flow_table_prefetch_slot(const struct flow_table *table, uint32_t hash);
+void flow_table_prefetch_flow(const struct flow_table *table, uint32_t hash);
+
+/* Finds the flow of key (whose flow_key_hash is hash), or NULL. */
+struct flow *flow_table_find(struct flow_table *table, const struct flow_key *key, uint32_t hash);
 
 /* Adds a zeroed flow for key at time now_us; may first evict the oldest idle
  * flow to stay within max_flows. NULL only when memory runs out. */
-struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key, uint64_t now_us);
+struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key, uint32_t hash,
+			    uint64_t now_us);
 
 /* Ends flow now (why is passed to the end callback). */
 void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_reason why);

@@ -1,0 +1,242 @@
+/* capture_file.c - reading pcap and pcapng files.
+ *
+ * libpcap opens every file: it knows both formats, stdin, the byte orders
+ * and the link-type mapping, and its messages say what is wrong with a bad
+ * file. Reading packets through it costs a read() copy of the whole file
+ * and a stdio copy of every packet, which is most of a bare libpcap loop's
+ * time. So a classic pcap file that is a regular file is mapped and its
+ * records walked in place, in batches the engine can prefetch across.
+ * Only records that are plainly well-formed are walked: the first record
+ * that is not (truncated, longer than the snapshot, past the end of the
+ * mapping) is handed to libpcap, positioned at that record, which reads
+ * from there on as it would have, with its own error messages. Either way
+ * a packet is handed over exactly as libpcap would hand it over.
+ */
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dsmflow/capture.h"
+#include "dsmflow/decode.h"
+
+#define FILE_HEADER_LEN 24
+#define RECORD_HEADER_LEN 16
+#define MAGIC_US 0xa1b2c3d4u
+#define MAGIC_NS 0xa1b23c4du
+#define SANE_CAPLEN 262144u	/* libpcap accepts at least this for every link type */
+#define BATCH 32		/* packets per call of the packet_fn: enough to prefetch ahead */
+#define STREAM_AHEAD 16384	/* bytes of the file fetched into the cache ahead of the walk */
+#define RELEASE_EVERY (8u << 20)	/* bytes walked between releases of the pages behind */
+
+static uint64_t timestamp_us(const struct pcap_pkthdr *h)
+{
+	if (h->ts.tv_sec < 0 || h->ts.tv_usec < 0)
+		return 0;	/* a corrupt header: time 0 rather than a wrapped value */
+	return (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+}
+
+static const char *display_name(const char *path)
+{
+	return strcmp(path, "-") ? path : "(stdin)";
+}
+
+static void hand_over(struct packet *pkt, const struct pcap_pkthdr *h, const u_char *data, int link)
+{
+	pkt->ts_us = timestamp_us(h);
+	pkt->data = data;
+	pkt->caplen = h->caplen;
+	pkt->wire_len = h->len < h->caplen ? h->caplen : h->len;	/* corrupt: count what is there */
+	pkt->link = link;
+}
+
+/* ---- in place, from a mapping ---- */
+
+struct mapped {
+	const uint8_t *base;
+	size_t size;
+	int swapped;		/* the file's byte order is not ours */
+	int nanoseconds;	/* timestamps are ns (libpcap hands over us) */
+	uint32_t max_caplen;	/* min(libpcap's snapshot, SANE_CAPLEN) */
+};
+
+static uint32_t field32(const struct mapped *m, const uint8_t *at)
+{
+	uint32_t v;
+
+	memcpy(&v, at, sizeof(v));
+	return m->swapped ? __builtin_bswap32(v) : v;
+}
+
+/* Whether p's file can be walked in place: classic pcap 2.4 or later in
+ * either byte order and time unit, a link type whose pseudo-header
+ * libpcap never rewrites (the decoder's own), and a regular file. */
+static int map_file(pcap_t *p, int link, struct mapped *m)
+{
+	FILE *fp = pcap_file(p);
+	struct stat st;
+	uint32_t magic;
+	void *base;
+
+	memset(m, 0, sizeof(*m));
+	if (!fp || pcap_major_version(p) != 2 || pcap_minor_version(p) < 4 ||
+	    !decode_link_supported(link) || ftell(fp) != FILE_HEADER_LEN)
+		return -1;
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < FILE_HEADER_LEN)
+		return -1;
+	base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
+	if (base == MAP_FAILED)
+		return -1;
+	madvise(base, (size_t)st.st_size, MADV_SEQUENTIAL);
+	m->base = base;
+	m->size = (size_t)st.st_size;
+	memcpy(&magic, m->base, sizeof(magic));
+	m->swapped = magic == __builtin_bswap32(MAGIC_US) || magic == __builtin_bswap32(MAGIC_NS);
+	magic = m->swapped ? __builtin_bswap32(magic) : magic;
+	m->nanoseconds = magic == MAGIC_NS;
+	m->max_caplen = (uint32_t)pcap_snapshot(p) < SANE_CAPLEN ? (uint32_t)pcap_snapshot(p) : SANE_CAPLEN;
+	if (magic != MAGIC_US && magic != MAGIC_NS) {	/* a variant format: libpcap reads it */
+		munmap(base, m->size);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills h and *data from the record at *offset and moves past it; 0 when
+ * the record is not plainly well-formed (libpcap then reads it). */
+static int next_record(const struct mapped *m, size_t *offset, struct pcap_pkthdr *h,
+		       const uint8_t **data)
+{
+	const uint8_t *rec = m->base + *offset;
+	int32_t sec, frac;
+
+	if (m->size - *offset < RECORD_HEADER_LEN)
+		return 0;
+	h->caplen = field32(m, rec + 8);
+	h->len = field32(m, rec + 12);
+	if (h->caplen > m->max_caplen || m->size - *offset - RECORD_HEADER_LEN < h->caplen)
+		return 0;
+	/* libpcap reads the times as signed 32-bit and scales ns down to us */
+	sec = (int32_t)field32(m, rec);
+	frac = (int32_t)field32(m, rec + 4);
+	h->ts.tv_sec = sec;
+	h->ts.tv_usec = m->nanoseconds ? frac / 1000 : frac;
+	*data = rec + RECORD_HEADER_LEN;
+	*offset += RECORD_HEADER_LEN + h->caplen;
+	return 1;
+}
+
+/* Each record's length is in the record before it, so walking records is
+ * a chain of dependent loads; fetching the file sequentially ahead of the
+ * walk turns it into a stream, as read() would have. */
+static inline void stream_ahead(const struct mapped *m, size_t offset, size_t *fetched)
+{
+	size_t until = offset + STREAM_AHEAD < m->size ? offset + STREAM_AHEAD : m->size;
+
+	for (; *fetched < until; *fetched += 64)
+		__builtin_prefetch(m->base + *fetched);
+}
+
+/* Drops the pages well behind the walk from this process (they stay in the
+ * page cache), so that a large file does not count as resident memory. The
+ * batch just handed over is done with; anything before it may go. */
+static void release_behind(const struct mapped *m, size_t offset, size_t *released)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), upto = offset / page * page;
+
+	if (upto < *released + RELEASE_EVERY)
+		return;
+	madvise((void *)(m->base + *released), upto - *released, MADV_DONTNEED);
+	*released = upto;
+}
+
+/* Walks the mapping in batches; returns the offset of the first record
+ * it could not walk (the end of the file when all were well-formed). */
+static size_t walk_mapped(const struct mapped *m, int link, packet_fn fn, void *ctx,
+			  uint64_t *packets)
+{
+	struct packet batch[BATCH];
+	size_t offset = FILE_HEADER_LEN, n = 0, fetched = 0, released = 0;
+	struct pcap_pkthdr h;
+	const uint8_t *data;
+
+	while (next_record(m, &offset, &h, &data)) {
+		hand_over(&batch[n++], &h, data, link);
+		stream_ahead(m, offset, &fetched);
+		if (n < BATCH)
+			continue;
+		*packets += n;
+		fn(ctx, batch, n);
+		n = 0;
+		release_behind(m, offset, &released);
+	}
+	if (n) {
+		*packets += n;
+		fn(ctx, batch, n);
+	}
+	return offset;
+}
+
+/* ---- through libpcap ---- */
+
+static int read_with_libpcap(pcap_t *p, const char *path, packet_fn fn, void *ctx,
+			     struct capture_file_result *result, struct dsm_err *err)
+{
+	struct pcap_pkthdr *header;
+	const u_char *data;
+	int rc;
+
+	while ((rc = pcap_next_ex(p, &header, &data)) == 1) {
+		struct packet pkt;
+
+		hand_over(&pkt, header, data, result->link);
+		result->packets++;
+		fn(ctx, &pkt, 1);
+	}
+	if (rc != PCAP_ERROR_BREAK) {
+		dsm_err_set(err, "%s: packet %llu: %s", display_name(path),
+			    (unsigned long long)result->packets + 1, pcap_geterr(p));
+		return -1;
+	}
+	return 0;
+}
+
+int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
+			   struct capture_file_result *result, struct dsm_err *err)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct mapped m;
+	pcap_t *p;
+	int rc;
+
+	memset(result, 0, sizeof(*result));
+	p = pcap_open_offline(path, errbuf);
+	if (!p) {
+		dsm_err_set(err, "%s: %s", display_name(path), errbuf);
+		return -1;
+	}
+	result->link = pcap_datalink(p);
+	if (in_place && map_file(p, result->link, &m) == 0) {
+		size_t stop = walk_mapped(&m, result->link, fn, ctx, &result->packets);
+
+		munmap((void *)m.base, m.size);
+		/* libpcap goes on from the record the walk stopped at */
+		if (fseeko(pcap_file(p), (off_t)stop, SEEK_SET) != 0) {
+			dsm_err_set(err, "%s: packet %llu: cannot seek to offset %zu", display_name(path),
+				    (unsigned long long)result->packets + 1, stop);
+			pcap_close(p);
+			return -1;
+		}
+	}
+	rc = read_with_libpcap(p, path, fn, ctx, result, err);
+	pcap_close(p);
+	return rc;
+}
+
+int capture_read_file(const char *path, packet_fn fn, void *ctx,
+		      struct capture_file_result *result, struct dsm_err *err)
+{
+	return capture_read_file_with(path, 1, fn, ctx, result, err);
+}
