@@ -110,7 +110,6 @@ static int next_record(const struct mapped *m, size_t *offset, struct pcap_pkthd
 		       const uint8_t **data)
 {
 	const uint8_t *rec = m->base + *offset;
-	int32_t sec, frac;
 
 	if (m->size - *offset < RECORD_HEADER_LEN)
 		return 0;
@@ -118,11 +117,19 @@ static int next_record(const struct mapped *m, size_t *offset, struct pcap_pkthd
 	h->len = field32(m, rec + 12);
 	if (h->caplen > m->max_caplen || m->size - *offset - RECORD_HEADER_LEN < h->caplen)
 		return 0;
-	/* libpcap reads the times as signed 32-bit and scales ns down to us */
-	sec = (int32_t)field32(m, rec);
-	frac = (int32_t)field32(m, rec + 4);
-	h->ts.tv_sec = sec;
-	h->ts.tv_usec = m->nanoseconds ? frac / 1000 : frac;
+	/* as libpcap: times are signed 32-bit in our byte order and unsigned
+	 * in the other (its byte swap is unsigned), ns scaled down to us */
+	if (m->swapped) {
+		uint32_t sec = field32(m, rec), frac = field32(m, rec + 4);
+
+		h->ts.tv_sec = sec;
+		h->ts.tv_usec = m->nanoseconds ? frac / 1000 : frac;
+	} else {
+		int32_t sec = (int32_t)field32(m, rec), frac = (int32_t)field32(m, rec + 4);
+
+		h->ts.tv_sec = sec;
+		h->ts.tv_usec = m->nanoseconds ? frac / 1000 : frac;
+	}
 	*data = rec + RECORD_HEADER_LEN;
 	*offset += RECORD_HEADER_LEN + h->caplen;
 	return 1;
