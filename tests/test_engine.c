@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 #include <pcap/dlt.h>
 
+#include "dsmflow/capture.h"
 #include "dsmflow/engine.h"
 #include "pktbuild.h"
 
@@ -405,6 +407,72 @@ static void test_non_ip_and_malformed_are_counted(void **state)
 	fixture_free(f);
 }
 
+/* ---- batches ---- */
+
+static void feed_batch(void *ctx, const struct packet *pkts, size_t count)
+{
+	engine_packets(((struct fixture *)ctx)->engine, pkts, count);
+}
+
+static void feed_one_by_one(void *ctx, const struct packet *pkts, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		engine_packet(((struct fixture *)ctx)->engine, &pkts[i]);
+}
+
+/* Reads path into an engine in the reader's batches and into another one
+ * packet at a time: every flow (its log line: attribution, evidence,
+ * counts, times, how it ended) and every total must be the same. */
+static void check_batches_alike(const char *path, size_t max_flows)
+{
+	struct fixture *batched = fixture_new(NULL, max_flows, 0), *single = fixture_new(NULL, max_flows, 0);
+	struct capture_file_result result;
+	struct dsm_err err;
+
+	capture_read_file(path, feed_batch, batched, &result, &err);
+	capture_read_file(path, feed_one_by_one, single, &result, &err);
+	if (strcmp(fixture_log(batched), fixture_log(single)) != 0)
+		fail_msg("%s (max flows %zu): the flows differ read in batches", path, max_flows);
+	assert_memory_equal(counters_totals_const(engine_counters(batched->engine)),
+			    counters_totals_const(engine_counters(single->engine)),
+			    sizeof(struct counter_totals));
+	fixture_free(batched);
+	fixture_free(single);
+}
+
+static int check_directory_batches(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	int checked = 0;
+
+	while (d && (entry = readdir(d))) {
+		char path[1024];
+
+		if (!strstr(entry->d_name, ".pcap") && !strstr(entry->d_name, ".cap"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
+		check_batches_alike(path, 0);
+		check_batches_alike(path, 16);	/* evictions between prefetch and use */
+		checked++;
+	}
+	if (d)
+		closedir(d);
+	return checked;
+}
+
+static void test_batches_count_as_one_at_a_time(void **state)
+{
+	int shared;
+
+	(void)state;
+	assert_true(check_directory_batches(DSM_SOURCE_DIR "/pcaps") >= 3);
+	shared = check_directory_batches(DSM_SHARED_DIR "/pcaps");
+	if (!shared)
+		print_message("no third-party captures in %s/pcaps: checked the samples only\n",
+			      DSM_SHARED_DIR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_max_flows_evicts_the_oldest),
 		cmocka_unit_test(test_syn_after_close_starts_a_new_flow),
 		cmocka_unit_test(test_non_ip_and_malformed_are_counted),
+		cmocka_unit_test(test_batches_count_as_one_at_a_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
