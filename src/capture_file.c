@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture_libpcap.h"
 #include "dsmflow/capture.h"
 #include "dsmflow/decode.h"
 
@@ -31,25 +32,9 @@
 #define STREAM_AHEAD 16384	/* bytes of the file fetched into the cache ahead of the walk */
 #define RELEASE_EVERY (8u << 20)	/* bytes walked between releases of the pages behind */
 
-static uint64_t timestamp_us(const struct pcap_pkthdr *h)
-{
-	if (h->ts.tv_sec < 0 || h->ts.tv_usec < 0)
-		return 0;	/* a corrupt header: time 0 rather than a wrapped value */
-	return (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-}
-
 static const char *display_name(const char *path)
 {
 	return strcmp(path, "-") ? path : "(stdin)";
-}
-
-static void hand_over(struct packet *pkt, const struct pcap_pkthdr *h, const u_char *data, int link)
-{
-	pkt->ts_us = timestamp_us(h);
-	pkt->data = data;
-	pkt->caplen = h->caplen;
-	pkt->wire_len = h->len < h->caplen ? h->caplen : h->len;	/* corrupt: count what is there */
-	pkt->link = link;
 }
 
 /* ---- in place, from a mapping ---- */
@@ -70,9 +55,18 @@ static uint32_t field32(const struct mapped *m, const uint8_t *at)
 	return m->swapped ? __builtin_bswap32(v) : v;
 }
 
+/* Whether libpcap rewrites parts of this link type's packets read from a
+ * file of the other byte order (SocketCAN ids inside Linux cooked
+ * headers; the others it rewrites, USB and NFLOG, the decoder does not
+ * read): such packets are not handed over in place. */
+static int rewritten_when_swapped(int link)
+{
+	return link == DLT_LINUX_SLL || link == DLT_LINUX_SLL2;
+}
+
 /* Whether p's file can be walked in place: classic pcap 2.4 or later in
- * either byte order and time unit, a link type whose pseudo-header
- * libpcap never rewrites (the decoder's own), and a regular file. */
+ * either byte order and time unit, a link type the decoder reads and
+ * libpcap hands over unchanged, and a regular file. */
 static int map_file(pcap_t *p, int link, struct mapped *m)
 {
 	FILE *fp = pcap_file(p);
@@ -97,7 +91,8 @@ static int map_file(pcap_t *p, int link, struct mapped *m)
 	magic = m->swapped ? __builtin_bswap32(magic) : magic;
 	m->nanoseconds = magic == MAGIC_NS;
 	m->max_caplen = (uint32_t)pcap_snapshot(p) < SANE_CAPLEN ? (uint32_t)pcap_snapshot(p) : SANE_CAPLEN;
-	if (magic != MAGIC_US && magic != MAGIC_NS) {	/* a variant format: libpcap reads it */
+	if ((magic != MAGIC_US && magic != MAGIC_NS) ||	/* a variant format */
+	    (m->swapped && rewritten_when_swapped(link))) {
 		munmap(base, m->size);
 		return -1;
 	}
@@ -170,7 +165,7 @@ static size_t walk_mapped(const struct mapped *m, int link, packet_fn fn, void *
 	const uint8_t *data;
 
 	while (next_record(m, &offset, &h, &data)) {
-		hand_over(&batch[n++], &h, data, link);
+		packet_from_pcap(&batch[n++], &h, data, link);
 		stream_ahead(m, offset, &fetched);
 		if (n < BATCH)
 			continue;
@@ -198,7 +193,7 @@ static int read_with_libpcap(pcap_t *p, const char *path, packet_fn fn, void *ct
 	while ((rc = pcap_next_ex(p, &header, &data)) == 1) {
 		struct packet pkt;
 
-		hand_over(&pkt, header, data, result->link);
+		packet_from_pcap(&pkt, header, data, result->link);
 		result->packets++;
 		fn(ctx, &pkt, 1);
 	}

@@ -10,14 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture_libpcap.h"
 #include "dsmflow/capture.h"
-
-static uint64_t timestamp_us(const struct pcap_pkthdr *h)
-{
-	if (h->ts.tv_sec < 0 || h->ts.tv_usec < 0)
-		return 0;	/* a corrupt header: time 0 rather than a wrapped value */
-	return (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-}
 
 /* ---- live capture ---- */
 
@@ -38,11 +32,9 @@ struct dispatch_ctx {
 static void on_live_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
 {
 	const struct dispatch_ctx *d = (const struct dispatch_ctx *)user;
-	struct packet pkt = {
-		.ts_us = timestamp_us(h), .data = data, .caplen = h->caplen, .wire_len = h->len,
-		.link = d->link,
-	};
+	struct packet pkt;
 
+	packet_from_pcap(&pkt, h, data, d->link);
 	d->fn(d->ctx, &pkt, 1);	/* libpcap promises data only for this call */
 }
 
