@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Live and inline rates, in network namespaces of its own (root).
 
-  bench/sensor_rates.py [--build DIR] [--seconds S]
+  bench/sensor_rates.py [--build DIR] [--seconds S] [--rounds R]
 
 1. `dsmflow live`: tcpreplay sends a bench capture into one end of a veth at
    increasing rates; dsmflow captures on the other end. Reports the highest
@@ -9,12 +9,14 @@
 2. `dsmflow queue`: an iperf3 TCP stream between two namespaces, through
    iptables NFQUEUE rules, first with the minimal accept-all consumer
    bench/nfq_accept, then with dsmflow queue, and with no rule at all.
-   Reports the three throughputs and dsmflow's against the minimal one.
+   The two consumers alternate for R rounds; reports each run, the medians
+   and dsmflow's median against the minimal one's.
 """
 import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,29 +93,42 @@ def iperf(seconds):
     return json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]
 
 
+def iperf_through(args, procs, cmd):
+    """iperf3's throughput with cmd consuming the queue."""
+    consumer = subprocess.Popen(["ip", "netns", "exec", B] + cmd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    procs.append(consumer)
+    time.sleep(1)
+    bps = iperf(args.seconds)
+    consumer.send_signal(signal.SIGINT)
+    consumer.wait(timeout=30)
+    return bps
+
+
 def queue_rates(args, procs):
+    """The two consumers take turns, round after round, so that the
+    machine's drift hits both alike; the medians are compared."""
     server = subprocess.Popen(["ip", "netns", "exec", B, "iperf3", "-s"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     procs.append(server)
     time.sleep(1)
-    results = {"no NFQUEUE rule": iperf(args.seconds)}
+    results = {"no NFQUEUE rule": [iperf(args.seconds)]}
     for rule in (["-I", "INPUT", "-i", "vb"], ["-I", "OUTPUT", "-o", "vb"]):
         sh("iptables", *rule, "-j", "NFQUEUE", "--queue-num", "5", "--queue-bypass", ns=B)
-    for name, cmd in (("bench/nfq_accept (minimal)", [os.path.join(args.build, "nfq_accept"), "5"]),
-                      ("dsmflow queue", [os.path.join(args.build, "dsmflow"), "queue", "--queue", "5",
-                                         "-f", "json", "-o", os.devnull])):
-        consumer = subprocess.Popen(["ip", "netns", "exec", B] + cmd, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
-        procs.append(consumer)
-        time.sleep(1)
-        results[name] = iperf(args.seconds)
-        consumer.send_signal(signal.SIGINT)
-        consumer.wait(timeout=30)
-    print("\nqueue: iperf3 TCP, %d s, through iptables NFQUEUE rules on the server's veth" % args.seconds)
-    for name, bps in results.items():
-        print("%-30s %8.2f Gbit/s" % (name, bps / 1e9))
-    ratio = results["dsmflow queue"] / results["bench/nfq_accept (minimal)"]
-    print("dsmflow queue / minimal consumer: %.2f" % ratio)
+    consumers = (("bench/nfq_accept (minimal)", [os.path.join(args.build, "nfq_accept"), "5"]),
+                 ("dsmflow queue", [os.path.join(args.build, "dsmflow"), "queue", "--queue", "5",
+                                    "-f", "json", "-o", os.devnull]))
+    for _ in range(args.rounds):
+        for name, cmd in consumers:
+            results.setdefault(name, []).append(iperf_through(args, procs, cmd))
+    print("\nqueue: iperf3 TCP, %d s a run, %d rounds, through iptables NFQUEUE rules on the server's veth"
+          % (args.seconds, args.rounds))
+    print("%-30s %14s   %s" % ("consumer", "median", "each run, Gbit/s"))
+    for name, runs in results.items():
+        print("%-30s %8.2f Gbit/s   %s" % (name, statistics.median(runs) / 1e9,
+                                            " ".join("%.2f" % (r / 1e9) for r in runs)))
+    ratio = statistics.median(results["dsmflow queue"]) / statistics.median(results["bench/nfq_accept (minimal)"])
+    print("dsmflow queue / minimal consumer (medians): %.2f" % ratio)
 
 
 def main():
@@ -122,6 +137,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(here, "..", "build"))
     ap.add_argument("--work", default="/tmp/dsmflow-bench")
     ap.add_argument("--seconds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3, help="queue runs of each consumer, alternating")
     ap.add_argument("--replay-packets", type=int, default=300000)
     ap.add_argument("--rates", type=int, nargs="*", default=[50000, 100000, 200000, 400000, 800000, 0])
     args = ap.parse_args()
