@@ -163,10 +163,10 @@ struct ahead {
 	uint8_t keyed;		/* key and hash are set: not a later fragment */
 };
 
-static void make_key(struct ahead *a)
+static void make_key(const struct engine *e, struct ahead *a)
 {
 	flow_key_make(&a->d, &a->key, &a->from);
-	a->hash = flow_key_hash(&a->key);
+	a->hash = flow_key_hash(e->flows, &a->key);
 	a->keyed = 1;
 }
 
@@ -176,7 +176,7 @@ static void decode_ahead(struct engine *e, const struct packet *pkt, struct ahea
 	a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, &a->d);
 	if (a->status != DECODE_IP || a->d.fragment == FRAG_LATER)
 		return;
-	make_key(a);
+	make_key(e, a);
 	flow_table_prefetch_slot(e->flows, a->hash);
 }
 
@@ -195,7 +195,7 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 			t->fragment_bytes += wire_len;
 			return;
 		}
-		make_key(a);	/* it has its first fragment's ports now */
+		make_key(e, a);	/* it has its first fragment's ports now */
 	}
 	flow = flow_table_find(e->flows, &a->key, a->hash);
 	if (flow && flow_is_expired(e->flows, flow, e->now_us)) {

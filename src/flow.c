@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "dsmflow/flow.h"
 
@@ -44,6 +47,7 @@ struct slab_header {
 
 struct flow_table {
 	struct flow_table_config config;
+	uint64_t seed;			/* of the key hash */
 	uint64_t *slots;		/* hash << 32 | flow id; 0 is empty */
 	size_t slot_mask;		/* slots - 1, a power of two less one */
 	struct flow **slab_base;	/* by slab number */
@@ -68,6 +72,17 @@ void flow_table_default_config(struct flow_table_config *config)
 	config->max_flows = 0;
 }
 
+/* Only the index's layout depends on the seed: nothing dsmflow reports
+ * does (flows end and are listed in time order, not index order). */
+static uint64_t random_seed(void)
+{
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
+	return seed | 1;
+}
+
 struct flow_table *flow_table_new(const struct flow_table_config *config, flow_end_fn on_end,
 				  void *ctx)
 {
@@ -81,6 +96,7 @@ struct flow_table *flow_table_new(const struct flow_table_config *config, flow_e
 		return NULL;
 	}
 	table->slot_mask = INDEX_MIN_SLOTS - 1;
+	table->seed = random_seed();
 	table->config = *config;
 	table->on_end = on_end;
 	table->ctx = ctx;
@@ -240,7 +256,7 @@ static int index_make_room(struct flow_table *table)
  * back, so that probing never needs tombstones. */
 static void index_remove(struct flow_table *table, const struct flow *flow)
 {
-	size_t mask = table->slot_mask, i = flow_key_hash(&flow->key) & mask, j;
+	size_t mask = table->slot_mask, i = flow_key_hash(table, &flow->key) & mask, j;
 	uint64_t *slots = table->slots;
 
 	while (slots[i] && flow_of_slot(table, slots[i]) != flow)
@@ -315,9 +331,9 @@ void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *fro
 	key->zero = 0;
 }
 
-uint32_t flow_key_hash(const struct flow_key *key)
+uint32_t flow_key_hash(const struct flow_table *table, const struct flow_key *key)
 {
-	uint64_t w[5], h = 0x9e3779b97f4a7c15ull;
+	uint64_t w[5], h = table->seed;
 
 	/* the key is five words without padding: mix them as words */
 	memcpy(w, key, sizeof(w));

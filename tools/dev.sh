@@ -7,6 +7,9 @@
 #   tools/dev.sh build  install the build dependencies and build only
 #   tools/dev.sh bench  install what the benchmarks compare with, build
 #                       (Release), run bench/run.py and bench/sensor_rates.py
+#   tools/dev.sh fuzz [SECONDS]
+#                       build the libFuzzer harnesses of tests/fuzz with clang
+#                       and run each for SECONDS (default 60)
 #
 # Builds go to build/ (RelWithDebInfo) and build-asan/.
 set -euo pipefail
@@ -81,8 +84,27 @@ bench)
 	python3 bench/run.py --build build-release
 	python3 bench/sensor_rates.py --build build-release
 	;;
+fuzz)
+	install_missing "${build_packages[@]}" clang libclang-rt-dev python3
+	configure_and_build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DDSMFLOW_FUZZ=ON -DDSMFLOW_TESTS=OFF
+	python3 tests/fuzz/seeds.py build-fuzz/seeds
+	for kind in engine capture catalog; do
+		echo "== fuzz_$kind for ${2:-60} s"
+		mkdir -p "build-fuzz/corpus/$kind"
+		log="build-fuzz/fuzz_$kind.log"
+		if ! build-fuzz/tests/fuzz/fuzz_$kind -max_total_time="${2:-60}" -max_len=8192 \
+			-artifact_prefix="build-fuzz/fuzz_$kind-" \
+			"build-fuzz/corpus/$kind" "build-fuzz/seeds/$kind" >"$log" 2>&1; then
+			grep -E 'ERROR|SUMMARY|in place:|^artifact' "$log" >&2 || tail -20 "$log" >&2
+			echo "dev.sh: fuzz_$kind found a problem (input saved as build-fuzz/fuzz_$kind-*; log $log)" >&2
+			exit 1
+		fi
+		grep -E '^Done' "$log"
+	done
+	;;
 *)
-	echo "usage: tools/dev.sh demo|test|build|bench" >&2
+	echo "usage: tools/dev.sh demo|test|build|bench|fuzz [SECONDS]" >&2
 	exit 2
 	;;
 esac

@@ -107,7 +107,9 @@ void flow_table_free(struct flow_table *table);
  * pkt's source. */
 void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *from);
 
-uint32_t flow_key_hash(const struct flow_key *key);
+/* The key's hash in this table: seeded at random per table, so that
+ * traffic crafted to collide in one run does not collide in another. */
+uint32_t flow_key_hash(const struct flow_table *table, const struct flow_key *key);
 
 /* Prefetch hints for a lookup of hash to come: first the index slot, then
  * (once the slot has arrived) the flow it names. Neither changes anything. */
