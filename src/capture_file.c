@@ -13,6 +13,7 @@
  * a packet is handed over exactly as libpcap would hand it over.
  */
 #include <pcap/pcap.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,6 +32,11 @@
 #define BATCH 32		/* packets per call of the packet_fn: enough to prefetch ahead */
 #define STREAM_AHEAD 16384	/* bytes of the file fetched into the cache ahead of the walk */
 #define RELEASE_EVERY (8u << 20)	/* bytes walked between releases of the pages behind */
+#define MAP_AHEAD (4u << 20)	/* bytes whose pages are mapped at once, ahead of the walk */
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22	/* Linux 5.14; older kernels say EINVAL and fault page by page */
+#endif
 
 static const char *display_name(const char *path)
 {
@@ -42,6 +48,7 @@ static const char *display_name(const char *path)
 struct mapped {
 	const uint8_t *base;
 	size_t size;
+	size_t populated;	/* pages mapped up to here by map_ahead() */
 	int swapped;		/* the file's byte order is not ours */
 	int nanoseconds;	/* timestamps are ns (libpcap hands over us) */
 	uint32_t max_caplen;	/* min(libpcap's snapshot, SANE_CAPLEN) */
@@ -141,6 +148,21 @@ static inline void stream_ahead(const struct mapped *m, size_t offset, size_t *f
 		__builtin_prefetch(m->base + *fetched);
 }
 
+/* Maps the pages ahead of the walk in one call per MAP_AHEAD bytes,
+ * rather than in a page fault every few pages. */
+static void map_ahead(struct mapped *m, size_t offset)
+{
+	size_t len;
+
+	if (m->populated == SIZE_MAX || offset + MAP_AHEAD / 2 < m->populated || m->populated >= m->size)
+		return;
+	len = m->size - m->populated < MAP_AHEAD ? m->size - m->populated : MAP_AHEAD;
+	if (madvise((void *)(m->base + m->populated), len, MADV_POPULATE_READ) != 0)
+		m->populated = SIZE_MAX;	/* not supported: page faults will do */
+	else
+		m->populated += len;
+}
+
 /* Drops the pages well behind the walk from this process (they stay in the
  * page cache), so that a large file does not count as resident memory. The
  * batch just handed over is done with; anything before it may go. */
@@ -156,7 +178,7 @@ static void release_behind(const struct mapped *m, size_t offset, size_t *releas
 
 /* Walks the mapping in batches; returns the offset of the first record
  * it could not walk (the end of the file when all were well-formed). */
-static size_t walk_mapped(const struct mapped *m, int link, packet_fn fn, void *ctx,
+static size_t walk_mapped(struct mapped *m, int link, packet_fn fn, void *ctx,
 			  uint64_t *packets)
 {
 	struct packet batch[BATCH];
@@ -173,6 +195,7 @@ static size_t walk_mapped(const struct mapped *m, int link, packet_fn fn, void *
 		fn(ctx, batch, n);
 		n = 0;
 		release_behind(m, offset, &released);
+		map_ahead(m, offset);
 	}
 	if (n) {
 		*packets += n;

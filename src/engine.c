@@ -57,7 +57,9 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->idx = idx;
 	e->flow_log = config->flow_log;
 	e->flow_config = config->flows;
-	e->flows = flow_table_new(&config->flows, log_flow, e);
+	/* without a flow log nothing needs to see flows end, and the table
+	 * can free them without visiting each */
+	e->flows = flow_table_new(&config->flows, e->flow_log ? log_flow : NULL, e);
 	e->attributor = attributor_new(cat, idx, config->nas, config->nas_count);
 	e->counters = counters_new(catalog_service_count(cat), port_index_set_count(idx));
 	if (!e->flows || !e->attributor || !e->counters)
@@ -83,7 +85,7 @@ void engine_flush(struct engine *e)
 {
 	/* ending every flow is freeing the table; start a fresh one */
 	flow_table_free(e->flows);
-	e->flows = flow_table_new(&e->flow_config, log_flow, e);
+	e->flows = flow_table_new(&e->flow_config, e->flow_log ? log_flow : NULL, e);
 }
 
 /* ---- fragments ---- */
