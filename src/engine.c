@@ -1,7 +1,9 @@
 /* engine.c - the per-packet path, and the log of ended flows.
  *
- * engine_packet() is the hot path: decode into a stack struct, one hash
- * lookup, and two counter additions for a packet of a known flow. New flows
+ * engine_packets() is the hot path: packets come in batches, each decoded
+ * into a stack array ahead of its turn so that its flow can be prefetched;
+ * then, in order, one hash lookup and two counter additions for a packet
+ * of a known flow (engine_packet() is a batch of one). New flows
  * go through attribute.c once; payload is only read for tracked control
  * connections. Later IPv4/IPv6 fragments carry no ports, so the ports of
  * each first fragment are remembered (a fixed table, no allocation) and
