@@ -10,7 +10,11 @@
  * that is not (truncated, longer than the snapshot, past the end of the
  * mapping) is handed to libpcap, positioned at that record, which reads
  * from there on as it would have, with its own error messages. Either way
- * a packet is handed over exactly as libpcap would hand it over.
+ * a packet is handed over exactly as libpcap would hand it over. (A file
+ * that grows while it is read is read to its size at opening in place, then
+ * on by libpcap. One that another process truncates while it is read is
+ * the case a mapping handles worse than read(): its lost pages raise
+ * SIGBUS rather than a truncated-file error.)
  */
 #include <pcap/pcap.h>
 #include <stdint.h>
