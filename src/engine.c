@@ -48,6 +48,13 @@ struct engine {
 
 static void log_flow(void *ctx, struct flow *flow, enum flow_end_reason why);
 
+static struct flow_table *new_flow_table(struct engine *e)
+{
+	/* without a flow log nothing needs to see flows end, and the table
+	 * can free them without visiting each */
+	return flow_table_new(&e->flow_config, e->flow_log ? log_flow : NULL, e);
+}
+
 struct engine *engine_new(const struct catalog *cat, const struct port_index *idx,
 			  const struct engine_config *config, struct dsm_err *err)
 {
@@ -59,9 +66,7 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->idx = idx;
 	e->flow_log = config->flow_log;
 	e->flow_config = config->flows;
-	/* without a flow log nothing needs to see flows end, and the table
-	 * can free them without visiting each */
-	e->flows = flow_table_new(&config->flows, e->flow_log ? log_flow : NULL, e);
+	e->flows = new_flow_table(e);
 	e->attributor = attributor_new(cat, idx, config->nas, config->nas_count);
 	e->counters = counters_new(catalog_service_count(cat), port_index_set_count(idx));
 	if (!e->flows || !e->attributor || !e->counters)
@@ -87,7 +92,7 @@ void engine_flush(struct engine *e)
 {
 	/* ending every flow is freeing the table; start a fresh one */
 	flow_table_free(e->flows);
-	e->flows = flow_table_new(&e->flow_config, e->flow_log ? log_flow : NULL, e);
+	e->flows = new_flow_table(e);
 }
 
 /* ---- fragments ---- */
