@@ -13,6 +13,12 @@
  * connections announcing passive data connections that follow in the same
  * slot, DNS, mDNS, NTP and Synology Assistant datagrams, and a fifth of
  * non-DSM traffic; a tenth of the flows over IPv6, some 15% VLAN-tagged.
+ * Client payloads are what those protocols send first, so that dsmflow's
+ * payload inspection works as hard as on real traffic: DSM web UI requests
+ * naming Web API calls on tcp/5000, TLS ClientHellos with server names on
+ * tcp/5001 and 9443 (half of them post-quantum, 1.8 KB in two segments),
+ * HTTP on 8080, SMB, SSH, rsync and RDP openings, and DNS queries and
+ * answers on udp/53.
  * The same arguments always give the same bytes.
  */
 #include <pcap/pcap.h>
@@ -44,7 +50,61 @@ struct bflow {
 	uint16_t cport, sport;
 	uint32_t sent, length;	/* packets so far, packets in all */
 	uint32_t cseq, sseq;
+	uint16_t hello_sent;	/* bytes of a two-segment ClientHello sent */
+	uint8_t variant;	/* which of its kind's payloads */
 };
+
+/* The first client payload of each kind's flows (several variants). */
+#define VARIANTS 4
+static struct pkb first_payload[K_KINDS][VARIANTS];
+static struct pkb dns_answer[VARIANTS];
+
+static void text_payload(struct pkb *b, const char *text)
+{
+	pkb_init(b);
+	pkb_bytes(b, text, (uint32_t)strlen(text));
+}
+
+static void make_payloads(void)
+{
+	static const char *const dsm[VARIANTS] = {
+		"GET /webapi/entry.cgi?api=SYNO.Core.Desktop.JSUIString&version=1&method=getjs&lang=enu "
+		"HTTP/1.1\r\nHost: nas:5000\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0\r\n"
+		"Accept: */*\r\nCookie: id=abcdefghijklmnop\r\n\r\n",
+		"POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\nUser-Agent: Mozilla/5.0 (X11; Linux "
+		"x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36\r\nAccept: */*\r\nX-SYNO-TOKEN: "
+		"Zm9vYmFyYmF6cXV4\r\nContent-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n"
+		"Content-Length: 63\r\n\r\napi=SYNO.FileStation.List&method=list&version=2&folder_path=%2F",
+		"GET /webapi/entry.cgi?api=SYNO.Foto.Browse.Item&version=1&method=list&offset=0&limit=100 "
+		"HTTP/1.1\r\nHost: nas:5000\r\nUser-Agent: okhttp/4.12.0\r\n\r\n",
+		"POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\nContent-Type: "
+		"application/x-www-form-urlencoded\r\nContent-Length: 169\r\n\r\napi=SYNO.Entry.Request&"
+		"method=request&version=1&compound=%5B%7B%22api%22%3A%22SYNO.Core.System.Utilization%22%7D"
+		"%2C%7B%22api%22%3A%22SYNO.Core.CurrentConnection%22%7D%5D",
+	};
+	static const char *const names[VARIANTS] = { "nas.example.lan", "www.googleapis.com",
+						     "graph.microsoft.com", "update.synology.com" };
+	static const uint8_t addr[4] = { 10, 200, 0, 7 };
+
+	for (int v = 0; v < VARIANTS; v++) {
+		text_payload(&first_payload[K_DSM][v], dsm[v]);
+		pkb_init(&first_payload[K_DSM_WEB][v]);
+		pkb_tls_client_hello(&first_payload[K_DSM_WEB][v], names[v], v % 2 ? 1216 + 32 : 32);
+		pkb_init(&first_payload[K_HTTPS_ALT][v]);
+		pkb_tls_client_hello(&first_payload[K_HTTPS_ALT][v], names[3 - v], v % 2 ? 32 : 1216 + 32);
+		text_payload(&first_payload[K_HTTP_ALT][v], "GET /index.html HTTP/1.1\r\nHost: intranet\r\n"
+							    "Accept: */*\r\n\r\n");
+		text_payload(&first_payload[K_SMB][v], "\0\0\0\x54\xfeSMB@\0\0\0\0\0\0\0\0\0\x1f\0");
+		text_payload(&first_payload[K_SSH][v], "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+		text_payload(&first_payload[K_RSYNC][v], "@RSYNCD: 31.0 sha512 sha256 sha1 md5 md4\n");
+		text_payload(&first_payload[K_RDP][v], "\x03\0\0\x13\x0e\xe0\0\0\0\0\0\x01\0\x08\0\x0b\0\0\0");
+		pkb_init(&first_payload[K_DNS][v]);
+		pkb_dns_message(&first_payload[K_DNS][v], (uint16_t)(0x1000 + v), names[v], NULL, NULL);
+		pkb_init(&dns_answer[v]);
+		pkb_dns_message(&dns_answer[v], (uint16_t)(0x1000 + v), names[v],
+				v % 2 ? "edge.cdn.example.net" : NULL, addr);
+	}
+}
 
 struct gen {
 	pcap_dumper_t *out;
@@ -118,6 +178,7 @@ static void new_flow(struct gen *g, struct bflow *f)
 		f->length = 1 + below(g, 6);
 	f->cseq = (uint32_t)next_random(g);
 	f->sseq = (uint32_t)next_random(g);
+	f->variant = (uint8_t)below(g, VARIANTS);
 }
 
 /* The port the FTP control connection f announces for passive data. */
@@ -169,6 +230,35 @@ static void link_and_ip(struct pkb *b, const struct bflow *f, int from_client)
 		pkb_ipv6(b, src, dst, f->proto);
 }
 
+/* The client's payload in packet sent == 3 (and, for a ClientHello longer
+ * than a segment, the next): *len bytes, or NULL for the kind's filler. */
+static const uint8_t *client_payload(struct bflow *f, uint32_t *len)
+{
+	const struct pkb *p = &first_payload[f->kind][f->variant];
+	uint32_t n;
+
+	if (!p->len || f->hello_sent >= p->len)
+		return NULL;
+	n = p->len - f->hello_sent < 1448 ? p->len - f->hello_sent : 1448;
+	*len = n;
+	f->hello_sent = (uint16_t)(f->hello_sent + n);
+	return p->data + f->hello_sent - n;
+}
+
+static void udp_packet(struct gen *g, struct bflow *f, struct pkb *b)
+{
+	static const uint8_t data[1448];
+	int from_client = f->sent % 2 == 0;
+
+	link_and_ip(b, f, from_client);
+	pkb_udp(b, from_client ? f->cport : f->sport, from_client ? f->sport : f->cport);
+	if (f->kind == K_DNS)
+		pkb_bytes(b, from_client ? first_payload[K_DNS][f->variant].data : dns_answer[f->variant].data,
+			  from_client ? first_payload[K_DNS][f->variant].len : dns_answer[f->variant].len);
+	else
+		pkb_bytes(b, data, 40 + below(g, 400));
+}
+
 /* Builds f's next packet into b. */
 static void next_packet(struct gen *g, struct bflow *f, struct pkb *b)
 {
@@ -177,17 +267,16 @@ static void next_packet(struct gen *g, struct bflow *f, struct pkb *b)
 
 	pkb_init(b);
 	if (f->proto == 17) {
-		from_client = f->sent % 2 == 0;
-		link_and_ip(b, f, from_client);
-		pkb_udp(b, from_client ? f->cport : f->sport, from_client ? f->sport : f->cport);
-		pkb_bytes(b, data, 40 + below(g, 400));
+		udp_packet(g, f, b);
 	} else {
 		uint8_t flags = 0x10;
 		uint32_t len = 0;
 		char line[96];
 		const char *text = NULL;
+		const uint8_t *payload = NULL;
 
-		from_client = f->sent == 0 || f->sent == 2 || (f->sent > 2 && f->sent % 3 == 0);
+		from_client = f->sent == 0 || f->sent == 2 || (f->sent > 2 && f->sent % 3 == 0) ||
+			      (f->hello_sent && f->hello_sent < first_payload[f->kind][f->variant].len);
 		if (f->sent == 0)
 			flags = 0x02;
 		else if (f->sent == 1)
@@ -196,6 +285,8 @@ static void next_packet(struct gen *g, struct bflow *f, struct pkb *b)
 			flags = 0x11;
 		else if (f->kind == K_FTP && f->sent >= 3)
 			text = ftp_line(f, line, sizeof(line));
+		else if (from_client && f->sent >= 3 && (payload = client_payload(f, &len)))
+			flags = 0x18;
 		else if (!from_client)
 			len = 200 + below(g, 1249);
 		if (text) {
@@ -206,7 +297,7 @@ static void next_packet(struct gen *g, struct bflow *f, struct pkb *b)
 		link_and_ip(b, f, from_client);
 		pkb_tcp(b, from_client ? f->cport : f->sport, from_client ? f->sport : f->cport, flags,
 			from_client ? f->cseq : f->sseq, from_client ? f->sseq : f->cseq);
-		pkb_bytes(b, text ? (const void *)text : data, len);
+		pkb_bytes(b, text ? (const void *)text : payload ? payload : data, len);
 		*(from_client ? &f->cseq : &f->sseq) += len + ((flags & 0x03) ? 1 : 0);
 	}
 	pkb_finish(b);
@@ -253,6 +344,7 @@ int main(int argc, char **argv)
 				"must be >= 1\n");
 		return 2;
 	}
+	make_payloads();
 	flows = calloc(concurrent, sizeof(*flows));
 	dead = pcap_open_dead(DLT_EN10MB, 65535);
 	g.out = dead ? pcap_dump_open(dead, argv[1]) : NULL;

@@ -11,6 +11,7 @@
 #include "dsmflow/attribute.h"
 #include "dsmflow/expect.h"
 #include "dsmflow/ftp.h"
+#include "dsmflow/names.h"
 
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
@@ -25,6 +26,7 @@ struct attributor {
 	size_t nas_count;
 	int ftp_service;	/* owner of the dynamic FTP data range, or -1 */
 	int tftp_service;	/* the service of udp/69, or -1 */
+	uint8_t http_ports[65536 / 8];	/* tcp ports the catalogue labels HTTP or HTTPS */
 	struct expect_table expect;
 };
 
@@ -58,6 +60,29 @@ static int dynamic_tcp_service(const struct catalog *cat)
 	return -1;
 }
 
+/* A label that names HTTP: "HTTP", "HTTPS", "WebDAV with HTTPS", ... */
+static int label_is_http(const char *label)
+{
+	return strstr(label, "HTTP") != NULL;
+}
+
+static void mark_http_ports(struct attributor *a)
+{
+	for (size_t i = 0; i < catalog_record_count(a->cat); i++) {
+		const struct dsm_record *r = catalog_record(a->cat, i);
+
+		if (r->proto != DSM_PROTO_TCP || !label_is_http(r->label))
+			continue;
+		for (uint32_t p = r->first_port; p <= r->last_port; p++)
+			a->http_ports[p / 8] |= (uint8_t)(1u << (p % 8));
+	}
+}
+
+int attribute_http_port(const struct attributor *a, uint16_t port)
+{
+	return a->http_ports[port / 8] >> (port % 8) & 1;
+}
+
 struct attributor *attributor_new(const struct catalog *cat, const struct port_index *idx,
 				  const struct cidr *nas, size_t nas_count)
 {
@@ -77,6 +102,7 @@ struct attributor *attributor_new(const struct catalog *cat, const struct port_i
 	a->idx = idx;
 	a->ftp_service = dynamic_tcp_service(cat);
 	a->tftp_service = sole_service(idx, DSM_PROTO_UDP, TFTP_PORT);
+	mark_http_ports(a);
 	return a;
 }
 
@@ -281,4 +307,79 @@ void attribute_payload(struct attributor *a, const struct flow *flow, uint8_t fr
 	memcpy(x.listen_addr, flow->key.addr[listener], 16);
 	memcpy(x.peer_addr, flow->key.addr[!listener], 16);
 	expect_add(&a->expect, &x);
+}
+
+/* ---- payload evidence ---- */
+
+/* Whether service is one of the flow's candidates (its port attribution). */
+static int is_candidate(const struct attributor *a, const struct flow *flow, int service)
+{
+	const struct candidate_set *set;
+
+	if (flow->kind == FLOW_SERVICE)
+		return flow->attribution == service;
+	if (flow->kind != FLOW_GROUP)
+		return 0;
+	set = port_index_set(a->idx, flow->attribution);
+	for (size_t i = 0; set && i < set->count; i++)
+		if (set->items[i].service == service)
+			return 1;
+	return 0;
+}
+
+void attribute_judge_webapi(const struct attributor *a, const struct flow *flow,
+			    const struct webapi_entry *entry, struct verdict *out)
+{
+	const struct dsm_service *svc = catalog_service(a->cat, (size_t)entry->service_id);
+	int own_category = svc && strcmp(svc->category, WEBAPI_CATEGORY) == 0;
+
+	*out = (struct verdict){ .strength = STRENGTH_NOTE, .by = SERVICE_BY_WEBAPI };
+	if (!svc)
+		return;
+	if (is_candidate(a, flow, entry->service_id)) {
+		out->strength = entry->dsm_core ? STRENGTH_WEBAPI_CORE : STRENGTH_WEBAPI;
+	} else if (own_category || flow->kind == FLOW_UNCLASSIFIED) {
+		out->strength = entry->dsm_core ? STRENGTH_WEBAPI_CORE : STRENGTH_WEBAPI;
+		out->marks = flow->kind == FLOW_UNCLASSIFIED ? FLOW_MARK_UNCATALOGUED : 0;
+	} else {
+		out->marks = FLOW_MARK_OUTSIDE;
+		return;
+	}
+	out->kind = FLOW_SERVICE;
+	out->attribution = (uint16_t)entry->service_id;
+}
+
+void attribute_judge_name(const struct attributor *a, const struct flow *flow, uint8_t by,
+			  const char *name, size_t len, struct verdict *out)
+{
+	const struct candidate_set *set;
+	uint16_t subset;
+
+	*out = (struct verdict){ .strength = STRENGTH_NOTE, .by = by };
+	if (name_remote_access(name, len) != REMOTE_ACCESS_NONE) {
+		out->marks = FLOW_MARK_REMOTE_ACCESS;
+		return;
+	}
+	if (flow->kind != FLOW_GROUP)
+		return;
+	subset = port_index_name_subset(a->idx, flow->attribution, name, len);
+	set = port_index_set(a->idx, subset);
+	if (!set)
+		return;
+	out->strength = by == SERVICE_BY_SNI ? STRENGTH_SNI : STRENGTH_DNS;
+	out->kind = set->count == 1 ? FLOW_SERVICE : FLOW_GROUP;
+	out->attribution = set->count == 1 ? set->items[0].service : subset;
+}
+
+void attribute_settle(struct flow *flow, const struct verdict *v)
+{
+	flow->marks |= v->marks;
+	if (v->strength > STRENGTH_NOTE) {
+		flow->kind = v->kind;
+		flow->attribution = v->attribution;
+		flow->decided_by = v->by;
+	} else {
+		flow->decided_by = flow->evidence == EVIDENCE_EXPECTED ? SERVICE_BY_ANNOUNCEMENT
+									 : SERVICE_BY_PORT;
+	}
 }

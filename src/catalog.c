@@ -6,7 +6,6 @@
  * with "SOURCE:LINE: message" and the half-built catalogue is freed.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "dsmflow/catalog.h"
 #include "dsmflow/jsonout.h"
+#include "dsmflow/tsv.h"
 
 extern const char dsm_catalog_embedded[];
 extern const size_t dsm_catalog_embedded_len;
@@ -23,9 +23,7 @@ extern const size_t dsm_catalog_embedded_len;
 #define CATALOG_FIELDS 11
 #define CATALOG_MAX_FILE (64u << 20)
 #define CUSTOM_CATEGORY "Custom"
-/* Names and texts are for reports and labels; the service index keys on
- * "category<TAB>name" in a fixed buffer, so both must stay well below it. */
-#define CATALOG_MAX_TEXT 255
+#define CATALOG_MAX_TEXT TSV_MAX_TEXT
 
 static const char *const column_names[CATALOG_FIELDS] = {
 	"category", "service", "proto", "first_port", "last_port", "label",
@@ -62,12 +60,6 @@ struct catalog {
 	struct pooled_string *strings;
 	struct service_entry *service_index;
 	struct record_entry *record_index;
-};
-
-/* A field of a TSV line: not NUL-terminated. */
-struct field {
-	const char *p;
-	size_t n;
 };
 
 const char *dsm_proto_name(enum dsm_proto proto)
@@ -255,38 +247,13 @@ static int append_record(struct catalog *cat, const struct dsm_record *rec, unsi
 
 /* ---- TSV parsing ---- */
 
-static bool field_is(const struct field *f, const char *s)
+static bool field_is_empty_marker(const struct tsv_field *f)
 {
-	return f->n == strlen(s) && memcmp(f->p, s, f->n) == 0;
-}
-
-static bool field_is_empty_marker(const struct field *f)
-{
-	return field_is(f, "-");
-}
-
-/* Splits line[0..n) at tabs; returns the number of fields (up to max + 1, so
- * that too many fields are seen). */
-static size_t split_fields(const char *line, size_t n, struct field *fields, size_t max)
-{
-	size_t count = 0;
-	const char *start = line, *end = line + n;
-
-	for (const char *p = line; p <= end; p++) {
-		if (p != end && *p != '\t')
-			continue;
-		if (count <= max) {
-			fields[count].p = start;
-			fields[count].n = (size_t)(p - start);
-		}
-		count++;
-		start = p + 1;
-	}
-	return count;
+	return tsv_field_is(f, "-");
 }
 
 /* Decimal 0..65535, digits only. */
-static bool parse_port(const struct field *f, uint16_t *port)
+static bool parse_port(const struct tsv_field *f, uint16_t *port)
 {
 	unsigned value = 0;
 
@@ -318,7 +285,7 @@ struct parse_ctx {
 		return -1;                                                    \
 	} while (0)
 
-static int parse_ports(struct parse_ctx *ctx, const struct field *fields, struct dsm_record *rec)
+static int parse_ports(struct parse_ctx *ctx, const struct tsv_field *fields, struct dsm_record *rec)
 {
 	if (rec->proto == DSM_PROTO_ICMP) {
 		if (!field_is_empty_marker(&fields[COL_FIRST]) || !field_is_empty_marker(&fields[COL_LAST]))
@@ -338,7 +305,7 @@ static int parse_ports(struct parse_ctx *ctx, const struct field *fields, struct
 	return 0;
 }
 
-static int parse_enums(struct parse_ctx *ctx, const struct field *fields, struct dsm_record *rec)
+static int parse_enums(struct parse_ctx *ctx, const struct tsv_field *fields, struct dsm_record *rec)
 {
 	int proto = dsm_proto_parse(fields[COL_PROTO].p, fields[COL_PROTO].n);
 
@@ -346,16 +313,16 @@ static int parse_enums(struct parse_ctx *ctx, const struct field *fields, struct
 		PARSE_FAIL(ctx, "unknown protocol '%.*s' (expected tcp, udp or icmp)",
 			   (int)fields[COL_PROTO].n, fields[COL_PROTO].p);
 	rec->proto = (uint8_t)proto;
-	if (field_is(&fields[COL_ROLE], "inbound"))
+	if (tsv_field_is(&fields[COL_ROLE], "inbound"))
 		rec->role = DSM_ROLE_INBOUND;
-	else if (field_is(&fields[COL_ROLE], "outbound"))
+	else if (tsv_field_is(&fields[COL_ROLE], "outbound"))
 		rec->role = DSM_ROLE_OUTBOUND;
 	else
 		PARSE_FAIL(ctx, "unknown role '%.*s' (expected inbound or outbound)",
 			   (int)fields[COL_ROLE].n, fields[COL_ROLE].p);
-	if (field_is(&fields[COL_MATCH], "static"))
+	if (tsv_field_is(&fields[COL_MATCH], "static"))
 		rec->match = DSM_MATCH_STATIC;
-	else if (field_is(&fields[COL_MATCH], "dynamic"))
+	else if (tsv_field_is(&fields[COL_MATCH], "dynamic"))
 		rec->match = DSM_MATCH_DYNAMIC;
 	else
 		PARSE_FAIL(ctx, "unknown match '%.*s' (expected static or dynamic)",
@@ -363,7 +330,7 @@ static int parse_enums(struct parse_ctx *ctx, const struct field *fields, struct
 	return 0;
 }
 
-static int parse_footnote(struct parse_ctx *ctx, const struct field *f, struct dsm_record *rec)
+static int parse_footnote(struct parse_ctx *ctx, const struct tsv_field *f, struct dsm_record *rec)
 {
 	uint16_t number;
 
@@ -377,16 +344,13 @@ static int parse_footnote(struct parse_ctx *ctx, const struct field *f, struct d
 }
 
 /* Text columns: '-' stands for empty, so an empty field is always a mistake. */
-static int parse_text(struct parse_ctx *ctx, const struct field *f, enum column col,
+static int parse_text(struct parse_ctx *ctx, const struct tsv_field *f, enum column col,
 		      bool may_be_empty, const char **out)
 {
-	if (f->n == 0)
-		PARSE_FAIL(ctx, "column '%s' is empty (write '-' for none)", column_names[col]);
-	if (f->n > CATALOG_MAX_TEXT)
-		PARSE_FAIL(ctx, "column '%s' is longer than %d bytes", column_names[col], CATALOG_MAX_TEXT);
-	for (size_t i = 0; i < f->n; i++)
-		if ((unsigned char)f->p[i] < 0x20)
-			PARSE_FAIL(ctx, "column '%s' holds a control character", column_names[col]);
+	const char *problem = tsv_text_problem(f);
+
+	if (problem)
+		PARSE_FAIL(ctx, "column '%s' %s", column_names[col], problem);
 	if (field_is_empty_marker(f)) {
 		if (!may_be_empty)
 			PARSE_FAIL(ctx, "column '%s' must not be '-'", column_names[col]);
@@ -401,10 +365,10 @@ static int parse_text(struct parse_ctx *ctx, const struct field *f, enum column 
 
 static int parse_record_line(struct parse_ctx *ctx, const char *line, size_t n)
 {
-	struct field fields[CATALOG_FIELDS + 1];
+	struct tsv_field fields[CATALOG_FIELDS + 1];
 	struct dsm_record rec = { .line = ctx->line };
 	const char *category, *service;
-	size_t count = split_fields(line, n, fields, CATALOG_FIELDS);
+	size_t count = tsv_split(line, n, fields, CATALOG_FIELDS);
 	unsigned earlier;
 	int id, added;
 
@@ -434,53 +398,39 @@ static int parse_record_line(struct parse_ctx *ctx, const char *line, size_t n)
 
 static int check_header(struct parse_ctx *ctx, const char *line, size_t n)
 {
-	struct field fields[CATALOG_FIELDS + 1];
-	size_t count = split_fields(line, n, fields, CATALOG_FIELDS);
+	struct tsv_field fields[CATALOG_FIELDS + 1];
+	size_t count = tsv_split(line, n, fields, CATALOG_FIELDS);
 
 	for (size_t i = 0; i < CATALOG_FIELDS; i++)
-		if (count != CATALOG_FIELDS || !field_is(&fields[i], column_names[i]))
+		if (count != CATALOG_FIELDS || !tsv_field_is(&fields[i], column_names[i]))
 			PARSE_FAIL(ctx, "expected the header line 'category<TAB>service<TAB>proto"
 					"<TAB>first_port<TAB>last_port<TAB>label<TAB>role<TAB>match"
 					"<TAB>footnote<TAB>note<TAB>domains'");
 	return 0;
 }
 
-static bool is_blank_or_comment(const char *line, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	return i == n || line[i] == '#';
-}
-
 static int parse_lines(struct parse_ctx *ctx, const char *text, size_t len)
 {
-	const char *p = text, *end = text + len;
+	struct tsv_lines lines;
+	const char *p;
+	size_t n;
 	bool header_seen = false;
+	int more;
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		ctx->line++;
-		if (n > 0 && p[n - 1] == '\r')
-			n--;	/* tolerate a file saved with CRLF line ends */
-		if (memchr(p, '\0', n))
+	tsv_lines_init(&lines, text, len);
+	while ((more = tsv_next_line(&lines, &p, &n)) != 0) {
+		ctx->line = lines.line;
+		if (more < 0)
 			PARSE_FAIL(ctx, "NUL byte in line");
-		if (!is_blank_or_comment(p, n)) {
-			if (!header_seen) {
-				if (check_header(ctx, p, n))
-					return -1;
-				header_seen = true;
-			} else if (parse_record_line(ctx, p, n)) {
+		if (!header_seen) {
+			if (check_header(ctx, p, n))
 				return -1;
-			}
+			header_seen = true;
+		} else if (parse_record_line(ctx, p, n)) {
+			return -1;
 		}
-		if (!nl)
-			break;
-		p = nl + 1;
 	}
+	ctx->line = lines.line;
 	if (!header_seen) {
 		ctx->line = ctx->line ? ctx->line : 1;
 		PARSE_FAIL(ctx, "no header line: not a dsmflow catalogue");
@@ -509,52 +459,10 @@ struct catalog *catalog_load_embedded(struct dsm_err *err)
 	return catalog_parse(dsm_catalog_embedded, dsm_catalog_embedded_len, CATALOG_EMBEDDED_NAME, err);
 }
 
-/* Reads the whole file; NULL with err filled on failure. */
-static char *read_file(const char *path, size_t *len, struct dsm_err *err)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f) {
-		dsm_err_set(err, "%s: cannot open catalogue: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (n == cap) {
-			char *bigger;
-
-			cap = cap ? cap * 2 : 65536;
-			bigger = cap <= CATALOG_MAX_FILE ? realloc(buf, cap) : NULL;
-			if (!bigger) {
-				dsm_err_set(err, "%s: catalogue too large or out of memory", path);
-				goto fail;
-			}
-			buf = bigger;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		dsm_err_set(err, "%s: cannot read catalogue: %s", path, strerror(errno));
-		goto fail;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-fail:
-	free(buf);
-	fclose(f);
-	return NULL;
-}
-
 struct catalog *catalog_load_file(const char *path, struct dsm_err *err)
 {
 	size_t len;
-	char *text = read_file(path, &len, err);
+	char *text = tsv_read_file(path, "catalogue", CATALOG_MAX_FILE, &len, err);
 	struct catalog *cat;
 
 	if (!text)
@@ -596,6 +504,53 @@ int catalog_add_port(struct catalog *cat, enum dsm_proto proto, uint16_t first_p
 					   : "--port %s/%u-%u=%s: already in the catalogue",
 			    dsm_proto_name(proto), first_port, last_port, service_name);
 		return -1;
+	}
+	return 0;
+}
+
+/* True when s is a name the TSV format can carry: see tsv_text_problem(). */
+static bool is_service_text(const char *s)
+{
+	struct tsv_field f = { s, strlen(s) };
+
+	return !tsv_text_problem(&f) && strcmp(s, "-") != 0;
+}
+
+int catalog_add_service(struct catalog *cat, const char *category, const char *name,
+			struct dsm_err *err)
+{
+	int id;
+
+	if (!is_service_text(category) || !is_service_text(name)) {
+		dsm_err_set(err, "service '%.*s' in category '%.*s': a name is empty, '-', longer "
+				 "than %d bytes or holds a control character", CATALOG_MAX_TEXT,
+			    name, CATALOG_MAX_TEXT, category, CATALOG_MAX_TEXT);
+		return -1;
+	}
+	id = intern_service(cat, category, strlen(category), name, strlen(name));
+	if (id < 0)
+		dsm_err_set(err, "service '%s' in category '%s': out of memory or too many services",
+			    name, category);
+	return id;
+}
+
+int catalog_truncate_services(struct catalog *cat, size_t count)
+{
+	if (count > cat->service_count)
+		return -1;
+	for (size_t i = 0; i < cat->record_count; i++)
+		if (cat->records[i].service >= count)
+			return -1;
+	while (cat->service_count > count) {
+		const struct dsm_service *s = &cat->services[cat->service_count - 1];
+		struct service_entry *entry = find_service_entry(cat, s->category, strlen(s->category),
+								 s->name, strlen(s->name));
+
+		if (entry) {
+			HASH_DEL(cat->service_index, entry);
+			free(entry);
+		}
+		cat->service_count--;
 	}
 	return 0;
 }

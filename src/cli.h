@@ -1,5 +1,6 @@
 /* cli.h - what the subcommands share: the catalogue options (--catalog,
- * --port) and the exit-status convention. Internal to the dsmflow binary. */
+ * --port, --webapi) and the exit-status convention. Internal to the dsmflow
+ * binary. */
 #ifndef DSMFLOW_CLI_H
 #define DSMFLOW_CLI_H
 
@@ -8,6 +9,7 @@
 
 #include "dsmflow/catalog.h"
 #include "dsmflow/index.h"
+#include "dsmflow/webapi.h"
 
 enum cli_exit {
 	EXIT_OK = 0,
@@ -19,16 +21,18 @@ enum cli_exit {
 
 struct cli_common {
 	const char *catalog_path;	/* NULL: the embedded catalogue */
+	const char *webapi_path;	/* NULL: the embedded Web API table */
 	const char *ports[CLI_MAX_PORTS];
 	size_t port_count;
 };
 
 /* Option values of the common options, usable in every subcommand's table. */
-enum { OPT_CATALOG = 0x100, OPT_PORT, OPT_HELP, OPT_FIRST_FREE };
+enum { OPT_CATALOG = 0x100, OPT_PORT, OPT_WEBAPI, OPT_HELP, OPT_FIRST_FREE };
 
 #define CLI_COMMON_LONG_OPTIONS                                  \
 	{ "catalog", required_argument, NULL, OPT_CATALOG },      \
 	{ "port", required_argument, NULL, OPT_PORT },            \
+	{ "webapi", required_argument, NULL, OPT_WEBAPI },        \
 	{ "help", no_argument, NULL, OPT_HELP }
 
 #define CLI_COMMON_HELP                                                                 \
@@ -37,9 +41,12 @@ enum { OPT_CATALOG = 0x100, OPT_PORT, OPT_HELP, OPT_FIRST_FREE };
 	"  --port PROTO/PORT[-PORT]=SERVICE\n"                                            \
 	"                        add a port to SERVICE (an existing service name, or a\n" \
 	"                        new one in category Custom); repeatable\n"               \
+	"  --webapi FILE         use FILE (catalog/README.md, \"The Web API table\")\n" \
+	"                        instead of the Web API table built into dsmflow\n"       \
 	"  -h, --help            show this help\n"
 
-/* Handles --catalog and --port; returns 0, or -1 after a usage message. */
+/* Handles --catalog, --port and --webapi; returns 0, or -1 after a usage
+ * message. */
 int cli_common_option(struct cli_common *common, int opt, const char *arg);
 
 enum cli_option_result {
@@ -49,14 +56,17 @@ enum cli_option_result {
 };
 
 /* The options every subcommand shares, seen in a getopt_long loop: -h and
- * --help print usage, --catalog and --port are recorded, '?' and ':' are
- * usage errors naming argv[optind - 1]. */
+ * --help print usage, --catalog, --port and --webapi are recorded, '?' and
+ * ':' are usage errors naming argv[optind - 1]. */
 enum cli_option_result cli_shared_option(const char *cmd, const char *usage, int opt, char **argv,
 					 struct cli_common *common, int *status);
 
-/* Loads the catalogue the options ask for and builds its index; prints the
- * error and returns -1 on failure (the caller exits EXIT_USAGE). */
-int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx);
+/* Loads the catalogue and the Web API table the options ask for, binds the
+ * table to the catalogue (which gains a service per package it lacks), adds
+ * the --port entries and builds the index; prints the error and returns -1 on
+ * failure (the caller exits EXIT_USAGE). The caller frees all three. */
+int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx,
+	     struct webapi_table **api);
 
 /* Prints "dsmflow CMD: message" and a hint to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

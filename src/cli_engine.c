@@ -44,6 +44,9 @@ int engine_option(const char *cmd, struct engine_options *o, int opt, const char
 	case OPT_FLOWS:
 		o->flows_path = arg;
 		return 0;
+	case OPT_EVIDENCE_LOG:
+		o->evidence_log_path = arg;
+		return 0;
 	case OPT_NAS:
 		if (o->nas_count == CLI_MAX_NAS)
 			return cli_usage_error(cmd, "at most %d --nas options", CLI_MAX_NAS);
@@ -76,9 +79,12 @@ static FILE *open_output(const char *cmd, const char *path, const char *what)
 }
 
 int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
-		    const struct port_index *idx, struct engine_run *run)
+		    const struct port_index *idx, const struct webapi_table *api,
+		    struct engine_run *run)
 {
-	struct engine_config config = { .flows = o->flows, .nas = o->nas, .nas_count = o->nas_count };
+	struct engine_config config = {
+		.flows = o->flows, .nas = o->nas, .nas_count = o->nas_count, .webapi = api,
+	};
 	struct dsm_err err;
 
 	memset(run, 0, sizeof(*run));
@@ -88,9 +94,13 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 	run->report = stdout;
 	if (o->flows_path && !(run->flow_log = open_output(cmd, o->flows_path, "the flow log")))
 		goto fail;
+	if (o->evidence_log_path &&
+	    !(run->evidence_log = open_output(cmd, o->evidence_log_path, "the evidence log")))
+		goto fail;
 	if (o->output_path && !(run->report = open_output(cmd, o->output_path, "the report")))
 		goto fail;
 	config.flow_log = run->flow_log;
+	config.evidence_log = run->evidence_log;
 	run->engine = engine_new(cat, idx, &config, &err);
 	if (!run->engine) {
 		fprintf(stderr, "dsmflow %s: %s\n", cmd, err.msg);
@@ -105,12 +115,19 @@ fail:
 int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
 		      const struct capture_stats *capture)
 {
+	struct inspect_stats inspect;
+	struct dns_table_stats dns;
 	struct report_input in = {
 		.cat = run->cat, .idx = run->idx, .counters = engine_counters(run->engine),
 		.active_flows = engine_active_flows(run->engine),
 		.evicted_flows = engine_evicted_flows(run->engine), .capture = capture,
+		.inspect = &inspect, .dns = &dns,
 	};
-	int rc = report_write(format, &in, out);
+	int rc;
+
+	engine_inspect_stats(run->engine, &inspect);
+	engine_dns_stats(run->engine, &dns);
+	rc = report_write(format, &in, out);
 
 	fflush(out);
 	return rc;
@@ -124,8 +141,10 @@ int engine_run_close(struct engine_run *run)
 	run->engine = NULL;
 	if (run->flow_log && fclose(run->flow_log))
 		rc = -1;
+	if (run->evidence_log && fclose(run->evidence_log))
+		rc = -1;
 	if (run->report && run->report != stdout && fclose(run->report))
 		rc = -1;
-	run->flow_log = run->report = NULL;
+	run->flow_log = run->evidence_log = run->report = NULL;
 	return rc;
 }

@@ -14,7 +14,7 @@
 #define CLI_MAX_NAS 64
 
 enum {
-	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_TIMEOUT_FIRST,
+	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_EVIDENCE_LOG, OPT_TIMEOUT_FIRST,
 	OPT_ENGINE_FIRST_FREE = OPT_TIMEOUT_FIRST + FLOW_TIMEOUT_CLASSES,
 };
 
@@ -22,6 +22,7 @@ struct engine_options {
 	enum report_format format;
 	const char *output_path;
 	const char *flows_path;
+	const char *evidence_log_path;
 	struct cidr nas[CLI_MAX_NAS];
 	size_t nas_count;
 	struct flow_table_config flows;
@@ -31,6 +32,7 @@ struct engine_options {
 	{ "format", required_argument, NULL, 'f' },                                                \
 	{ "output", required_argument, NULL, 'o' },                                                \
 	{ "flows", required_argument, NULL, OPT_FLOWS },                                           \
+	{ "evidence-log", required_argument, NULL, OPT_EVIDENCE_LOG },                             \
 	{ "nas", required_argument, NULL, OPT_NAS },                                               \
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },                                   \
 	{ "timeout-tcp-established", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_TCP_ESTABLISHED }, \
@@ -46,6 +48,9 @@ struct engine_options {
 	"  -f, --format FORMAT   table (default), json, csv or prometheus\n"                    \
 	"  -o, --output FILE     write the report to FILE instead of standard output\n"         \
 	"      --flows FILE      write one JSON line per flow as it ends\n"                     \
+	"      --evidence-log FILE  write one JSON line per piece of payload evidence\n"      \
+	"                        read (HTTP request, TLS server name, DNS answer, Web\n"    \
+	"                        API name), as Zeek's http, ssl and dns logs\n"             \
 	"      --nas CIDR        an address or prefix of the NAS (repeatable): decides\n"       \
 	"                        which catalogue role applies (inbound when the NAS\n"          \
 	"                        serves, outbound when it connects out)\n"                      \
@@ -72,6 +77,7 @@ struct engine_run {
 	struct engine *engine;
 	FILE *report;		/* stdout or --output */
 	FILE *flow_log;		/* --flows, or NULL */
+	FILE *evidence_log;	/* --evidence-log, or NULL */
 	const struct catalog *cat;
 	const struct port_index *idx;
 	enum report_format format;
@@ -80,7 +86,8 @@ struct engine_run {
 /* Opens --output and --flows and builds the engine; prints the error and
  * returns -1 on failure. */
 int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
-		    const struct port_index *idx, struct engine_run *run);
+		    const struct port_index *idx, const struct webapi_table *api,
+		    struct engine_run *run);
 
 /* Writes the report of what the engine counted so far, in format, to out.
  * capture may be NULL (offline). Returns -1 when memory ran out. */

@@ -85,6 +85,7 @@ int cli_lookup(int argc, char **argv, struct cli_common *common)
 	};
 	struct catalog *cat;
 	struct port_index *idx;
+	struct webapi_table *api;
 	struct portspec spec;
 	struct dsm_err err;
 	int opt, rc, status;
@@ -99,9 +100,10 @@ int cli_lookup(int argc, char **argv, struct cli_common *common)
 		return cli_usage_error("lookup", "%s", err.msg);
 	if (spec.first_port != spec.last_port)
 		return cli_usage_error("lookup", "'%s': give one port, not a range", argv[optind]);
-	if (cli_load(common, &cat, &idx))
+	if (cli_load(common, &cat, &idx, &api))
 		return EXIT_USAGE;
 	rc = lookup(cat, idx, &spec, argv[optind]);
+	webapi_free(api);
 	port_index_free(idx);
 	catalog_free(cat);
 	return rc;

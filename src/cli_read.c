@@ -83,15 +83,17 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 	struct engine_run run;
 	struct catalog *cat;
 	struct port_index *idx;
+	struct webapi_table *api;
 	int failed, rc = parse_read_options(argc, argv, &o, common);
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (cli_load(common, &cat, &idx))
+	if (cli_load(common, &cat, &idx, &api))
 		return EXIT_USAGE;
 	rc = EXIT_NO_MATCH;
-	if (engine_run_open("read", &o, cat, idx, &run) == 0) {
+	if (engine_run_open("read", &o, cat, idx, api, &run) == 0) {
 		failed = read_files(run.engine, argv + optind, argc - optind);
+		engine_settle(run.engine);	/* the input ended: no more payload to wait for */
 		if (engine_run_report(&run, o.format, run.report, NULL)) {
 			fprintf(stderr, "dsmflow read: out of memory writing the report\n");
 			failed++;
@@ -100,6 +102,7 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 			failed++;
 		rc = failed ? EXIT_NO_MATCH : EXIT_OK;
 	}
+	webapi_free(api);
 	port_index_free(idx);
 	catalog_free(cat);
 	return rc;

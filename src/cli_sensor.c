@@ -225,6 +225,7 @@ static int sensor_run(const struct sensor_source *src, void *source,
 	rc = run_loop(src, source, o, run, metrics);
 	metrics_stop(metrics);
 	src->stats(source, &stats);
+	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
 	if (engine_run_report(run, run->format, run->report, &stats))
 		rc = EXIT_NO_MATCH;
 	print_health(src, &stats);
@@ -237,14 +238,15 @@ int sensor_main(const struct sensor_source *src, const void *source_options,
 {
 	struct catalog *cat;
 	struct port_index *idx;
+	struct webapi_table *api;
 	struct engine_run run;
 	struct dsm_err err;
 	void *source;
 	int rc = EXIT_NO_MATCH;
 
-	if (cli_load(common, &cat, &idx))
+	if (cli_load(common, &cat, &idx, &api))
 		return EXIT_USAGE;
-	if (engine_run_open(src->command, eo, cat, idx, &run) == 0) {
+	if (engine_run_open(src->command, eo, cat, idx, api, &run) == 0) {
 		source = src->open(source_options, &err);
 		if (source) {
 			rc = sensor_run(src, source, o, &run);
@@ -255,6 +257,7 @@ int sensor_main(const struct sensor_source *src, const void *source_options,
 		if (engine_run_close(&run) && rc == EXIT_OK)
 			rc = EXIT_NO_MATCH;
 	}
+	webapi_free(api);
 	port_index_free(idx);
 	catalog_free(cat);
 	return rc;

@@ -18,6 +18,7 @@ struct counters {
 	struct counter_row *groups;	/* [0..max_set_id] */
 	size_t max_set_id;
 	struct port_row *ports;
+	struct counter_row no_row;	/* flows whose port row could not be allocated */
 	struct counter_totals totals;
 };
 
@@ -75,7 +76,11 @@ struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16
 	switch (kind) {
 	case FLOW_SERVICE: return id < c->service_count ? &c->services[id] : NULL;
 	case FLOW_GROUP: return id <= c->max_set_id ? &c->groups[id] : NULL;
-	default: return port_row(c, ip_proto, id);
+	default: {
+		struct counter_row *row = port_row(c, ip_proto, id);
+
+		return row ? row : &c->no_row;
+	}
 	}
 }
 
@@ -87,6 +92,7 @@ int counters_copy(struct counters *dst, const struct counters *src)
 	memcpy(dst->services, src->services, src->service_count * sizeof(*src->services));
 	memcpy(dst->groups, src->groups, (src->max_set_id + 1) * sizeof(*src->groups));
 	dst->totals = src->totals;
+	dst->no_row = src->no_row;
 	for (p = src->ports; p; p = p->hh.next) {
 		struct counter_row *row = port_row(dst, (uint8_t)(p->key >> 16), (uint16_t)p->key);
 
@@ -168,6 +174,7 @@ void counters_sum(const struct counters *c, struct counter_row *classified,
 		add_row(classified, &c->groups[i]);
 	for (p = c->ports; p; p = p->hh.next)
 		add_row(unclassified, &p->row);
+	add_row(unclassified, &c->no_row);
 	unclassified->packets[TO_SERVER] += c->totals.fragment_packets + c->totals.no_flow_packets;
 	unclassified->bytes[TO_SERVER] += c->totals.fragment_bytes + c->totals.no_flow_bytes;
 }

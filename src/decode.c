@@ -1,16 +1,17 @@
 /* decode.c - bounds-checked parsing of link, IP and transport headers.
  *
- * Every byte is read through struct cursor: take() is the one place that
- * checks a header lies inside the captured bytes, and each parser reads only
- * the block take() returned. Packet bytes are never cast to host structs (a
- * VLAN tag leaves IP unaligned), and lengths from headers only ever shrink
- * the cursor, never extend it past the capture.
+ * Every byte is read through struct cursor (cursor.h): cur_take() is the
+ * one place that checks a header lies inside the captured bytes, and each
+ * parser reads only the block cur_take() returned. Packet bytes are never
+ * cast to host structs (a VLAN tag leaves IP unaligned), and lengths from
+ * headers only ever shrink the cursor, never extend it past the capture.
  */
 #include <string.h>
 
 #include <netinet/in.h>
 #include <pcap/dlt.h>
 
+#include "dsmflow/cursor.h"
 #include "dsmflow/decode.h"
 
 #define ETHERTYPE_IPV4 0x0800
@@ -27,60 +28,6 @@
 #define MAX_MPLS_LABELS 8
 #define MAX_IPV6_EXTENSIONS 16
 
-/* The bytes not yet consumed: [p + off, p + end). */
-struct cursor {
-	const uint8_t *p;
-	uint32_t off;
-	uint32_t end;
-};
-
-/* Consumes n bytes and returns them, or NULL (consuming nothing) when
- * fewer than n remain. The only bounds check parsers need. */
-static const uint8_t *take(struct cursor *c, uint32_t n)
-{
-	const uint8_t *block;
-
-	if (c->end - c->off < n)
-		return NULL;
-	block = c->p + c->off;
-	c->off += n;
-	return block;
-}
-
-/* Looks at n bytes without consuming them. */
-static const uint8_t *peek(const struct cursor *c, uint32_t n)
-{
-	return c->end - c->off < n ? NULL : c->p + c->off;
-}
-
-static uint32_t remaining(const struct cursor *c)
-{
-	return c->end - c->off;
-}
-
-/* Limits the cursor to n more bytes (an IP or UDP length field); a field
- * claiming more than was captured changes nothing. */
-static void limit(struct cursor *c, uint32_t n)
-{
-	if (n < remaining(c))
-		c->end = c->off + n;
-}
-
-static uint16_t be16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static uint32_t be32(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-}
-
-static uint32_t le32(const uint8_t *b)
-{
-	return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
-}
-
 static enum decode_status decode_ipv4(struct cursor *c, struct decoded *out);
 static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out);
 
@@ -88,39 +35,40 @@ static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out);
 
 static enum decode_status decode_tcp(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = peek(c, 20);
+	const uint8_t *h = cur_peek(c, 20);
 	uint32_t header_len;
 
 	if (!h)
 		return DECODE_MALFORMED;
 	header_len = (uint32_t)(h[12] >> 4) * 4;
-	if (header_len < 20 || !take(c, header_len))
+	if (header_len < 20 || !cur_take(c, header_len))
 		return DECODE_MALFORMED;
-	out->sport = be16(h);
-	out->dport = be16(h + 2);
+	out->sport = rd_be16(h);
+	out->dport = rd_be16(h + 2);
 	out->tcp_flags = h[13];
+	out->tcp_seq = rd_be32(h + 4);
 	return DECODE_IP;
 }
 
 static enum decode_status decode_udp(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = take(c, 8);
+	const uint8_t *h = cur_take(c, 8);
 	uint16_t length;
 
 	if (!h)
 		return DECODE_MALFORMED;
-	out->sport = be16(h);
-	out->dport = be16(h + 2);
-	length = be16(h + 4);
+	out->sport = rd_be16(h);
+	out->dport = rd_be16(h + 2);
+	length = rd_be16(h + 4);
 	if (length >= 8)	/* 0 is legal for jumbograms; smaller is ignored like tcpdump */
-		limit(c, length - 8u);
+		cur_limit(c, length - 8u);
 	return DECODE_IP;
 }
 
 static enum decode_status decode_icmp(struct cursor *c)
 {
 	/* type, code and checksum; the rest varies by type and is not needed */
-	return take(c, 4) ? DECODE_IP : DECODE_MALFORMED;
+	return cur_take(c, 4) ? DECODE_IP : DECODE_MALFORMED;
 }
 
 /* Decodes what follows an IP header whose protocol is proto. */
@@ -146,7 +94,7 @@ static enum decode_status decode_transport(struct cursor *c, uint8_t proto, stru
 	default: break;
 	}
 	out->payload = c->p + c->off;
-	out->payload_len = remaining(c);
+	out->payload_len = cur_remaining(c);
 	return status;
 }
 
@@ -154,24 +102,24 @@ static enum decode_status decode_transport(struct cursor *c, uint8_t proto, stru
 
 static enum decode_status decode_ipv4(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = peek(c, 20);
+	const uint8_t *h = cur_peek(c, 20);
 	uint32_t header_len, total_len;
 	uint16_t frag;
 
 	if (!h || h[0] >> 4 != 4)
 		return DECODE_MALFORMED;
 	header_len = (uint32_t)(h[0] & 0x0f) * 4;
-	total_len = be16(h + 2);
-	if (header_len < 20 || total_len < header_len || !take(c, header_len))
+	total_len = rd_be16(h + 2);
+	if (header_len < 20 || total_len < header_len || !cur_take(c, header_len))
 		return DECODE_MALFORMED;
-	limit(c, total_len - header_len);	/* drops Ethernet padding */
+	cur_limit(c, total_len - header_len);	/* drops Ethernet padding */
 	out->family = 4;
 	memset(out->src, 0, sizeof(out->src));
 	memset(out->dst, 0, sizeof(out->dst));
 	memcpy(out->src, h + 12, 4);
 	memcpy(out->dst, h + 16, 4);
-	frag = be16(h + 6);
-	out->frag_id = be16(h + 4);
+	frag = rd_be16(h + 6);
+	out->frag_id = rd_be16(h + 4);
 	if (frag & 0x1fff)
 		out->fragment = FRAG_LATER;
 	else if (frag & 0x2000)
@@ -195,20 +143,20 @@ static int skip_ipv6_extensions(struct cursor *c, uint8_t next, struct decoded *
 		case 135:	/* mobility */
 		case 139:	/* HIP */
 		case 140:	/* shim6 */
-			h = peek(c, 8);
+			h = cur_peek(c, 8);
 			len = h ? ((uint32_t)h[1] + 1) * 8 : 0;
 			break;
 		case IPPROTO_AH:
-			h = peek(c, 8);
+			h = cur_peek(c, 8);
 			len = h ? ((uint32_t)h[1] + 2) * 4 : 0;
 			break;
 		case IPPROTO_FRAGMENT:
-			h = peek(c, 8);
+			h = cur_peek(c, 8);
 			len = 8;
 			if (h) {
-				uint16_t off_flags = be16(h + 2);
+				uint16_t off_flags = rd_be16(h + 2);
 
-				out->frag_id = be32(h + 4);
+				out->frag_id = rd_be32(h + 4);
 				if (off_flags & 0xfff8)
 					out->fragment = FRAG_LATER;
 				else if (off_flags & 1)
@@ -218,7 +166,7 @@ static int skip_ipv6_extensions(struct cursor *c, uint8_t next, struct decoded *
 		default:
 			return next;
 		}
-		if (!h || !take(c, len))
+		if (!h || !cur_take(c, len))
 			return -1;
 		next = h[0];
 	}
@@ -227,15 +175,15 @@ static int skip_ipv6_extensions(struct cursor *c, uint8_t next, struct decoded *
 
 static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = take(c, 40);
+	const uint8_t *h = cur_take(c, 40);
 	uint16_t payload_len;
 	int proto;
 
 	if (!h || h[0] >> 4 != 6)
 		return DECODE_MALFORMED;
-	payload_len = be16(h + 4);
+	payload_len = rd_be16(h + 4);
 	if (payload_len)	/* 0: a jumbogram, whose length is in an option */
-		limit(c, payload_len);
+		cur_limit(c, payload_len);
 	out->family = 6;
 	memcpy(out->src, h + 8, 16);
 	memcpy(out->dst, h + 24, 16);
@@ -249,7 +197,7 @@ static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out)
 /* An IP packet of either version, told by its first nibble. */
 static enum decode_status decode_ip(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = peek(c, 1);
+	const uint8_t *h = cur_peek(c, 1);
 
 	if (!h)
 		return DECODE_MALFORMED;
@@ -273,17 +221,17 @@ static enum decode_status decode_ppp_protocol(struct cursor *c, uint16_t proto, 
 
 static enum decode_status decode_pppoe(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = take(c, 8);	/* ver/type, code, session, length, PPP protocol */
+	const uint8_t *h = cur_take(c, 8);	/* ver/type, code, session, length, PPP protocol */
 
 	if (!h)
 		return DECODE_MALFORMED;
-	return decode_ppp_protocol(c, be16(h + 6), out);
+	return decode_ppp_protocol(c, rd_be16(h + 6), out);
 }
 
 static enum decode_status decode_mpls(struct cursor *c, struct decoded *out)
 {
 	for (int i = 0; i < MAX_MPLS_LABELS; i++) {
-		const uint8_t *label = take(c, 4);
+		const uint8_t *label = cur_take(c, 4);
 
 		if (!label)
 			return DECODE_MALFORMED;
@@ -308,10 +256,10 @@ static enum decode_status decode_ethertype(struct cursor *c, uint16_t type, stru
 		case ETHERTYPE_VLAN:
 		case ETHERTYPE_QINQ:
 		case ETHERTYPE_QINQ_OLD:
-			tag = take(c, 4);	/* TCI, then the inner EtherType */
+			tag = cur_take(c, 4);	/* TCI, then the inner EtherType */
 			if (!tag)
 				return DECODE_MALFORMED;
-			type = be16(tag + 2);
+			type = rd_be16(tag + 2);
 			break;
 		default: return DECODE_NON_IP;
 		}
@@ -321,40 +269,40 @@ static enum decode_status decode_ethertype(struct cursor *c, uint16_t type, stru
 
 static enum decode_status decode_ethernet(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = take(c, 14);
+	const uint8_t *h = cur_take(c, 14);
 
 	if (!h)
 		return DECODE_MALFORMED;
-	return decode_ethertype(c, be16(h + 12), out);	/* < 0x0600 is an 802.3 length: non-IP */
+	return decode_ethertype(c, rd_be16(h + 12), out);	/* < 0x0600 is an 802.3 length: non-IP */
 }
 
 static enum decode_status decode_sll(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = take(c, 16);
+	const uint8_t *h = cur_take(c, 16);
 
-	return h ? decode_ethertype(c, be16(h + 14), out) : DECODE_MALFORMED;
+	return h ? decode_ethertype(c, rd_be16(h + 14), out) : DECODE_MALFORMED;
 }
 
 static enum decode_status decode_sll2(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = take(c, 20);
+	const uint8_t *h = cur_take(c, 20);
 
-	return h ? decode_ethertype(c, be16(h), out) : DECODE_MALFORMED;
+	return h ? decode_ethertype(c, rd_be16(h), out) : DECODE_MALFORMED;
 }
 
 /* BSD loopback: an address family in the writer's byte order (NULL) or in
  * network order (LOOP). AF_INET6 differs between systems. */
 static enum decode_status decode_null(struct cursor *c, struct decoded *out, int network_order)
 {
-	const uint8_t *h = take(c, 4);
+	const uint8_t *h = cur_take(c, 4);
 	uint32_t family;
 
 	if (!h)
 		return DECODE_MALFORMED;
 	if (network_order)
-		family = be32(h);
+		family = rd_be32(h);
 	else
-		family = h[0] ? le32(h) : be32(h);
+		family = h[0] ? rd_le32(h) : rd_be32(h);
 	switch (family) {
 	case 2:			/* AF_INET everywhere */
 		return decode_ipv4(c, out);
@@ -370,20 +318,20 @@ static enum decode_status decode_null(struct cursor *c, struct decoded *out, int
 
 static enum decode_status decode_ppp(struct cursor *c, struct decoded *out)
 {
-	const uint8_t *h = peek(c, 2);
+	const uint8_t *h = cur_peek(c, 2);
 	const uint8_t *proto;
 
 	if (h && h[0] == 0xff && h[1] == 0x03)
-		take(c, 2);	/* HDLC address and control */
-	proto = peek(c, 1);
+		cur_take(c, 2);	/* HDLC address and control */
+	proto = cur_peek(c, 1);
 	if (!proto)
 		return DECODE_MALFORMED;
 	if (proto[0] & 1) {	/* a compressed one-byte protocol field */
-		take(c, 1);
+		cur_take(c, 1);
 		return decode_ppp_protocol(c, proto[0], out);
 	}
-	proto = take(c, 2);
-	return proto ? decode_ppp_protocol(c, be16(proto), out) : DECODE_MALFORMED;
+	proto = cur_take(c, 2);
+	return proto ? decode_ppp_protocol(c, rd_be16(proto), out) : DECODE_MALFORMED;
 }
 
 int decode_link_supported(int link)
@@ -401,7 +349,7 @@ int decode_link_supported(int link)
 enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen,
 				 struct decoded *out)
 {
-	struct cursor c = { .p = frame, .off = 0, .end = caplen };
+	struct cursor c = cur_make(frame, caplen);
 
 	out->tunnels = 0;
 	out->tcp_flags = 0;

@@ -1,12 +1,15 @@
-/* engine.c - the per-packet path, and the log of ended flows.
+/* engine.c - the per-packet path, and the decisions that put flows in rows.
  *
  * engine_packets() is the hot path: packets come in batches, each decoded
  * into a stack array ahead of its turn so that its flow can be prefetched;
  * then, in order, one hash lookup and two counter additions for a packet
- * of a known flow (engine_packet() is a batch of one). New flows
- * go through attribute.c once; payload is only read for tracked control
- * connections. Later IPv4/IPv6 fragments carry no ports, so the ports of
- * each first fragment are remembered (a fixed table, no allocation) and
+ * of a known flow (engine_packet() is a batch of one). New flows go
+ * through attribute.c once; payload is read only for tracked control
+ * connections, DNS answers and the flows under inspection (inspect.c),
+ * which are *pending*: their counts stay in the flow until the inspector
+ * decides them, then move to their row at once, so that no row's counter
+ * ever goes down. Later IPv4/IPv6 fragments carry no ports, so the ports
+ * of each first fragment are remembered (a fixed table, no allocation) and
  * later fragments of the same datagram join its flow.
  */
 #include <stdlib.h>
@@ -15,7 +18,9 @@
 #include "dsmflow/attribute.h"
 #include "dsmflow/decode.h"
 #include "dsmflow/engine.h"
-#include "dsmflow/jsonout.h"
+#include "dsmflow/evidence.h"
+#include "dsmflow/flowlog.h"
+#include "dsmflow/inspect.h"
 
 #define FRAG_SLOTS 4096
 #define ENGINE_BATCH 32		/* packets decoded ahead of their turn */
@@ -38,6 +43,9 @@ struct engine {
 	struct flow_table *flows;
 	struct attributor *attributor;
 	struct counters *counters;
+	struct inspector *inspector;
+	struct dns_table *dns;
+	struct evidence_store *kept;	/* evidence values for the flow log, or NULL */
 	struct flow_table_config flow_config;
 	FILE *flow_log;
 	uint64_t now_us;		/* latest packet time seen */
@@ -46,13 +54,24 @@ struct engine {
 	struct frag_slot frags[FRAG_SLOTS];
 };
 
-static void log_flow(void *ctx, struct flow *flow, enum flow_end_reason why);
+static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why);
+static uint32_t decide(void *ctx, struct flow *flow, const struct verdict *v, const char *value,
+		       size_t value_len);
+static void count_webapi_request(void *ctx, int service_id);
 
 static struct flow_table *new_flow_table(struct engine *e)
 {
-	/* without a flow log nothing needs to see flows end, and the table
-	 * can free them without visiting each */
-	return flow_table_new(&e->flow_config, e->flow_log ? log_flow : NULL, e);
+	return flow_table_new(&e->flow_config, flow_ended, e);
+}
+
+static struct inspector *new_inspector(struct engine *e, const struct engine_config *config)
+{
+	struct inspect_hooks hooks = {
+		.decide = decide, .webapi_request = count_webapi_request, .ctx = e,
+	};
+
+	return inspector_new(config->inspect_slots, e->attributor, config->webapi, e->dns, &hooks,
+			     config->evidence_log);
 }
 
 struct engine *engine_new(const struct catalog *cat, const struct port_index *idx,
@@ -69,7 +88,13 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->flows = new_flow_table(e);
 	e->attributor = attributor_new(cat, idx, config->nas, config->nas_count);
 	e->counters = counters_new(catalog_service_count(cat), port_index_set_count(idx));
-	if (!e->flows || !e->attributor || !e->counters)
+	e->dns = dns_table_new(config->dns_entries);
+	if (e->flow_log)
+		e->kept = evidence_store_new(config->evidence_values);
+	if (!e->flows || !e->attributor || !e->counters || !e->dns || (e->flow_log && !e->kept))
+		goto fail;
+	e->inspector = new_inspector(e, config);
+	if (!e->inspector)
 		goto fail;
 	return e;
 fail:
@@ -82,16 +107,28 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
-	flow_table_free(e->flows);
+	if (e->inspector)
+		inspect_end_all(e->inspector);
+	flow_table_free(e->flows, e->flow_log != NULL);
+	inspector_free(e->inspector);
+	dns_table_free(e->dns);
+	evidence_store_free(e->kept);
 	attributor_free(e->attributor);
 	counters_free(e->counters);
 	free(e);
 }
 
+void engine_settle(struct engine *e)
+{
+	inspect_end_all(e->inspector);
+}
+
 void engine_flush(struct engine *e)
 {
-	/* ending every flow is freeing the table; start a fresh one */
-	flow_table_free(e->flows);
+	/* ending every flow is deciding the pending ones, then freeing the
+	 * table (visiting each flow only for the flow log); start afresh */
+	inspect_end_all(e->inspector);
+	flow_table_free(e->flows, e->flow_log != NULL);
 	e->flows = new_flow_table(e);
 }
 
@@ -142,6 +179,54 @@ static int frag_recall(struct engine *e, struct decoded *d)
 
 /* ---- the packet path ---- */
 
+/* ---- deciding flows ---- */
+
+/* Puts flow, decided by v, in its row: the counts it gathered while
+ * pending move there whole. Returns the id of the evidence kept for the
+ * flow log. */
+static uint32_t decide(void *ctx, struct flow *flow, const struct verdict *v, const char *value,
+		       size_t value_len)
+{
+	struct engine *e = ctx;
+	struct counter_totals *t = counters_totals(e->counters);
+	struct counter_row *row;
+
+	attribute_settle(flow, v);
+	row = counters_row(e->counters, flow->kind, flow->attribution, flow->key.ip_proto);
+	row->flows++;
+	row->decided_by[flow->decided_by]++;
+	for (int d = 0; d < 2; d++) {
+		row->packets[d] += flow->packets[d];
+		row->bytes[d] += flow->bytes[d];
+		t->pending_packets -= flow->packets[d];
+		t->pending_bytes -= flow->bytes[d];
+	}
+	flow->row = row;
+	return e->kept && value_len ? evidence_keep(e->kept, v->by, value, value_len) : 0;
+}
+
+static void count_webapi_request(void *ctx, int service_id)
+{
+	struct engine *e = ctx;
+	struct counter_row *row = counters_row(e->counters, FLOW_SERVICE, (uint16_t)service_id, 0);
+
+	if (row)
+		row->webapi_requests++;
+}
+
+/* A flow not inspected is decided at once: by its port, or among several
+ * candidates by a DNS answer for its server address. */
+static void decide_now(struct engine *e, struct flow *flow)
+{
+	struct verdict v = { 0 };
+	const char *name = NULL;
+	size_t len = 0;
+
+	if (flow->kind == FLOW_GROUP)
+		inspect_dns_verdict(e->inspector, flow, e->now_us, &v, &name, &len);
+	flow->note = decide(e, flow, &v, name, len);
+}
+
 static struct flow *new_flow(struct engine *e, const struct flow_key *key, uint32_t hash,
 			     uint8_t from, const struct decoded *d)
 {
@@ -150,13 +235,23 @@ static struct flow *new_flow(struct engine *e, const struct flow_key *key, uint3
 	if (!flow)
 		return NULL;
 	attribute_flow(e->attributor, flow, from, d, e->now_us);
-	flow->row = counters_row(e->counters, flow->kind, flow->attribution, key->ip_proto);
-	if (!flow->row) {
-		flow_table_end(e->flows, flow, FLOW_END_INPUT);
-		return NULL;
-	}
-	flow->row->flows++;
+	if (inspect_dns_flow(flow))
+		flow->payload |= FLOW_PAYLOAD_DNS;
+	if (!inspect_wanted(e->inspector, flow) || !inspect_start(e->inspector, flow, e->now_us))
+		decide_now(e, flow);
 	return flow;
+}
+
+/* The end of a flow: decided if still pending, logged, its evidence let go. */
+static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why)
+{
+	struct engine *e = ctx;
+
+	inspect_flow_end(e->inspector, flow);
+	if (e->flow_log)
+		flowlog_write(e->flow_log, e->cat, e->idx, e->kept, flow, why);
+	if (e->kept)
+		evidence_release(e->kept, flow->note);
 }
 
 /* A packet decoded before its turn, so that its flow's memory is on its
@@ -221,9 +316,16 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 		return;
 	}
 	flow_table_update(e->flows, flow, a->from, d, wire_len, e->now_us);
-	dir = a->from == flow->server ? TO_CLIENT : TO_SERVER;
-	flow->row->packets[dir]++;
-	flow->row->bytes[dir] += wire_len;
+	if (flow->row) {
+		dir = a->from == flow->server ? TO_CLIENT : TO_SERVER;
+		flow->row->packets[dir]++;
+		flow->row->bytes[dir] += wire_len;
+	} else {
+		t->pending_packets++;	/* moves to its row when it is decided */
+		t->pending_bytes += wire_len;
+	}
+	if (flow->payload)
+		inspect_packet(e->inspector, flow, a->from, d, e->now_us);
 	if (flow->tracked)
 		attribute_payload(e->attributor, flow, a->from, d, e->now_us);
 }
@@ -238,6 +340,7 @@ static void count_packet(struct engine *e, const struct packet *pkt, struct ahea
 		e->now_us = pkt->ts_us;
 	if (e->now_us >= e->next_sweep_us) {
 		flow_table_expire(e->flows, e->now_us);
+		inspect_expire(e->inspector, e->now_us);
 		e->next_sweep_us = e->now_us + SWEEP_EVERY_US;
 	}
 	switch (a->status) {
@@ -309,67 +412,17 @@ uint64_t engine_alloc_failures(const struct engine *e)
 	return e->alloc_failures;
 }
 
-/* ---- the flow log ---- */
-
-static const char *ip_proto_name(uint8_t p, char *buf, size_t size)
+void engine_inspect_stats(const struct engine *e, struct inspect_stats *out)
 {
-	switch (p) {
-	case 6: return "tcp";
-	case 17: return "udp";
-	case 1: return "icmp";
-	case 58: return "icmpv6";
-	default: snprintf(buf, size, "ip-%u", p); return buf;
-	}
+	inspect_stats(e->inspector, out);
 }
 
-static void log_attribution(const struct engine *e, const struct flow *flow, FILE *out)
+void engine_dns_stats(const struct engine *e, struct dns_table_stats *out)
 {
-	const struct candidate_set *set;
-
-	switch (flow->kind) {
-	case FLOW_SERVICE:
-		fputs("\"service\", \"service\": ", out);
-		json_string(out, catalog_service(e->cat, flow->attribution)->name);
-		break;
-	case FLOW_GROUP:
-		fputs("\"group\", \"candidates\": [", out);
-		set = port_index_set(e->idx, flow->attribution);
-		for (size_t i = 0; set && i < set->count; i++) {
-			fputs(i ? ", " : "", out);
-			json_string(out, catalog_service(e->cat, set->items[i].service)->name);
-		}
-		fputc(']', out);
-		break;
-	default:
-		fputs("\"unclassified\"", out);
-		break;
-	}
+	dns_table_stats(e->dns, out);
 }
 
-static void log_flow(void *ctx, struct flow *flow, enum flow_end_reason why)
+uint64_t engine_evidence_dropped(const struct engine *e)
 {
-	const struct engine *e = ctx;
-	const struct flow_key *k = &flow->key;
-	uint8_t s = flow->server, c = !flow->server;
-	char server[64], client[64], proto[16];
-	FILE *out = e->flow_log;
-
-	if (!out)
-		return;
-	fprintf(out, "{\"proto\": \"%s\", \"client\": \"%s\", \"client_port\": %u, "
-		     "\"server\": \"%s\", \"server_port\": %u, ",
-		ip_proto_name(k->ip_proto, proto, sizeof(proto)),
-		addr_format(k->family, k->addr[c], client, sizeof(client)), k->port[c],
-		addr_format(k->family, k->addr[s], server, sizeof(server)), k->port[s]);
-	fprintf(out, "\"first\": %llu.%06llu, \"last\": %llu.%06llu, ",
-		(unsigned long long)(flow->first_us / 1000000), (unsigned long long)(flow->first_us % 1000000),
-		(unsigned long long)(flow->last_us / 1000000), (unsigned long long)(flow->last_us % 1000000));
-	fprintf(out, "\"packets_to_server\": %llu, \"bytes_to_server\": %llu, "
-		     "\"packets_to_client\": %llu, \"bytes_to_client\": %llu, ",
-		(unsigned long long)flow->packets[TO_SERVER], (unsigned long long)flow->bytes[TO_SERVER],
-		(unsigned long long)flow->packets[TO_CLIENT], (unsigned long long)flow->bytes[TO_CLIENT]);
-	fputs("\"attribution\": ", out);
-	log_attribution(e, flow, out);
-	fprintf(out, ", \"evidence\": \"%s\", \"end\": \"%s\"}\n",
-		flow_evidence_name(flow->evidence), flow_end_reason_name(why));
+	return evidence_dropped(e->kept);
 }

@@ -105,30 +105,36 @@ struct flow_table *flow_table_new(const struct flow_table_config *config, flow_e
 
 /* ---- timeout lists ---- */
 
+static struct flow *flow_of_id(const struct flow_table *table, uint32_t id);
+static uint32_t flow_id(const struct flow *flow);
+
 static void list_unlink(struct flow_table *table, struct flow *flow)
 {
 	struct timeout_list *list = &table->lists[flow->timeout_class];
+	struct flow *older = flow->older ? flow_of_id(table, flow->older) : NULL;
+	struct flow *newer = flow->newer ? flow_of_id(table, flow->newer) : NULL;
 
-	if (flow->older)
-		flow->older->newer = flow->newer;
+	if (older)
+		older->newer = flow->newer;
 	else
-		list->oldest = flow->newer;
-	if (flow->newer)
-		flow->newer->older = flow->older;
+		list->oldest = newer;
+	if (newer)
+		newer->older = flow->older;
 	else
-		list->newest = flow->older;
-	flow->older = flow->newer = NULL;
+		list->newest = older;
+	flow->older = flow->newer = 0;
 }
 
 static void list_append(struct flow_table *table, struct flow *flow)
 {
 	struct timeout_list *list = &table->lists[flow->timeout_class];
+	uint32_t id = flow_id(flow);
 
 	flow->queued_us = flow->last_us;
-	flow->older = list->newest;
-	flow->newer = NULL;
+	flow->older = list->newest ? flow_id(list->newest) : 0;
+	flow->newer = 0;
 	if (list->newest)
-		list->newest->newer = flow;
+		list->newest->newer = id;
 	else
 		list->oldest = flow;
 	list->newest = flow;
@@ -171,10 +177,11 @@ static int pool_grow(struct flow_table *table)
 	header = (struct slab_header *)slab;
 	header->number = table->slab_count;
 	bases[table->slab_count++] = slab;
-	for (size_t i = SLAB_FLOWS - 1; i >= 1; i--) {
-		slab[i].newer = table->free_flows;
-		table->free_flows = &slab[i];
-	}
+	/* the new flows, in order, in front of the free list */
+	for (uint32_t i = 1; i < SLAB_FLOWS - 1; i++)
+		slab[i].newer = header->number * SLAB_FLOWS + i + 1;
+	slab[SLAB_FLOWS - 1].newer = table->free_flows ? flow_id(table->free_flows) : 0;
+	table->free_flows = &slab[1];
 	return 0;
 }
 
@@ -185,13 +192,13 @@ static struct flow *pool_get(struct flow_table *table)
 	if (!table->free_flows && pool_grow(table))
 		return NULL;
 	flow = table->free_flows;
-	table->free_flows = flow->newer;
+	table->free_flows = flow->newer ? flow_of_id(table, flow->newer) : NULL;
 	return flow;
 }
 
 static void pool_put(struct flow_table *table, struct flow *flow)
 {
-	flow->newer = table->free_flows;
+	flow->newer = table->free_flows ? flow_id(table->free_flows) : 0;
 	table->free_flows = flow;
 }
 
@@ -203,11 +210,15 @@ static uint32_t flow_id(const struct flow *flow)
 	return header->number * SLAB_FLOWS + (uint32_t)(flow - slab);
 }
 
+/* Flow ids are never 0: entry 0 of slab 0 is the slab's header. */
+static struct flow *flow_of_id(const struct flow_table *table, uint32_t id)
+{
+	return &table->slab_base[id / SLAB_FLOWS][id % SLAB_FLOWS];
+}
+
 static struct flow *flow_of_slot(const struct flow_table *table, uint64_t slot)
 {
-	uint32_t id = (uint32_t)slot;
-
-	return &table->slab_base[id / SLAB_FLOWS][id % SLAB_FLOWS];
+	return flow_of_id(table, (uint32_t)slot);
 }
 
 /* ---- the index ---- */
@@ -286,14 +297,15 @@ void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_r
 	pool_put(table, flow);
 }
 
-void flow_table_free(struct flow_table *table)
+void flow_table_free(struct flow_table *table, int end_each)
 {
 	if (!table)
 		return;
 	/* every flow ends at once: report each, then drop the whole index
 	 * rather than unlink flow by flow */
-	for (int c = 0; c < FLOW_TIMEOUT_CLASSES; c++)
-		for (struct flow *f = table->lists[c].oldest; f && table->on_end; f = f->newer)
+	for (int c = 0; c < FLOW_TIMEOUT_CLASSES && end_each; c++)
+		for (struct flow *f = table->lists[c].oldest; f && table->on_end;
+		     f = f->newer ? flow_of_id(table, f->newer) : NULL)
 			table->on_end(table->ctx, f, FLOW_END_INPUT);
 	for (uint32_t i = 0; i < table->slab_count; i++)
 		munmap(table->slab_base[i], SLAB_BYTES);

@@ -12,6 +12,7 @@
 #include <uthash.h>
 
 #include "dsmflow/index.h"
+#include "dsmflow/names.h"
 
 #define PORTS 65536u
 
@@ -29,8 +30,18 @@ struct port_index {
 	size_t set_count;		/* including sets[0] */
 	struct interned_set *interned;
 	uint16_t *role_subset[2];	/* [inbound, outbound][set id] */
+	struct name_subset *name_subsets;	/* by set id, then as found */
+	size_t name_subset_count;
 	const struct dsm_record **dynamic;
 	size_t dynamic_count;
+};
+
+/* The part of set set_id whose candidates a server name in domain (a
+ * catalogue domain, pointing into the catalogue) would match. */
+struct name_subset {
+	uint16_t set_id, subset;
+	const char *domain;
+	size_t len;
 };
 
 /* Records covering each port of one protocol, in CSR form. */
@@ -55,6 +66,7 @@ void port_index_free(struct port_index *idx)
 	free(idx->sets);
 	free(idx->role_subset[0]);
 	free(idx->role_subset[1]);
+	free(idx->name_subsets);
 	free(idx->dynamic);
 	free(idx);
 }
@@ -295,6 +307,117 @@ out:
 	return rc;
 }
 
+/* ---- narrowing by server name ---- */
+
+/* Calls fn for each domain of service's records of proto. */
+static int each_domain(const struct catalog *cat, uint16_t service, uint8_t proto,
+		       int (*fn)(void *ctx, const char *domain, size_t len), void *ctx)
+{
+	for (size_t i = 0; i < catalog_record_count(cat); i++) {
+		const struct dsm_record *r = catalog_record(cat, i);
+		const char *d = r->domains;
+
+		if (r->service != service || r->proto != proto)
+			continue;
+		while (d && *d) {
+			const char *comma = strchr(d, ',');
+			size_t len = comma ? (size_t)(comma - d) : strlen(d);
+
+			if (fn(ctx, d, len))
+				return 1;
+			d = comma ? comma + 1 : NULL;
+		}
+	}
+	return 0;
+}
+
+struct domain_probe {
+	const char *name;
+	size_t len;
+};
+
+static int domain_covers_probe(void *ctx, const char *domain, size_t len)
+{
+	const struct domain_probe *probe = ctx;
+
+	return name_matches_domain(probe->name, probe->len, domain, len);
+}
+
+struct subset_builder {
+	struct port_index *idx;
+	const struct catalog *cat;
+	uint16_t set_id;
+	struct candidate *scratch;
+	int failed;
+};
+
+static int have_name_subset(const struct port_index *idx, uint16_t set_id, const char *d, size_t len)
+{
+	for (size_t i = 0; i < idx->name_subset_count; i++) {
+		const struct name_subset *ns = &idx->name_subsets[i];
+
+		if (ns->set_id == set_id && ns->len == len && memcmp(ns->domain, d, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Interns the part of the set whose candidates a name equal to domain
+ * would match (a candidate with a domain that is a suffix of it), and
+ * records it. */
+static int add_name_subset(void *ctx, const char *domain, size_t len)
+{
+	struct subset_builder *b = ctx;
+	const struct candidate_set set = b->idx->sets[b->set_id];	/* interning may move sets */
+	struct domain_probe probe = { domain, len };
+	struct name_subset *bigger;
+	size_t n = 0;
+	uint16_t subset;
+
+	if (have_name_subset(b->idx, b->set_id, domain, len))
+		return 0;
+	for (size_t i = 0; i < set.count; i++)
+		if (each_domain(b->cat, set.items[i].service, set.proto, domain_covers_probe, &probe))
+			b->scratch[n++] = set.items[i];
+	subset = n == set.count ? b->set_id
+				: intern_set(b->idx, b->scratch, n, set.narrowest,
+					     (enum dsm_proto)set.proto, set.port);
+	bigger = realloc(b->idx->name_subsets, (b->idx->name_subset_count + 1) * sizeof(*bigger));
+	if (subset == PORT_INDEX_NONE || !bigger) {
+		if (bigger)
+			b->idx->name_subsets = bigger;
+		b->failed = 1;
+		return 1;
+	}
+	b->idx->name_subsets = bigger;
+	bigger[b->idx->name_subset_count++] = (struct name_subset){ b->set_id, subset, domain, len };
+	return 0;
+}
+
+/* For every set of several candidates, the parts a server name can
+ * narrow it to: one per catalogue domain of its candidates. */
+static int build_name_subsets(struct port_index *idx, const struct catalog *cat,
+			      size_t max_candidates, struct dsm_err *err)
+{
+	struct subset_builder b = { .idx = idx, .cat = cat };
+	size_t sets_before = idx->set_count;
+
+	b.scratch = malloc((max_candidates + 1) * sizeof(*b.scratch));
+	for (size_t id = 1; b.scratch && !b.failed && id < sets_before; id++) {
+		const struct candidate_set set = idx->sets[id];
+
+		b.set_id = (uint16_t)id;
+		for (size_t i = 0; set.count > 1 && i < set.count && !b.failed; i++)
+			each_domain(cat, set.items[i].service, set.proto, add_name_subset, &b);
+	}
+	free(b.scratch);
+	if (!b.scratch || b.failed) {
+		dsm_err_set(err, "port index: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *err)
 {
 	struct port_index *idx = calloc(1, sizeof(*idx));
@@ -308,7 +431,8 @@ struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *e
 	if (build_port_table(idx, cat, DSM_PROTO_TCP, err) ||
 	    build_port_table(idx, cat, DSM_PROTO_UDP, err) ||
 	    build_icmp_and_dynamic(idx, cat, err) ||
-	    build_role_subsets(idx, catalog_record_count(cat), err)) {
+	    build_role_subsets(idx, catalog_record_count(cat), err) ||
+	    build_name_subsets(idx, cat, catalog_record_count(cat), err)) {
 		port_index_free(idx);
 		return NULL;
 	}
@@ -332,6 +456,21 @@ uint16_t port_index_role_subset(const struct port_index *idx, uint16_t set_id, e
 	if (set_id == PORT_INDEX_NONE || set_id >= idx->set_count)
 		return PORT_INDEX_NONE;
 	return idx->role_subset[role == DSM_ROLE_OUTBOUND][set_id];
+}
+
+uint16_t port_index_name_subset(const struct port_index *idx, uint16_t set_id, const char *name,
+				size_t len)
+{
+	const struct name_subset *best = NULL;
+
+	for (size_t i = 0; i < idx->name_subset_count; i++) {
+		const struct name_subset *ns = &idx->name_subsets[i];
+
+		if (ns->set_id == set_id && (!best || ns->len > best->len) &&
+		    name_matches_domain(name, len, ns->domain, ns->len))
+			best = ns;
+	}
+	return best ? best->subset : PORT_INDEX_NONE;
 }
 
 size_t port_index_set_count(const struct port_index *idx)

@@ -1,8 +1,8 @@
 /* main.c - the dsmflow command: global options, then one subcommand.
  *
  * Each subcommand lives in its own cli_*.c and gets the catalogue options
- * parsed so far; the catalogue options may stand before or after the
- * subcommand's name.
+ * (--catalog, --port, --webapi) parsed so far; they may stand before or after
+ * the subcommand's name.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,8 +42,8 @@ static void print_help(FILE *out)
 	      "  -V, --version         show the version\n"
 	      "\n"
 	      "'dsmflow COMMAND --help' explains a command's own options.\n"
-	      "Exit status: 0 success, 1 nothing matched or an input failed, 2 usage or\n"
-	      "catalogue error.\n", out);
+	      "Exit status: 0 success, 1 nothing matched or an input failed, 2 usage,\n"
+	      "catalogue or Web API table error.\n", out);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -62,6 +62,10 @@ int cli_common_option(struct cli_common *common, int opt, const char *arg)
 {
 	if (opt == OPT_CATALOG) {
 		common->catalog_path = arg;
+		return 0;
+	}
+	if (opt == OPT_WEBAPI) {
+		common->webapi_path = arg;
 		return 0;
 	}
 	if (common->port_count == CLI_MAX_PORTS) {
@@ -83,6 +87,7 @@ enum cli_option_result cli_shared_option(const char *cmd, const char *usage, int
 		return CLI_OPTION_EXIT;
 	case OPT_CATALOG:
 	case OPT_PORT:
+	case OPT_WEBAPI:
 		if (cli_common_option(common, opt, optarg) == 0)
 			return CLI_OPTION_HANDLED;
 		*status = EXIT_USAGE;
@@ -112,18 +117,37 @@ static int add_port_options(const struct cli_common *common, struct catalog *cat
 	return 0;
 }
 
-int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx)
+/* Loads the Web API table and binds it to cat, before the --port entries so
+ * that a --port SERVICE may name a package the table added. */
+static int load_webapi(const struct cli_common *common, struct catalog *cat,
+		       struct webapi_table **api)
+{
+	struct dsm_err err;
+
+	*api = common->webapi_path ? webapi_load_file(common->webapi_path, &err)
+				   : webapi_load_embedded(&err);
+	if (*api && webapi_bind(*api, cat, &err) == 0)
+		return 0;
+	fprintf(stderr, "dsmflow: %s\n", err.msg);
+	webapi_free(*api);
+	*api = NULL;
+	return -1;
+}
+
+int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx,
+	     struct webapi_table **api)
 {
 	struct dsm_err err;
 
 	*idx = NULL;
+	*api = NULL;
 	*cat = common->catalog_path ? catalog_load_file(common->catalog_path, &err)
 				    : catalog_load_embedded(&err);
 	if (!*cat) {
 		fprintf(stderr, "dsmflow: %s\n", err.msg);
 		return -1;
 	}
-	if (add_port_options(common, *cat))
+	if (load_webapi(common, *cat, api) || add_port_options(common, *cat))
 		goto fail;
 	*idx = port_index_build(*cat, &err);
 	if (!*idx) {
@@ -132,6 +156,8 @@ int cli_load(const struct cli_common *common, struct catalog **cat, struct port_
 	}
 	return 0;
 fail:
+	webapi_free(*api);
+	*api = NULL;
 	catalog_free(*cat);
 	*cat = NULL;
 	return -1;
@@ -168,6 +194,7 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		case OPT_CATALOG:
 		case OPT_PORT:
+		case OPT_WEBAPI:
 			if (cli_common_option(&common, opt, optarg))
 				return EXIT_USAGE;
 			break;

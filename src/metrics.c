@@ -42,6 +42,8 @@ struct metrics_server {
 	size_t active_flows;
 	uint64_t evicted_flows;
 	struct capture_stats capture;
+	struct inspect_stats inspect;
+	struct dns_table_stats dns;
 };
 
 /* ---- the packet thread's side ---- */
@@ -62,6 +64,8 @@ void metrics_poll(struct metrics_server *m, const struct engine *e,
 	m->active_flows = engine_active_flows(e);
 	m->evicted_flows = engine_evicted_flows(e);
 	m->capture = *capture;
+	engine_inspect_stats(e, &m->inspect);
+	engine_dns_stats(e, &m->dns);
 	m->has_snapshot = 1;
 	m->generation++;
 	atomic_store_explicit(&m->requested, 0, memory_order_release);
@@ -103,7 +107,7 @@ static char *format_metrics(struct metrics_server *m, size_t *len)
 		struct report_input in = {
 			.cat = m->cat, .idx = m->idx, .counters = m->snapshot,
 			.active_flows = m->active_flows, .evicted_flows = m->evicted_flows,
-			.capture = &m->capture,
+			.capture = &m->capture, .inspect = &m->inspect, .dns = &m->dns,
 		};
 
 		report_write(REPORT_PROMETHEUS, &in, out);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsmflow/evidence.h"
 #include "dsmflow/jsonout.h"
 #include "dsmflow/report.h"
 #include "dsmflow_version.h"
@@ -150,7 +151,7 @@ static void add_service_rows(struct report_data *data)
 		const struct counter_row *c = counters_service(in->counters, i);
 		struct report_row *r;
 
-		if (!c->flows && !row_packets(c))
+		if (!c->flows && !row_packets(c) && !c->webapi_requests)
 			continue;
 		r = &data->rows[data->row_count++];
 		memset(r, 0, sizeof(*r));
@@ -276,6 +277,13 @@ static unsigned long long u(uint64_t v)
 	return (unsigned long long)v;
 }
 
+/* Rows with traffic: a service row may hold only Web API requests seen
+ * on flows attributed elsewhere (the table leaves those out). */
+static int has_traffic(const struct report_row *r)
+{
+	return r->counts->flows || row_packets(r->counts);
+}
+
 /* ---- table ---- */
 
 static const char *human_bytes(uint64_t bytes, char *buf, size_t size)
@@ -326,18 +334,43 @@ static void table_candidates(const struct report_data *data, const struct report
 	fputc('\n', out);
 }
 
+/* "    evidence: web-api 3, sni 1, port 2" when payload decided any flow. */
+static void table_evidence(const struct counter_row *c, FILE *out)
+{
+	uint64_t by_payload = c->decided_by[SERVICE_BY_WEBAPI] + c->decided_by[SERVICE_BY_SNI] +
+			      c->decided_by[SERVICE_BY_DNS];
+	const char *sep = "";
+
+	if (!by_payload)
+		return;
+	fputs("    decided by:", out);
+	for (int k = SERVICE_EVIDENCE_KINDS - 1; k >= 0; k--) {
+		if (!c->decided_by[k])
+			continue;
+		fprintf(out, "%s %s %llu", sep, service_evidence_name((uint8_t)k), u(c->decided_by[k]));
+		sep = ",";
+	}
+	if (c->webapi_requests)
+		fprintf(out, "; Web API requests seen: %llu", u(c->webapi_requests));
+	fputc('\n', out);
+}
+
 static void table_totals(const struct report_data *data, FILE *out)
 {
 	const struct counter_totals *t = counters_totals_const(data->in->counters);
-	char b[5][32];
+	char b[6][32];
 
 	fprintf(out, "\nTotal: %llu packets, %s; classified %llu (%s), unclassified %llu (%s), "
-		     "non-IP %llu (%s), malformed %llu (%s)\n",
+		     "non-IP %llu (%s), malformed %llu (%s)",
 		u(t->packets), human_bytes(t->bytes, b[0], 32),
 		u(row_packets(&data->classified)), human_bytes(row_bytes(&data->classified), b[1], 32),
 		u(row_packets(&data->unclassified)), human_bytes(row_bytes(&data->unclassified), b[2], 32),
 		u(t->non_ip_packets), human_bytes(t->non_ip_bytes, b[3], 32),
 		u(t->malformed_packets), human_bytes(t->malformed_bytes, b[4], 32));
+	if (t->pending_packets)
+		fprintf(out, ", pending %llu (%s)", u(t->pending_packets),
+			human_bytes(t->pending_bytes, b[5], 32));
+	fputc('\n', out);
 	fprintf(out, "Flows: %llu (%llu classified, %llu unclassified), %llu evicted",
 		u(data->classified.flows + data->unclassified.flows), u(data->classified.flows),
 		u(data->unclassified.flows), u(data->in->evicted_flows));
@@ -373,12 +406,16 @@ static void write_table(const struct report_data *data, const struct table_limit
 
 	fprintf(out, "%-*s %-20s %7s %10s %11s %11s %11s\n", width, "DSM SERVICE", "CATEGORY", "FLOWS",
 		"PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
-	if (!data->row_count)
+	if (!data->row_count || !has_traffic(&data->rows[0]))
 		fputs("(no traffic of a catalogued DSM service)\n", out);
 	for (size_t i = 0; i < rows; i++) {
+		if (!has_traffic(&data->rows[i]))
+			continue;
 		table_row(out, width, data->rows[i].name, data->rows[i].category, data->rows[i].counts);
 		if (data->rows[i].is_group && limits->candidates)
 			table_candidates(data, &data->rows[i], out);
+		if (limits->candidates)
+			table_evidence(data->rows[i].counts, out);
 	}
 	if (rows < data->row_count)
 		fprintf(out, "(%zu more services)\n", data->row_count - rows);
@@ -409,13 +446,37 @@ static void json_totals(const struct report_data *data, FILE *out)
 		     "\"non_ip_packets\": %llu, \"non_ip_bytes\": %llu, "
 		     "\"malformed_packets\": %llu, \"malformed_bytes\": %llu, "
 		     "\"evicted_flows\": %llu, \"unmatched_fragment_packets\": %llu, "
-		     "\"active_flows\": %llu},\n",
+		     "\"active_flows\": %llu, \"pending_packets\": %llu, \"pending_bytes\": %llu},\n",
 		u(t->packets), u(t->bytes), u(data->classified.flows + data->unclassified.flows),
 		u(row_packets(&data->classified)), u(row_bytes(&data->classified)),
 		u(row_packets(&data->unclassified)), u(row_bytes(&data->unclassified)),
 		u(t->non_ip_packets), u(t->non_ip_bytes), u(t->malformed_packets),
 		u(t->malformed_bytes), u(data->in->evicted_flows), u(t->fragment_packets),
-		u(data->in->active_flows));
+		u(data->in->active_flows), u(t->pending_packets), u(t->pending_bytes));
+}
+
+static void json_evidence(const struct counter_row *c, FILE *out)
+{
+	fputs(", \"evidence\": {", out);
+	for (int k = 0; k < SERVICE_EVIDENCE_KINDS; k++)
+		fprintf(out, "%s\"%s\": %llu", k ? ", " : "", service_evidence_name((uint8_t)k),
+			u(c->decided_by[k]));
+	fprintf(out, "}, \"webapi_requests_seen\": %llu", u(c->webapi_requests));
+}
+
+static void json_inspection(const struct report_data *data, FILE *out)
+{
+	const struct inspect_stats *i = data->in->inspect;
+	const struct dns_table_stats *d = data->in->dns;
+
+	if (i)
+		fprintf(out, "  \"inspection\": {\"flows_inspected\": %llu, \"flows_without_slot\": %llu, "
+			     "\"slots_used\": %zu, \"slots\": %zu, \"dns_answers\": %llu},\n",
+			u(i->started), u(i->no_slot), i->slots_used, i->slots, u(i->dns_answers));
+	if (d)
+		fprintf(out, "  \"dns_table\": {\"entries\": %zu, \"capacity\": %zu, \"inserted\": %llu, "
+			     "\"evicted\": %llu, \"expired\": %llu},\n",
+			d->entries, d->capacity, u(d->inserted), u(d->evicted), u(d->expired));
 }
 
 static void json_counts(const struct counter_row *c, FILE *out)
@@ -440,6 +501,7 @@ static void json_service(const struct report_data *data, const struct report_row
 	}
 	fputs("], ", out);
 	json_counts(r->counts, out);
+	json_evidence(r->counts, out);
 	fputc('}', out);
 }
 
@@ -449,6 +511,7 @@ static void write_json(const struct report_data *data, FILE *out)
 
 	fputs("{\n", out);
 	json_totals(data, out);
+	json_inspection(data, out);
 	fputs("  \"services\": [\n", out);
 	for (size_t i = 0; i < data->row_count; i++) {
 		json_service(data, &data->rows[i], out);
@@ -486,7 +549,8 @@ static void csv_field(FILE *out, const char *s)
 static void write_csv(const struct report_data *data, FILE *out)
 {
 	fputs("service,category,kind,candidates,flows,packets,bytes,packets_to_server,"
-	      "bytes_to_server,packets_to_client,bytes_to_client\r\n", out);
+	      "bytes_to_server,packets_to_client,bytes_to_client,by_port,by_announcement,by_web_api,"
+	      "by_sni,by_dns,webapi_requests_seen\r\n", out);
 	for (size_t i = 0; i < data->row_count; i++) {
 		const struct report_row *r = &data->rows[i];
 		const struct counter_row *c = r->counts;
@@ -502,9 +566,12 @@ static void write_csv(const struct report_data *data, FILE *out)
 		csv_field(out, r->category);
 		fprintf(out, ",%s,", r->is_group ? "group" : "service");
 		csv_field(out, candidates);
-		fprintf(out, ",%llu,%llu,%llu,%llu,%llu,%llu,%llu\r\n", u(c->flows), u(row_packets(c)),
+		fprintf(out, ",%llu,%llu,%llu,%llu,%llu,%llu,%llu", u(c->flows), u(row_packets(c)),
 			u(row_bytes(c)), u(c->packets[TO_SERVER]), u(c->bytes[TO_SERVER]),
 			u(c->packets[TO_CLIENT]), u(c->bytes[TO_CLIENT]));
+		for (int k = 0; k < SERVICE_EVIDENCE_KINDS; k++)
+			fprintf(out, ",%llu", u(c->decided_by[k]));
+		fprintf(out, ",%llu\r\n", u(c->webapi_requests));
 	}
 }
 
@@ -567,6 +634,57 @@ static void prom_services(const struct report_data *data, FILE *out)
 		prom_service_labels(out, "dsmflow_service_flows_total", &data->rows[i]);
 		fprintf(out, "} %llu\n", u(data->rows[i].counts->flows));
 	}
+	prom_family(out, "dsmflow_service_flows_by_evidence_total", "counter",
+		    "Flows attributed to a DSM service or group, by what decided it: port (the "
+		    "catalogue), announcement (FTP/TFTP), web-api, sni or dns (payload evidence).");
+	for (size_t i = 0; i < data->row_count; i++)
+		for (int k = 0; k < SERVICE_EVIDENCE_KINDS; k++) {
+			prom_service_labels(out, "dsmflow_service_flows_by_evidence_total", &data->rows[i]);
+			fprintf(out, ",evidence=\"%s\"} %llu\n", service_evidence_name((uint8_t)k),
+				u(data->rows[i].counts->decided_by[k]));
+		}
+	prom_family(out, "dsmflow_webapi_requests_seen_total", "counter",
+		    "Synology Web API requests seen per package's service, within each flow's "
+		    "inspection budget only (the first 4 KiB of client payload): not a full request count.");
+	for (size_t i = 0; i < data->row_count; i++) {
+		if (data->rows[i].is_group)
+			continue;
+		prom_service_labels(out, "dsmflow_webapi_requests_seen_total", &data->rows[i]);
+		fprintf(out, "} %llu\n", u(data->rows[i].counts->webapi_requests));
+	}
+}
+
+static void prom_inspection(const struct report_data *data, FILE *out)
+{
+	const struct counter_totals *t = counters_totals_const(data->in->counters);
+	const struct inspect_stats *i = data->in->inspect;
+	const struct dns_table_stats *d = data->in->dns;
+
+	prom_family(out, "dsmflow_pending_packets", "gauge",
+		    "Packets of flows whose service their payload may still name: counted in no "
+		    "result yet, added to their service when the flow is decided.");
+	fprintf(out, "dsmflow_pending_packets %llu\n", u(t->pending_packets));
+	prom_family(out, "dsmflow_pending_bytes", "gauge", "Bytes of those packets.");
+	fprintf(out, "dsmflow_pending_bytes %llu\n", u(t->pending_bytes));
+	if (i) {
+		prom_family(out, "dsmflow_inspected_flows_total", "counter",
+			    "Flows whose first payload was read for evidence of their service.");
+		fprintf(out, "dsmflow_inspected_flows_total %llu\n", u(i->started));
+		prom_family(out, "dsmflow_inspection_skipped_flows_total", "counter",
+			    "Flows that should have been inspected but were decided by port: no "
+			    "inspection slot was free.");
+		fprintf(out, "dsmflow_inspection_skipped_flows_total %llu\n", u(i->no_slot));
+		prom_family(out, "dsmflow_dns_answers_total", "counter", "DNS A and AAAA answers read.");
+		fprintf(out, "dsmflow_dns_answers_total %llu\n", u(i->dns_answers));
+	}
+	if (d) {
+		prom_family(out, "dsmflow_dns_table_entries", "gauge",
+			    "Addresses in the table of DNS answers (its capacity in the capacity label).");
+		fprintf(out, "dsmflow_dns_table_entries{capacity=\"%zu\"} %zu\n", d->capacity, d->entries);
+		prom_family(out, "dsmflow_dns_table_evicted_total", "counter",
+			    "DNS answers pushed out of the full table before their TTL passed.");
+		fprintf(out, "dsmflow_dns_table_evicted_total %llu\n", u(d->evicted));
+	}
 }
 
 static void prom_results(const struct report_data *data, FILE *out)
@@ -612,6 +730,7 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 {
 	prom_services(data, out);
 	prom_results(data, out);
+	prom_inspection(data, out);
 	prom_family(out, "dsmflow_active_flows", "gauge", "Flows currently tracked.");
 	fprintf(out, "dsmflow_active_flows %llu\n", u(data->in->active_flows));
 	prom_family(out, "dsmflow_evicted_flows_total", "counter",

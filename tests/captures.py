@@ -116,7 +116,8 @@ def check_invariants(report, name):
     t = report["totals"]
     for unit in ("packets", "bytes"):
         equal(t["classified_" + unit] + t["unclassified_" + unit] + t["non_ip_" + unit]
-              + t["malformed_" + unit], t[unit], "%s: totals.%s add up" % (name, unit))
+              + t["malformed_" + unit] + t["pending_" + unit], t[unit], "%s: totals.%s add up" % (name, unit))
+        equal(t["pending_" + unit], 0, "%s: nothing pending once the input has ended" % name)
         equal(sum(s[unit] for s in report["services"]), t["classified_" + unit],
               "%s: services sum to classified_%s" % (name, unit))
         equal(sum(s[unit + "_to_server"] + s[unit + "_to_client"] for s in report["services"]),
@@ -214,11 +215,155 @@ def test_samples(args):
     equal(report["totals"]["classified_packets"], tshark_count(edge, "tcp.port == 52000 || tcp.port == 52004"),
           "edge: the two well-formed sessions are classified, nothing else")
 
+    test_evidence_sample(args, os.path.join(pcaps, "dsm-evidence.pcap"))
+
     everything = sorted(glob.glob(os.path.join(pcaps, "*.pcap")))
     report, _ = dsmflow_read(args, everything)
     check_invariants(report, "all samples as one stream")
     equal(report["totals"]["packets"], sum(capinfos(p)[0] for p in everything), "all samples: packets")
     check_prometheus_text(args, everything, report)
+
+
+# What each session of dsm-evidence.pcap (tools/pcapgen.c, write_evidence)
+# must be attributed to, by client port: (service or None for a group or
+# unclassified, service_evidence, and what else the flow log must say).
+EVIDENCE_FLOWS = {
+    51001: ("File Station", "web-api:SYNO.FileStation.List", {}),   # login (DSM core) first: the package wins
+    51002: ("Download Station", "web-api:DownloadStation", {}),     # the legacy CGI directory
+    51003: ("Synology Photos", "web-api:SYNO.Foto.Browse.Album", {"category": "Packages"}),  # under /photo/
+    51004: ("Note Station", "web-api:SYNO.NoteStation.Note", {}),   # api= in a POST body
+    51005: ("Synology Moments", "web-api:SYNO.Photo.Browse.Item", {"category": "Packages"}),  # JSON-quoted
+    51006: ("Surveillance Station", "web-api:SYNO.SurveillanceStation.Camera", {}),  # inside compound=
+    51007: ("Synology Calendar", "web-api:SYNO.Cal.Event", {}),     # keep-alive: the first package wins
+    51008: ("DSM", "web-api:SYNO.Core.Desktop.JSUIString", {}),     # DSM's own names only
+    51009: ("Hyper Backup", "web-api:SYNO.Backup.Task", {"category": "Web API"}),  # not in the catalogue
+    51010: ("Audio Station", "web-api:SYNO.AudioStation.Song", {"uncatalogued_port": True}),  # port 7000
+    51011: ("Audio Station", "web-api:SYNO.AudioStation.Song", {}),  # request line split over two segments
+    51012: (None, "port", {"attribution": "group"}),                # the name is past the snapshot length
+    51013: (None, "port", {"attribution": "unclassified"}),         # HTTP, not DSM
+    42001: ("Active Backup for Google Workspace", "sni:www.googleapis.com", {}),
+    42002: ("Active Backup for Microsoft 365", "sni:outlook.office365.com", {}),  # 1.8 KB, two segments
+    42003: (None, "sni:account.synology.com", {"attribution": "group", "candidates": [
+        "Active Backup for Google Workspace", "Active Backup for Microsoft 365"]}),
+    42004: (None, "port", {"attribution": "group", "evidence_seen": "sni:evilgoogleapis.com"}),
+    42005: ("Active Backup for Microsoft 365", "dns:graph.microsoft.com", {}),  # no server name, a CNAME chain
+    42006: (None, "port", {"attribution": "group", "evidence_seen": "dns:microsoft.com.evil.example"}),
+    42007: (None, "port", {"attribution": "group", "remote_access": True, "server_name": "alice-nas.synology.me"}),
+}
+
+
+def test_evidence_sample(args, path):
+    report, flows = dsmflow_read(args, [path], "--nas", "192.168.10.5")
+    check_invariants(report, "evidence")
+    check_totals_against_capinfos(report, path)
+    by_port = {f["client_port"]: f for f in flows if f["proto"] == "tcp"}
+    for port, (svc, evidence, more) in sorted(EVIDENCE_FLOWS.items()):
+        f = by_port.get(port, {})
+        equal(f.get("service"), svc, "evidence: client port %d: service" % port)
+        equal(f.get("service_evidence"), evidence, "evidence: client port %d: decided by" % port)
+        for key, want in more.items():
+            equal(f.get(key), want, "evidence: client port %d: %s" % (port, key))
+    equal(len([f for f in flows if f["proto"] == "tcp"]), len(EVIDENCE_FLOWS), "evidence: every TCP flow is listed")
+    web = [f for f in flows if f["proto"] == "tcp" and f["server_port"] in (5000, 7000)]
+    equal(sum(1 for f in web if f["attribution"] == "group"), 1,
+          "evidence: no DSM web flow whose API name is within the snapshot stays a group")
+    equal(service(report, "File Station")["evidence"]["web-api"], 1, "evidence: the report counts what decided")
+    equal(service(report, "DSM")["webapi_requests_seen"], 3,
+          "evidence: DSM's requests seen: the File Station session's login and two desktop calls")
+    cross_check_evidence(args, path, strict=True)
+
+
+# ---- the evidence dsmflow reads, against tshark's dissectors ----
+
+def evidence_log(args, path):
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as log:
+        res = run([args.dsmflow, "read", "-f", "json", "--evidence-log", log.name, path])
+        check(res.returncode == 0, "%s: read with --evidence-log: %s" % (path, res.stderr))
+        return [json.loads(line) for line in open(log.name)]
+
+
+def endpoint_key(client, cport, server, sport):
+    return (client, int(cport), server, int(sport))
+
+
+def tshark_by_flow(path, display_filter, fields, src_is_client=True, decode_as=()):
+    """{(client, client port, server, server port): [field values of each frame]}"""
+    cmd = ["tshark", "-n", "-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
+           "-Y", display_filter]
+    for d in decode_as:
+        cmd += ["-d", d]
+    for f in ("frame.protocols", "ip.src", "ipv6.src", "ip.dst", "ipv6.dst", "tcp.srcport",
+              "udp.srcport", "tcp.dstport", "udp.dstport") + fields:
+        cmd += ["-e", f]
+    out = {}
+    for line in run(cmd).stdout.splitlines():
+        v = line.split("\t")
+        layers = v[0].split(":")
+        # the innermost IP header is the flow's (tunnels carry two)
+        inner6 = "ipv6" in layers and ("ip" not in layers or
+                                       max(i for i, l in enumerate(layers) if l == "ipv6")
+                                       > max(i for i, l in enumerate(layers) if l == "ip"))
+        src = (v[2] if inner6 else v[1]).split(",")[-1]
+        dst = (v[4] if inner6 else v[3]).split(",")[-1]
+        sport, dport = v[5] or v[6], v[7] or v[8]
+        v = v[1:]
+        if not src or not sport or not dport or "," in sport:
+            continue
+        key = endpoint_key(src, sport, dst, dport) if src_is_client else endpoint_key(dst, dport, src, sport)
+        out.setdefault(key, []).append(v[8:])
+    return out
+
+
+def dsmflow_by_flow(log, field):
+    out = {}
+    for e in log:
+        if field in e:
+            key = endpoint_key(e["client"], e["client_port"], e["server"], e["server_port"])
+            out.setdefault(key, []).append(e)
+    return out
+
+
+def cross_check_evidence(args, path, strict):
+    """Per flow, the request targets, server names and DNS answers dsmflow
+    read equal tshark's wherever both saw them. strict: dsmflow must also
+    have seen every one tshark did (the project's own samples)."""
+    name = os.path.basename(path)
+    log = evidence_log(args, path)
+    ports = sorted({e["server_port"] for e in log if "http_request" in e})
+    decode_as = ["tcp.port==%d,http" % p for p in ports if p not in (80, 8080, 3128)]
+    checked = 0
+    ours = dsmflow_by_flow(log, "http_request")
+    theirs = tshark_by_flow(path, "http.request", ("http.request.uri",), decode_as=decode_as)
+    for key, entries in ours.items():
+        want = [v[0] for v in theirs.get(key, [])]
+        got = [e["http_request"] for e in entries]
+        cut = [e.get("http_request_cut", False) for e in entries]
+        same = len(got) <= len(want) and all(
+            w.startswith(g) if c else w == g for g, w, c in zip(got, want, cut))
+        check(same, "%s: %s: request targets %r = tshark's %r" % (name, key, got, want))
+        checked += len(got)
+    ours = dsmflow_by_flow(log, "tls_server_name")
+    theirs = tshark_by_flow(path, "tls.handshake.type == 1", ("tls.handshake.extensions_server_name",))
+    for key, entries in ours.items():
+        want = [v[0] for v in theirs.get(key, [])][:1]
+        equal([e["tls_server_name"] for e in entries], want, "%s: %s: TLS server name" % (name, key))
+        checked += 1
+    ours = dsmflow_by_flow(log, "dns_answer")
+    theirs = tshark_by_flow(path, "dns.flags.response == 1 && (udp.srcport == 53 || tcp.srcport == 53)",
+                            ("dns.qry.name", "dns.a", "dns.aaaa"), src_is_client=False)
+    for key, entries in ours.items():
+        tshark_pairs = {(q.lower().rstrip("."), a) for v in theirs.get(key, []) for q in v[0].split(",")[:1]
+                        for a in (v[1].split(",") if v[1] else []) + (v[2].split(",") if v[2] else [])}
+        got = {(e["dns_answer"]["name"], e["dns_answer"]["address"]) for e in entries}
+        check(got <= tshark_pairs, "%s: %s: DNS answers %r within tshark's %r" % (name, key, got, tshark_pairs))
+        checked += len(got)
+    if strict:
+        want = sum(len(v) for v in tshark_by_flow(path, "http.request", ("http.request.uri",),
+                                                   decode_as=decode_as).values())
+        equal(sum(1 for e in log if "http_request" in e), want, name + ": every HTTP request tshark sees")
+        want = sum(len(v) for v in tshark_by_flow(path, "tls.handshake.type == 1", ("frame.number",)).values())
+        equal(sum(1 for e in log if "tls_server_name" in e), want, name + ": every ClientHello tshark sees")
+    return checked
 
 
 def check_prometheus_text(args, paths, report):
@@ -304,6 +449,13 @@ def test_real(args):
     equal(service(r("nats.pcap"), "Hybrid Share")["packets"], 27, "nats.pcap: NATS on 4222 is Hybrid Share's")
     inner = sum(1 for f in reports["6in4tunnel.pcap"][1] if ":" in f["client"])
     check(inner > 0, "6in4tunnel.pcap: IPv6 flows inside the tunnel")
+
+    # the evidence dsmflow reads, against tshark, on every capture with HTTP, TLS or DNS
+    seen = 0
+    for path in files:
+        if tshark_count(path, "http.request || tls.handshake.type == 1 || dns.flags.response == 1"):
+            seen += cross_check_evidence(args, path, strict=False)
+    check(seen > 40, "shared captures: dsmflow read some evidence (%d pieces) to compare" % seen)
 
     for name in ("badpackets.pcap", "ip_fragmented_garbage.pcap", "malformed_dns.pcap",
                  "fuzz-2006-06-26-2594.pcap", "reasm_segv_anon.pcapng"):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cli.sh - the dsmflow command line as a user meets it: exit statuses, help,
-# usage errors, catalogue errors with FILE:LINE, --catalog and --port.
+# usage errors, catalogue errors with FILE:LINE, --catalog, --port and
+# --webapi.
 # Usage: cli.sh PATH/TO/dsmflow
 set -u
 bin=$1
@@ -84,6 +85,32 @@ expect 2 "$tmp/bad.tsv:6: first_port '70000'" -- catalog --catalog "$tmp/bad.tsv
 [ ! -s "$tmp/stdout" ] && ok || bad "a bad catalogue still printed results"
 printf 'not\ta\tcatalogue\n' >"$tmp/junk.tsv"
 expect 2 "$tmp/junk.tsv:1: expected the header line" -- --catalog "$tmp/junk.tsv" lookup tcp/80
+
+# the Web API table: round trip through --webapi, errors with FILE:LINE, and
+# the services it adds stay out of the catalogue's outputs
+expect 0 'webapi-table' -- catalog --help
+expect 0 $'^match\tkey\tpackage\tcategory\tservice\tsource$' -- catalog --webapi-table
+"$bin" catalog --webapi-table >"$tmp/webapi.tsv" &&
+	"$bin" --webapi "$tmp/webapi.tsv" catalog --webapi-table >"$tmp/webapi-again.tsv" &&
+	cmp -s "$tmp/webapi.tsv" "$tmp/webapi-again.tsv" && ok || bad "catalog --webapi-table does not round-trip"
+[ "$(grep -c $'^api\t' "$tmp/webapi.tsv")" -eq 76 ] && ok || bad "the Web API table should have 76 api rows"
+"$bin" --webapi "$tmp/webapi.tsv" catalog >"$tmp/cat-webapi.tsv" && cmp -s "$tmp/cat.tsv" "$tmp/cat-webapi.tsv" &&
+	ok || bad "the Web API table changed the catalog TSV output"
+expect 0 '^287 records, 93 services' -- --webapi "$tmp/webapi.tsv" catalog --format summary
+expect 2 "$tmp/nowebapi.tsv: cannot open Web API table: No such file" -- --webapi "$tmp/nowebapi.tsv" catalog
+head -3 "$tmp/webapi.tsv" >"$tmp/badapi.tsv"
+printf 'prefix\tSYNO.X.\tX\t-\t-\tsrc\n' >>"$tmp/badapi.tsv"
+expect 2 "^dsmflow: $tmp/badapi.tsv:4: unknown match 'prefix'" -- --webapi "$tmp/badapi.tsv" catalog
+expect 2 "$tmp/badapi.tsv:4: unknown match" -- lookup --webapi "$tmp/badapi.tsv" tcp/5000
+"$bin" --webapi "$tmp/badapi.tsv" catalog >"$tmp/stdout" 2>/dev/null
+[ ! -s "$tmp/stdout" ] && ok || bad "a bad Web API table still printed the catalogue"
+head -1 "$tmp/webapi.tsv" >"$tmp/unbound.tsv"
+printf 'api\tSYNO.X.\tX\tPackages\tNo Such\tsrc\n' >>"$tmp/unbound.tsv"
+expect 2 "$tmp/unbound.tsv:2: no service 'No Such' in category 'Packages' in the port catalogue" \
+	-- --webapi "$tmp/unbound.tsv" catalog
+expect 2 "drop --format" -- catalog --webapi-table --format json
+expect 2 '--webapi needs a FILE' -- catalog --webapi
+expect 0 $'^Cloud Sync\tWeb API\tadded by --port' -- lookup --port 'tcp/8080=Cloud Sync' tcp/8080
 
 # live and queue: usage errors come before any capture is opened
 expect 0 'Usage: dsmflow live' -- live --help

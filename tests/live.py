@@ -441,9 +441,69 @@ def test_prometheus(args):
         except RuntimeError:
             check(False, "PromQL %s: %s, expected %r" % (query, http_get(NAS, url), expected))
         check_dashboard(args, direct[0])
+        check_counters_never_go_down(hosts, 9101)
         for s in sensors:
             rc, _, err = stop_dsmflow(s)
             equal(rc, 0, "sensor exit status: " + err[-200:])
+
+
+SCRAPER = """
+import json, sys, time, urllib.request
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+    print(json.dumps(text), flush=True)
+    time.sleep(0.02)
+"""
+
+# DSM web requests whose Web API name arrives in two segments a little
+# apart: each flow is pending (its counts in no row yet) until the second
+# part names the package, then moves to File Station's row at once.
+SLOW_CLIENT = """
+import socket, sys, time
+for i in range(int(sys.argv[2])):
+    s = socket.create_connection((sys.argv[1], 5000), timeout=5)
+    s.sendall(b"GET /webapi/entry.cgi?api=SYNO.")
+    time.sleep(0.15)
+    s.sendall(b"FileStation.List&version=2&method=list HTTP/1.0\\r\\nHost: nas\\r\\n\\r\\n")
+    while s.recv(65536):
+        pass
+    s.close()
+"""
+
+
+def check_counters_never_go_down(hosts, port):
+    """Scrapes a sensor every 20 ms while flows go from pending to decided:
+    no counter ever goes down, and every scrape adds up."""
+    scraper = hosts.start("python3", "-c", SCRAPER, "http://127.0.0.1:%d/metrics" % port, "8", ns=NAS,
+                          stdout=subprocess.PIPE, text=True)
+    client = hosts.start("python3", "-c", SLOW_CLIENT, NAS_C1, "25", ns=C1)
+    client.wait(timeout=60)
+    out, _ = scraper.communicate(timeout=60)
+    scrapes = [parse_metrics(json.loads(line)) for line in out.splitlines()]
+    check(len(scrapes) > 20, "monotonic: %d scrapes during the traffic" % len(scrapes))
+    counters = set()
+    for text in out.splitlines()[:1]:
+        for line in json.loads(text).splitlines():
+            if line.startswith("# TYPE ") and line.endswith(" counter"):
+                counters.add(line.split()[2])
+    went_down = []
+    for before, after in zip(scrapes, scrapes[1:]):
+        for key, value in before.items():
+            if key.split("{")[0] in counters and after.get(key, value) < value:
+                went_down.append((key, value, after.get(key)))
+    equal(went_down, [], "monotonic: no counter went down between consecutive scrapes")
+    check(any(s.get("dsmflow_pending_packets", 0) > 0 for s in scrapes),
+          "monotonic: scrapes saw flows pending")
+    unbalanced = [s for s in scrapes
+                  if sum(v for k, v in s.items() if k.startswith("dsmflow_service_packets_total{"))
+                  != s['dsmflow_packets_total{result="classified"}']]
+    equal(len(unbalanced), 0, "monotonic: in every scrape the services' packets sum to the classified ones")
+    last = scrapes[-1]
+    files = sum(v for k, v in last.items()
+                if k.startswith("dsmflow_service_flows_by_evidence_total{") and 'dsm_service="File Station"' in k
+                and 'evidence="web-api"' in k)
+    equal(files, 25, "monotonic: all 25 slow requests decided as File Station by their Web API name")
 
 
 def check_dashboard(args, metrics):

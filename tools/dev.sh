@@ -89,7 +89,7 @@ fuzz)
 	configure_and_build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DDSMFLOW_FUZZ=ON -DDSMFLOW_TESTS=OFF
 	python3 tests/fuzz/seeds.py build-fuzz/seeds
-	for kind in engine capture catalog; do
+	for kind in engine capture catalog webapi tls dns http; do
 		echo "== fuzz_$kind for ${2:-60} s"
 		mkdir -p "build-fuzz/corpus/$kind"
 		log="build-fuzz/fuzz_$kind.log"

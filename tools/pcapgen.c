@@ -29,6 +29,7 @@ struct gen {
 	uint64_t now_us;
 	int link;
 	unsigned packets;
+	uint32_t snap;		/* when not 0, frames are captured up to this many bytes */
 };
 
 struct host {
@@ -105,7 +106,7 @@ static void emit_cut(struct gen *g, const struct pkb *b, uint32_t cut, uint32_t 
 
 static void emit(struct gen *g, const struct pkb *b, uint32_t gap_us)
 {
-	emit_cut(g, b, 0, gap_us);
+	emit_cut(g, b, g->snap, gap_us);
 }
 
 /* Link header and any VLAN tags for a frame carrying an IP packet of family. */
@@ -515,6 +516,177 @@ static int write_edge_cases(const char *path)
 	return 0;
 }
 
+/* ---- payload evidence: DSM web sessions, TLS from the NAS, DNS ---- */
+
+/* An HTTP request on a kept-alive connection, and a small response. */
+static void http_exchange(struct gen *g, struct conv *c, const char *request)
+{
+	tcp_text(g, c, 1, request);
+	tcp_text(g, c, 0, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+			  "{\"success\":true}");
+}
+
+/* A session of several requests on one connection. */
+static void http_session(struct gen *g, struct conv *c, const char *const *requests, int n)
+{
+	tcp_open(g, c);
+	for (int i = 0; i < n; i++)
+		http_exchange(g, c, requests[i]);
+	tcp_close(g, c);
+}
+
+/* A TLS connection: the ClientHello (split in MSS segments), a server's
+ * flight of server_bytes. */
+static void tls_session(struct gen *g, struct conv *c, const char *server_name, uint32_t key_share,
+			uint32_t server_bytes)
+{
+	struct pkb hello;
+
+	pkb_init(&hello);
+	pkb_tls_client_hello(&hello, server_name, key_share);
+	tcp_open(g, c);
+	tcp_send(g, c, 1, hello.data, hello.len);
+	tcp_send(g, c, 0, NULL, server_bytes);
+	tcp_close(g, c);
+}
+
+/* A DNS query for name (type A) from c's client and the answer: name
+ * CNAME cname (when not NULL), then A addr for the last name. */
+static void dns_lookup(struct gen *g, struct conv *c, uint16_t id, const char *name,
+		       const char *cname, const uint8_t addr[4])
+{
+	struct pkb msg;
+
+	pkb_init(&msg);
+	pkb_dns_message(&msg, id, name, NULL, NULL);
+	udp_send(g, c, 1, msg.data, msg.len);
+	pkb_init(&msg);
+	pkb_dns_message(&msg, id, name, cname, addr);
+	udp_send(g, c, 0, msg.data, msg.len);
+}
+
+/* What a small office's DSM web UI, mobile apps and the NAS's own cloud
+ * backups send: each session's evidence and the service it should give is
+ * listed in tests/captures.py (EVIDENCE_FLOWS). */
+static int write_evidence(const char *path)
+{
+	struct host nas = v4(192, 168, 10, 5), router = v4(192, 168, 10, 1);
+	struct host pc21 = v4(192, 168, 10, 21), pc22 = v4(192, 168, 10, 22);
+	struct host phone = v4(192, 168, 10, 40), remote = v4(198, 51, 100, 77);
+	struct host google = v4(142, 250, 74, 10), o365 = v4(52, 96, 10, 20);
+	struct host graph = v4(20, 190, 151, 7), evil = v4(203, 0, 113, 66), syno = v4(52, 28, 40, 1);
+	static const uint8_t graph_addr[4] = { 20, 190, 151, 7 }, evil_addr[4] = { 203, 0, 113, 66 };
+	static const char *const login_then_files[] = {
+		"GET /webapi/auth.cgi?api=SYNO.API.Auth&version=3&method=login&account=alice&passwd=x"
+		"&session=FileStation&format=cookie HTTP/1.1\r\nHost: nas:5000\r\n\r\n",
+		"GET /webapi/entry.cgi?api=SYNO.FileStation.List&version=2&method=list_share&_sid=S "
+		"HTTP/1.1\r\nHost: nas:5000\r\n\r\n",
+		"GET /webapi/entry.cgi?api=SYNO.FileStation.Download&version=2&method=download&path=%2Fa "
+		"HTTP/1.1\r\nHost: nas:5000\r\n\r\n",
+	};
+	static const char *const calendar_then_contacts[] = {
+		"POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\n"
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 43\r\n\r\n"
+		"api=SYNO.Cal.Event&method=list&version=1&x=",
+		"POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\n"
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 43\r\n\r\n"
+		"api=SYNO.Contacts.Person&method=list&versio",
+	};
+	static const char *const desktop[] = {
+		"GET /webapi/entry.cgi?api=SYNO.Core.Desktop.JSUIString&version=1&method=getjs&lang=enu "
+		"HTTP/1.1\r\nHost: nas:5000\r\n\r\n",
+		"GET /webapi/entry.cgi?api=SYNO.Core.System&version=1&method=info HTTP/1.1\r\nHost: nas:5000\r\n\r\n",
+	};
+	static const char *const downloads[] = {
+		"GET /webapi/DownloadStation/task.cgi?api=SYNO.DownloadStation.Task&version=1&method=list "
+		"HTTP/1.1\r\nHost: nas:5000\r\n\r\n",
+	};
+	static const char *const photos[] = {
+		"GET /photo/webapi/entry.cgi/SYNO.Foto.Browse.Album?version=1&method=list&offset=0&limit=100 "
+		"HTTP/1.1\r\nHost: nas:5000\r\nUser-Agent: Mozilla/5.0\r\n\r\n",
+	};
+	static const char *const notes[] = {
+		"POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\nAccept: */*\r\n"
+		"Content-Type: application/x-www-form-urlencoded; charset=UTF-8\r\nContent-Length: 49\r\n\r\n"
+		"api=SYNO.NoteStation.Note&method=create&version=3",
+	};
+	static const char *const moments[] = {
+		"POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\n"
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 64\r\n\r\n"
+		"offset=0&limit=50&api=\"SYNO.Photo.Browse.Item\"&method=\"list\"&v=3",
+	};
+	static const char *const compound[] = {
+		"POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\n"
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 211\r\n\r\n"
+		"api=SYNO.Entry.Request&method=request&version=1&stop_when_error=false&compound="
+		"%5B%7B%22api%22%3A%22SYNO.Core.System%22%7D%2C%7B%22api%22%3A%22SYNO.SurveillanceStation.Camera"
+		"%22%2C%22method%22%3A%22List%22%7D%5D",
+	};
+	static const char *const backup[] = {
+		"GET /webapi/entry.cgi?api=SYNO.Backup.Task&version=1&method=list HTTP/1.1\r\nHost: nas:5000\r\n\r\n",
+	};
+	static const char *const portal[] = {
+		"GET /webapi/entry.cgi?api=SYNO.AudioStation.Song&version=1&method=list HTTP/1.1\r\n"
+		"Host: nas:7000\r\n\r\n",
+	};
+	static const char *const admin[] = { "GET /admin HTTP/1.1\r\nHost: router\r\n\r\n" };
+	char long_post[1400];
+	struct conv *c;
+	struct gen g;
+	int n;
+
+	if (gen_open(&g, path, DLT_EN10MB, 1767240000ull * 1000000))
+		return -1;
+	http_session(&g, CONV(pc21, nas, 51001, 5000), login_then_files, 3);
+	http_session(&g, CONV(pc21, nas, 51002, 5000), downloads, 1);
+	http_session(&g, CONV(phone, nas, 51003, 5000), photos, 1);
+	http_session(&g, CONV(pc22, nas, 51004, 5000), notes, 1);
+	http_session(&g, CONV(pc22, nas, 51005, 5000), moments, 1);
+	http_session(&g, CONV(pc21, nas, 51006, 5000), compound, 1);
+	http_session(&g, CONV(pc22, nas, 51007, 5000), calendar_then_contacts, 2);
+	http_session(&g, CONV(pc21, nas, 51008, 5000), desktop, 2);
+	http_session(&g, CONV(pc21, nas, 51009, 5000), backup, 1);
+	http_session(&g, CONV(phone, nas, 51010, 7000), portal, 1);	/* an Application Portal port */
+	/* a request line split over two segments */
+	c = CONV(pc22, nas, 51011, 5000);
+	tcp_open(&g, c);
+	tcp_segment(&g, c, 1, F_ACK | F_PSH, "GET /webapi/entry.cgi?api=SYNO.Aud", 34, 80);
+	tcp_text(&g, c, 1, "ioStation.Song&version=1&method=list HTTP/1.1\r\nHost: nas:5000\r\n\r\n");
+	tcp_text(&g, c, 0, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+	tcp_close(&g, c);
+	/* ~600 bytes of headers, then the body: the snapshot length cuts it off */
+	n = snprintf(long_post, sizeof(long_post),
+		     "POST /webapi/entry.cgi HTTP/1.1\r\nHost: nas:5000\r\nUser-Agent: Mozilla/5.0 (X11; "
+		     "Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36\r\n"
+		     "Accept: */*\r\nAccept-Language: en-US,en;q=0.9\r\nOrigin: http://nas:5000\r\n"
+		     "Referer: http://nas:5000/?launchApp=SYNO.SDS.Chat.Application\r\nX-SYNO-TOKEN: "
+		     "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFy\r\nCookie: id=%080d; did=%080d; "
+		     "smid=%080d\r\nContent-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n"
+		     "Content-Length: 48\r\n\r\napi=SYNO.Chat.Post&method=create&version=2&x=abc", 0, 0, 0);
+	c = CONV(pc22, nas, 51012, 5000);
+	tcp_open(&g, c);
+	g.snap = 512;
+	tcp_send(&g, c, 1, long_post, (uint32_t)n);
+	g.snap = 0;
+	tcp_text(&g, c, 0, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+	tcp_close(&g, c);
+	http_session(&g, CONV(pc22, router, 51013, 8080), admin, 1);	/* not DSM */
+	/* the NAS's cloud backups: server names and DNS */
+	tls_session(&g, CONV(nas, google, 42001, 443), "www.googleapis.com", 32, 4000);
+	tls_session(&g, CONV(nas, o365, 42002, 443), "outlook.office365.com", 1216 + 32, 6000);
+	tls_session(&g, CONV(nas, syno, 42003, 443), "account.synology.com", 32, 3000);
+	tls_session(&g, CONV(nas, evil, 42004, 443), "evilgoogleapis.com", 32, 3000);
+	dns_lookup(&g, CONV(nas, router, 53101, 53), 0x4242, "graph.microsoft.com",
+		   "graph.msft-edge.example.net", graph_addr);
+	tls_session(&g, CONV(nas, graph, 42005, 443), NULL, 1216 + 32, 5000);	/* no server name */
+	dns_lookup(&g, CONV(nas, router, 53102, 53), 0x4343, "microsoft.com.evil.example", NULL, evil_addr);
+	tls_session(&g, CONV(nas, evil, 42006, 443), NULL, 32, 2000);
+	/* a client reaching the NAS from outside through its DDNS name */
+	tls_session(&g, CONV(remote, nas, 42007, 5001), "alice-nas.synology.me", 1216 + 32, 30000);
+	gen_close(&g, path);
+	return 0;
+}
+
 static int write_samples(const char *dir)
 {
 	char path[4096];
@@ -526,6 +698,8 @@ static int write_samples(const char *dir)
 	rc |= write_vlan_ipv6(path);
 	snprintf(path, sizeof(path), "%s/dsm-edge-cases.pcap", dir);
 	rc |= write_edge_cases(path);
+	snprintf(path, sizeof(path), "%s/dsm-evidence.pcap", dir);
+	rc |= write_evidence(path);
 	return rc ? 1 : 0;
 }
 

@@ -216,3 +216,132 @@ void pkb_finish(struct pkb *b)
 	}
 	b->open_count = 0;
 }
+
+/* ---- payloads ---- */
+
+static void put_be16(struct pkb *b, uint32_t off, uint32_t v)
+{
+	b->data[off] = (uint8_t)(v >> 8);
+	b->data[off + 1] = (uint8_t)v;
+}
+
+/* Appends a TLS extension header; returns the offset of its length. */
+static uint32_t tls_extension(struct pkb *b, uint16_t type)
+{
+	pkb_be16(b, type);
+	pkb_be16(b, 0);
+	return b->len - 2;
+}
+
+/* Fills in the length at off: the bytes written after it. */
+static void close_length(struct pkb *b, uint32_t off)
+{
+	put_be16(b, off, b->len - off - 2);
+}
+
+static void tls_fixed_extension(struct pkb *b, uint16_t type, const uint8_t *body, uint32_t len)
+{
+	uint32_t ext = tls_extension(b, type);
+
+	pkb_bytes(b, body, len);
+	close_length(b, ext);
+}
+
+void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_share)
+{
+	static const uint8_t groups[] = { 0, 6, 0x11, 0xec, 0x00, 0x1d, 0x00, 0x17 };
+	static const uint8_t sigalgs[] = { 0, 8, 4, 3, 8, 4, 4, 1, 5, 3 };
+	static const uint8_t alpn[] = { 0, 12, 2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+	static const uint8_t versions[] = { 4, 0x03, 0x04, 0x03, 0x03 };
+	uint32_t record = b->len, extensions, ext;
+
+	pkb_bytes(b, "\x16\x03\x01\0\0", 5);	/* handshake record, TLS 1.0 for compatibility */
+	pkb_be32(b, 0x01000000);		/* ClientHello, length filled in below */
+	pkb_be16(b, 0x0303);			/* legacy_version TLS 1.2 */
+	for (int i = 0; i < 32; i++)
+		pkb_u8(b, (uint8_t)(i * 7 + 1));	/* random */
+	pkb_u8(b, 32);				/* session id */
+	for (int i = 0; i < 32; i++)
+		pkb_u8(b, (uint8_t)(0xa0 + i));
+	pkb_be16(b, 32);			/* 16 cipher suites */
+	for (uint16_t i = 0; i < 16; i++)
+		pkb_be16(b, i < 3 ? (uint16_t)(0x1301 + i) : (uint16_t)(0xc02b + i));
+	pkb_be16(b, 0x0100);			/* compression: null */
+	extensions = b->len;
+	pkb_be16(b, 0);
+	tls_fixed_extension(b, 10, groups, sizeof(groups));
+	tls_fixed_extension(b, 13, sigalgs, sizeof(sigalgs));
+	tls_fixed_extension(b, 16, alpn, sizeof(alpn));
+	tls_fixed_extension(b, 43, versions, sizeof(versions));
+	ext = tls_extension(b, 51);		/* key_share: one entry of key_share bytes */
+	pkb_be16(b, (uint16_t)(key_share + 4));
+	pkb_be16(b, 0x11ec);
+	pkb_be16(b, (uint16_t)key_share);
+	for (uint32_t i = 0; i < key_share; i++)
+		pkb_u8(b, (uint8_t)(i * 13 + 5));
+	close_length(b, ext);
+	if (server_name) {
+		uint16_t n = (uint16_t)strlen(server_name);
+
+		ext = tls_extension(b, 0);
+		pkb_be16(b, (uint16_t)(n + 3));
+		pkb_u8(b, 0);			/* host_name */
+		pkb_be16(b, n);
+		pkb_bytes(b, server_name, n);
+		close_length(b, ext);
+	}
+	close_length(b, extensions);
+	put_be16(b, record + 3, b->len - record - 5);
+	b->data[record + 6] = (uint8_t)((b->len - record - 9) >> 16);
+	put_be16(b, record + 7, b->len - record - 9);
+}
+
+/* Appends name in DNS wire form. */
+static void dns_name(struct pkb *b, const char *name)
+{
+	while (*name) {
+		const char *dot = strchr(name, '.');
+		uint32_t len = dot ? (uint32_t)(dot - name) : (uint32_t)strlen(name);
+
+		pkb_u8(b, (uint8_t)len);
+		pkb_bytes(b, name, len);
+		name += len + (dot ? 1 : 0);
+	}
+	pkb_u8(b, 0);
+}
+
+/* An answer record of type for the name at compression offset owner. */
+static void dns_record(struct pkb *b, uint32_t owner, uint16_t type, uint32_t ttl)
+{
+	pkb_be16(b, (uint16_t)(0xc000 | owner));
+	pkb_be16(b, type);
+	pkb_be16(b, 1);
+	pkb_be32(b, ttl);
+}
+
+void pkb_dns_message(struct pkb *b, uint16_t id, const char *name, const char *cname,
+		     const uint8_t addr[4])
+{
+	uint32_t start = b->len, last_name = 12, length;
+
+	pkb_be16(b, id);
+	pkb_be16(b, addr ? 0x8180 : 0x0100);	/* response, no error / query, recursion desired */
+	pkb_be16(b, 1);
+	pkb_be16(b, addr ? (cname ? 2 : 1) : 0);
+	pkb_be32(b, 0);
+	dns_name(b, name);
+	pkb_be32(b, 0x00010001);		/* A, IN */
+	if (!addr)
+		return;
+	if (cname) {
+		dns_record(b, 12, 5, 3600);
+		length = b->len;
+		pkb_be16(b, 0);
+		last_name = b->len - start;
+		dns_name(b, cname);
+		close_length(b, length);
+	}
+	dns_record(b, last_name, 1, 300);
+	pkb_be16(b, 4);
+	pkb_bytes(b, addr, 4);
+}

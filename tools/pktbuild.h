@@ -51,4 +51,18 @@ void pkb_icmp(struct pkb *b, uint8_t type, uint8_t code, int v6);
 /* Fills in the lengths and checksums of every open header. */
 void pkb_finish(struct pkb *b);
 
+/* ---- payloads ---- */
+
+/* A TLS 1.3 ClientHello record as today's clients send it: 16 cipher
+ * suites, ALPN h2 and http/1.1, supported groups and versions, a key share
+ * of key_share bytes (1216 + 32 for X25519MLKEM768: a 1.8 KB hello), and
+ * the server name, when not NULL, as the last extension. */
+void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_share);
+
+/* A DNS message for name (type A, class IN), id id: the query when addr is
+ * NULL, else the response: name CNAME cname (when not NULL), then an A
+ * record addr for the last name of the chain (compressed names). */
+void pkb_dns_message(struct pkb *b, uint16_t id, const char *name, const char *cname,
+		     const uint8_t addr[4]);
+
 #endif

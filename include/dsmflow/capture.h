@@ -42,7 +42,7 @@ int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *c
 /* Bytes captured of each packet by default: every header dsmflow decodes
  * (link, tags, IPv6 extension chains, TCP options) and the start of the
  * payload, where FTP's announcements are; never the whole packet. */
-#define CAPTURE_DEFAULT_SNAPLEN 512
+#define CAPTURE_DEFAULT_SNAPLEN 4096
 
 /* How long a dispatch waits for packets before returning, so that the
  * caller's timers, signals and metrics are served on an idle network. */

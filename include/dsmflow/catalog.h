@@ -67,6 +67,18 @@ void catalog_free(struct catalog *cat);
 int catalog_add_port(struct catalog *cat, enum dsm_proto proto, uint16_t first_port,
 		     uint16_t last_port, const char *service_name, struct dsm_err *err);
 
+/* Returns the id of service (category, name), adding it without records when
+ * it is new (a service known by other evidence than its ports, such as the Web
+ * API table's packages). Returns -1 with err filled, and cat unchanged, when a
+ * name is empty, '-', longer than 255 bytes or holds a control character, or
+ * when memory or the 16-bit id space runs out. */
+int catalog_add_service(struct catalog *cat, const char *category, const char *name,
+			struct dsm_err *err);
+/* Removes the services from id count on, undoing catalog_add_service() calls
+ * (a batch that failed half way). Returns 0, or -1 and does nothing when one
+ * of them has records or count is above the service count. */
+int catalog_truncate_services(struct catalog *cat, size_t count);
+
 size_t catalog_record_count(const struct catalog *cat);
 const struct dsm_record *catalog_record(const struct catalog *cat, size_t i);
 size_t catalog_service_count(const struct catalog *cat);

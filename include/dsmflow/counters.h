@@ -18,9 +18,12 @@
 #include "dsmflow/flow.h"
 
 struct counter_row {
-	uint64_t flows;
+	uint64_t flows;		/* decided flows: a pending flow counts once decided */
 	uint64_t packets[2];	/* [TO_SERVER], [TO_CLIENT] */
 	uint64_t bytes[2];
+	uint64_t decided_by[SERVICE_EVIDENCE_KINDS];	/* flows, by what decided their service */
+	uint64_t webapi_requests;	/* Web API requests of this service's package seen
+					 * within the inspection budget (services only) */
 };
 
 struct counter_totals {
@@ -29,6 +32,7 @@ struct counter_totals {
 	uint64_t malformed_packets, malformed_bytes;
 	uint64_t fragment_packets, fragment_bytes;	/* later fragments whose first was not seen */
 	uint64_t no_flow_packets, no_flow_bytes;	/* no memory for their flow */
+	uint64_t pending_packets, pending_bytes;	/* in flows not decided yet: a gauge */
 };
 
 struct counters;
@@ -38,7 +42,9 @@ struct counters *counters_new(size_t service_count, size_t max_set_id);
 void counters_free(struct counters *c);
 
 /* The row a flow of this kind and id counts into (id: service id, set id, or
- * server port with ip_proto for unclassified). NULL only when memory runs out. */
+ * server port with ip_proto for unclassified). When memory for a new
+ * unclassified port runs out, a row of flows without a row of their own
+ * (counted as unclassified); NULL only for an id out of range. */
 struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16_t id,
 				 uint8_t ip_proto);
 
@@ -66,7 +72,8 @@ uint64_t row_packets(const struct counter_row *row);
 uint64_t row_bytes(const struct counter_row *row);
 
 /* Classified (service and group rows) and unclassified (port rows plus
- * unmatched fragments and packets without a flow) sums. */
+ * unmatched fragments, packets without a flow and flows without a row)
+ * sums. Pending packets are in neither: see counter_totals. */
 void counters_sum(const struct counters *c, struct counter_row *classified,
 		  struct counter_row *unclassified);
 

@@ -36,6 +36,7 @@ struct decoded {
 	uint8_t dst[16];
 	uint16_t sport, dport;	/* 0 where the protocol has no ports */
 	uint8_t tunnels;	/* IP-in-IP layers removed */
+	uint32_t tcp_seq;	/* TCP only: the sequence number */
 	const uint8_t *payload;	/* transport payload, inside the frame */
 	uint32_t payload_len;	/* bytes of it captured */
 };

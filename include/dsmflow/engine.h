@@ -13,16 +13,25 @@
 
 #include "dsmflow/catalog.h"
 #include "dsmflow/counters.h"
+#include "dsmflow/dnstable.h"
 #include "dsmflow/flow.h"
 #include "dsmflow/index.h"
 #include "dsmflow/netaddr.h"
 #include "dsmflow/packet.h"
+#include "dsmflow/webapi.h"
+
+struct inspect_stats;
 
 struct engine_config {
 	struct flow_table_config flows;
 	const struct cidr *nas;		/* --nas prefixes */
 	size_t nas_count;
 	FILE *flow_log;			/* one JSON line per ended flow, or NULL */
+	FILE *evidence_log;		/* one JSON line per piece of payload evidence, or NULL */
+	const struct webapi_table *webapi;	/* Web API names to packages */
+	size_t inspect_slots;		/* flows inspected at once (0: the default) */
+	size_t dns_entries;		/* addresses the DNS table holds (0: the default) */
+	size_t evidence_values;		/* values kept for the flow log (0: the default) */
 };
 
 struct engine;
@@ -37,6 +46,10 @@ void engine_packet(struct engine *e, const struct packet *pkt);
  * counted, the flows of the next few are fetched into the cache. */
 void engine_packets(struct engine *e, const struct packet *pkts, size_t count);
 
+/* Decides every pending flow now, its inspection ended (as at the end of
+ * the input); the flows stay active. */
+void engine_settle(struct engine *e);
+
 /* Ends every active flow, as at the end of the input. */
 void engine_flush(struct engine *e);
 
@@ -45,5 +58,9 @@ size_t engine_active_flows(const struct engine *e);
 uint64_t engine_evicted_flows(const struct engine *e);
 /* Packets whose flow could not be created for lack of memory (counted as unclassified). */
 uint64_t engine_alloc_failures(const struct engine *e);
+void engine_inspect_stats(const struct engine *e, struct inspect_stats *out);
+void engine_dns_stats(const struct engine *e, struct dns_table_stats *out);
+/* Evidence values the flow log lost because their store was full. */
+uint64_t engine_evidence_dropped(const struct engine *e);
 
 #endif

@@ -79,10 +79,37 @@ struct flow {
 	uint8_t tracked;		/* a control connection whose payload announces others */
 	/* second cache line */
 	uint64_t packets[2], bytes[2];	/* [TO_SERVER], [TO_CLIENT] */
-	struct flow *older, *newer;	/* in its timeout class, by queued_us */
+	uint32_t older, newer;		/* flow ids, in its timeout class by queued_us; internal to flow.c */
 	uint64_t first_us;
 	uint64_t queued_us;		/* last_us when it was last put at the newest end */
+	uint32_t note;			/* the inspection slot while inspected, then the id of the
+					 * evidence kept for the flow log (0: none); engine.c's */
+	uint8_t decided_by;		/* enum service_evidence: what decided its attribution */
+	uint8_t payload;		/* FLOW_PAYLOAD_* bits: which of its payloads are read */
+	uint8_t marks;			/* FLOW_MARK_* bits: what its evidence said */
+	uint8_t unused;
 } __attribute__((aligned(128)));
+
+/* What decided a flow's service, strongest first. */
+enum service_evidence {
+	SERVICE_BY_PORT,		/* the catalogue's candidates for its server port (and roles) */
+	SERVICE_BY_ANNOUNCEMENT,	/* announced on a tracked control connection */
+	SERVICE_BY_WEBAPI,		/* a Synology Web API name in an HTTP request */
+	SERVICE_BY_SNI,			/* the TLS server name, against the catalogue's domains */
+	SERVICE_BY_DNS,			/* the name a DNS answer gave its server address */
+	SERVICE_EVIDENCE_KINDS
+};
+
+/* struct flow.payload: the payloads read beyond the headers. */
+#define FLOW_PAYLOAD_INSPECT 0x01	/* under inspection: note is its inspection slot */
+#define FLOW_PAYLOAD_DNS 0x02		/* DNS responses from its server fill the DNS table */
+
+/* struct flow.marks */
+#define FLOW_MARK_UNCATALOGUED 0x01	/* attributed by Web API evidence on a port the catalogue
+					 * does not list for the service */
+#define FLOW_MARK_REMOTE_ACCESS 0x02	/* its server name is a Synology remote-access name
+					 * (QuickConnect, DDNS): it names the NAS, not a service */
+#define FLOW_MARK_OUTSIDE 0x04		/* its evidence named a service outside its candidates */
 
 struct flow_table_config {
 	uint64_t timeout_us[FLOW_TIMEOUT_CLASSES];
@@ -100,8 +127,9 @@ void flow_table_default_config(struct flow_table_config *config);
 
 struct flow_table *flow_table_new(const struct flow_table_config *config, flow_end_fn on_end,
 				  void *ctx);
-/* Ends every flow (FLOW_END_INPUT) and frees the table. */
-void flow_table_free(struct flow_table *table);
+/* Ends every flow (FLOW_END_INPUT: calling the end callback for each
+ * when end_each) and frees the table. */
+void flow_table_free(struct flow_table *table, int end_each);
 
 /* Builds the canonical key of pkt; *from is set to the endpoint index of
  * pkt's source. */

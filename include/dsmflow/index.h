@@ -47,6 +47,12 @@ const struct candidate_set *port_index_set(const struct port_index *idx, uint16_
  * DSM_ROLE_OUTBOUND): with --nas, which side serves tells which role
  * applies. PORT_INDEX_NONE when no candidate has that role. */
 uint16_t port_index_role_subset(const struct port_index *idx, uint16_t set_id, enum dsm_role role);
+/* The part of set set_id whose candidates' catalogue domains cover the
+ * server name name[0..len) (a suffix on a label boundary: the domain
+ * "googleapis.com" covers "www.googleapis.com"): the set itself when all
+ * do, PORT_INDEX_NONE when none does. */
+uint16_t port_index_name_subset(const struct port_index *idx, uint16_t set_id, const char *name,
+				size_t len);
 /* Number of distinct non-empty sets, i.e. the largest valid id. */
 size_t port_index_set_count(const struct port_index *idx);
 

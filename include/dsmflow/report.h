@@ -14,7 +14,9 @@
 #include "dsmflow/capture.h"
 #include "dsmflow/catalog.h"
 #include "dsmflow/counters.h"
+#include "dsmflow/dnstable.h"
 #include "dsmflow/index.h"
+#include "dsmflow/inspect.h"
 
 enum report_format {
 	REPORT_TABLE, REPORT_JSON, REPORT_CSV, REPORT_PROMETHEUS,
@@ -28,6 +30,8 @@ struct report_input {
 	size_t active_flows;
 	uint64_t evicted_flows;
 	const struct capture_stats *capture;	/* NULL when reading files */
+	const struct inspect_stats *inspect;	/* NULL: not reported */
+	const struct dns_table_stats *dns;	/* NULL: not reported */
 };
 
 /* "table", "json", "csv", "prometheus" or "summary"; -1 when unknown. */

@@ -3,11 +3,16 @@
  * length (so that AddressSanitizer sees any read past it), fed to one
  * engine in batches and to another one packet at a time. Crashes, leaks
  * and sanitizer reports are findings, and so is any difference between the
- * two engines' totals. */
+ * two engines' totals, or totals that do not add up (pending included)
+ * before and after the pending flows are decided. The engines have tiny
+ * inspection and DNS pools, so that full pools are exercised too, and a
+ * flow log, so that evidence values are kept and let go. */
 #include <pcap/dlt.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <stdio.h>
 
 #include "dsmflow/engine.h"
 
@@ -18,6 +23,8 @@ static const int links[] = { DLT_EN10MB, DLT_RAW, DLT_LINUX_SLL, DLT_LINUX_SLL2,
 
 static struct catalog *cat;
 static struct port_index *idx;
+static struct webapi_table *api;
+static FILE *sink;
 
 static struct engine *new_engine(void)
 {
@@ -26,7 +33,26 @@ static struct engine *new_engine(void)
 
 	flow_table_default_config(&config.flows);
 	config.flows.max_flows = 8;	/* evictions within a batch */
+	config.webapi = api;
+	config.inspect_slots = 3;
+	config.dns_entries = 2;
+	config.evidence_values = 2;
+	config.flow_log = sink;
 	return engine_new(cat, idx, &config, &err);
+}
+
+static void check_sums(const struct engine *e)
+{
+	const struct counters *c = engine_counters(e);
+	const struct counter_totals *t = counters_totals_const(c);
+	struct counter_row classified, unclassified;
+
+	counters_sum(c, &classified, &unclassified);
+	if (t->packets != row_packets(&classified) + row_packets(&unclassified) + t->non_ip_packets +
+			  t->malformed_packets + t->pending_packets ||
+	    t->bytes != row_bytes(&classified) + row_bytes(&unclassified) + t->non_ip_bytes +
+			t->malformed_bytes + t->pending_bytes)
+		abort();
 }
 
 /* Cuts data into at most MAX_PACKETS packets; returns how many. */
@@ -59,7 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!cat) {
 		cat = catalog_load_embedded(&err);
+		api = webapi_load_embedded(&err);
+		if (!cat || !api || webapi_bind(api, cat, &err))
+			abort();
 		idx = port_index_build(cat, &err);
+		sink = fopen("/dev/null", "w");
 	}
 	n = cut(data, size, pkts);
 	batched = new_engine();
@@ -71,6 +101,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   counters_totals_const(engine_counters(single)), sizeof(struct counter_totals)) ||
 	    engine_active_flows(batched) != engine_active_flows(single))
 		abort();
+	check_sums(batched);
+	engine_settle(batched);
+	engine_settle(single);
+	if (counters_totals_const(engine_counters(batched))->pending_packets ||
+	    memcmp(counters_totals_const(engine_counters(batched)),
+		   counters_totals_const(engine_counters(single)), sizeof(struct counter_totals)))
+		abort();
+	check_sums(batched);
 	engine_free(batched);
 	engine_free(single);
 	for (size_t i = 0; i < n; i++)

@@ -7,6 +7,14 @@
   OUTDIR/engine   the sample captures' packets, eight at a time, in the engine
                   harness's format: [link index | seconds << 4][length][bytes]
   OUTDIR/catalog  the catalogue, 30 lines at a time
+  OUTDIR/webapi   the Web API table's header and rows, 20 rows at a time
+  OUTDIR/tls      the first ClientHello of each TCP stream that starts with one, in
+                  the tls harness's format: [cuts][cut lengths, 2 bytes LE][stream],
+                  whole and cut where the segments were
+  OUTDIR/dns      every UDP payload from port 53
+  OUTDIR/http     the client stream of each TCP connection that starts with an HTTP
+                  request, in the http harness's format: [cuts][cut lengths][stream]
+  (tls, dns and http read the sample captures and ../shared/pcaps, when present)
 """
 import os
 import struct
@@ -28,6 +36,72 @@ def packets(path):
         caplen = struct.unpack("<I", data[off + 8:off + 12])[0]
         yield link, data[off + 16:off + 16 + caplen]
         off += 16 + caplen
+
+
+def transport(link, frame):
+    """(protocol, sport, dport, payload) of an Ethernet (VLAN) or raw frame
+    holding IPv4 or IPv6 (also IPv6 in IPv4), or None."""
+    off, ethertype = 0, 0x0800 if link in (12, 101) else None
+    if link == 1:
+        off, ethertype = 14, struct.unpack(">H", frame[12:14])[0] if len(frame) >= 14 else None
+        while ethertype in (0x8100, 0x88a8) and len(frame) >= off + 4:
+            ethertype, off = struct.unpack(">H", frame[off + 2:off + 4])[0], off + 4
+    ip = frame[off:]
+    if ethertype not in (0x0800, 0x86dd) or len(ip) < 1:
+        return None
+    while True:
+        if ip[0] >> 4 == 4 and len(ip) >= 20:
+            total, frag, proto = struct.unpack(">H", ip[2:4])[0], struct.unpack(">H", ip[6:8])[0], ip[9]
+            header, ip = (ip[0] & 15) * 4, ip[:total]
+            if frag & 0x1fff:
+                return None
+        elif ip[0] >> 4 == 6 and len(ip) >= 40:
+            header, proto = 40, ip[6]
+            ip = ip[:40 + struct.unpack(">H", ip[4:6])[0]]
+        else:
+            return None
+        if proto != 41:
+            break
+        ip = ip[header:]
+    segment = ip[header:]
+    if proto == 6 and len(segment) >= 20:
+        return 6, *struct.unpack(">HH", segment[:4]), segment[(segment[12] >> 4) * 4:]
+    if proto == 17 and len(segment) >= 8:
+        return 17, *struct.unpack(">HH", segment[:4]), segment[8:]
+    return None
+
+
+def payload_seeds(outdir, path):
+    """The tls and dns seeds of one capture."""
+    name, streams, requests = os.path.basename(path), {}, {}
+    for i, (link, frame) in enumerate(packets(path)):
+        t = transport(link, frame)
+        if not t or not t[3]:
+            continue
+        proto, sport, dport, payload = t
+        if proto == 17 and sport == 53:
+            write(outdir, "dns", "%s-%d" % (name, i + 1), payload)
+        if proto != 6:
+            continue
+        if (sport, dport) not in streams and payload[:2] == b"\x16\x03" and payload[5:6] == b"\x01":
+            streams[(sport, dport)] = []
+        if (sport, dport) not in requests and payload[:4] in (b"GET ", b"POST", b"HEAD", b"PUT "):
+            requests[(sport, dport)] = []
+        if (sport, dport) in requests and len(requests[(sport, dport)]) < 16:
+            requests[(sport, dport)].append(payload)
+        if (sport, dport) in streams and len(streams[(sport, dport)]) < 16:
+            streams[(sport, dport)].append(payload)
+    for j, ((sport, dport), segments) in enumerate(sorted(streams.items())[:8]):
+        stream = b"".join(segments)[:8000]
+        cuts = [len(s) for s in segments[:7]]
+        write(outdir, "tls", "%s-%d" % (name, j), b"\0" + stream)
+        write(outdir, "tls", "%s-%d-cut" % (name, j),
+              bytes([len(cuts)]) + b"".join(struct.pack("<H", c) for c in cuts) + stream)
+    for j, ((sport, dport), segments) in enumerate(sorted(requests.items())[:8]):
+        stream = b"".join(segments)[:1024]
+        cuts = [min(len(s), 255) for s in segments[:16]]
+        write(outdir, "http", "%s-%d" % (name, j), b"\0" + stream)
+        write(outdir, "http", "%s-%d-cut" % (name, j), bytes([len(cuts)]) + bytes(cuts) + stream)
 
 
 def write(outdir, kind, name, blob):
@@ -55,6 +129,16 @@ def main():
     lines = open(os.path.join(SOURCE, "catalog", "dsm-ports.tsv"), "rb").read().split(b"\n")
     for i in range(0, len(lines), 30):
         write(outdir, "catalog", "dsm-ports-%d" % i, b"\n".join(lines[i:i + 30]))
+    text = open(os.path.join(SOURCE, "catalog", "webapi.tsv"), "rb").read()
+    lines = [line for line in text.split(b"\n") if line and not line.startswith(b"#")]
+    for i in range(1, len(lines), 20):
+        write(outdir, "webapi", "webapi-%d" % i, b"\n".join(lines[:1] + lines[i:i + 20]))
+    shared = os.path.join(SOURCE, "..", "shared", "pcaps")
+    more = [os.path.join(shared, f) for f in ("443-curl.pcap", "6in4tunnel.pcap", "dns.pcap",
+                                              "badpackets.pcap", "malformed_dns.pcap",
+                                              "corpus/codm.pcap", "corpus/dns_ambiguous_names.pcap")]
+    for path in samples + [p for p in more if os.path.exists(p)]:
+        payload_seeds(outdir, path)
     return 0
 
 

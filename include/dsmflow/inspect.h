@@ -1,0 +1,99 @@
+/* inspect.h - bounded payload inspection: reading the first client bytes
+ * of the flows whose service the payload may name, and DNS answers.
+ *
+ * Which flows: TCP flows whose port leaves several candidate services, or
+ * whose port the catalogue labels HTTP/HTTPS, or with no candidate at all
+ * (those only while their first client payload starts like TLS or an HTTP
+ * request: one compare). An inspected flow takes a slot of a fixed pool;
+ * with none free it is decided by its port at once (and counted).
+ *
+ * The budget, per flow: the first INSPECT_CLIENT_BYTES of client payload,
+ * in sequence (a gap or a segment cut by the snapshot length ends it),
+ * INSPECT_MAX_PACKETS packets, INSPECT_MAX_US of packet time (checked by
+ * the engine's once-a-second sweep even when the flow goes quiet). Then
+ * the flow's inspection ends for good and its slot is free.
+ *
+ * While its attribution may still change a flow is *pending*: the engine
+ * keeps its counts in the flow alone and adds them to its row when the
+ * inspector decides it (the hooks' decide), so that no counter ever moves
+ * from one row to another. A package's Web API name decides at once; a
+ * ClientHello's end decides by its server name; otherwise the flow is
+ * decided by the strongest evidence when the budget ends or the flow does.
+ */
+#ifndef DSMFLOW_INSPECT_H
+#define DSMFLOW_INSPECT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dsmflow/attribute.h"
+#include "dsmflow/decode.h"
+#include "dsmflow/dnstable.h"
+#include "dsmflow/flow.h"
+#include "dsmflow/webapi.h"
+
+#define INSPECT_DEFAULT_SLOTS 4096
+#define INSPECT_CLIENT_BYTES 4096
+#define INSPECT_MAX_PACKETS 32
+#define INSPECT_MAX_US (10ull * 1000000)
+
+struct inspect_hooks {
+	/* flow is decided by v (strength NONE or NOTE: by its port); value
+	 * is what decided (or was noted), value_len 0 for none. Returns the
+	 * id of the evidence kept for the flow (0: none), which becomes the
+	 * flow's note when its inspection ends. */
+	uint32_t (*decide)(void *ctx, struct flow *flow, const struct verdict *v,
+			   const char *value, size_t value_len);
+	/* a Web API request of service_id's package was seen */
+	void (*webapi_request)(void *ctx, int service_id);
+	void *ctx;
+};
+
+struct inspect_stats {
+	uint64_t started;	/* flows inspected */
+	uint64_t no_slot;	/* flows decided by port because no slot was free */
+	uint64_t dns_answers;	/* A and AAAA answers read */
+	size_t slots_used, slots;
+};
+
+struct inspector;
+
+/* evidence_log: one JSON line per finding (request line, server name, DNS
+ * answer) when not NULL. NULL when memory runs out. */
+struct inspector *inspector_new(size_t slots, struct attributor *attr,
+				const struct webapi_table *webapi, struct dns_table *dns,
+				const struct inspect_hooks *hooks, FILE *evidence_log);
+void inspector_free(struct inspector *in);
+
+/* Whether flow (new, attributed by its port) is one to inspect. */
+int inspect_wanted(const struct inspector *in, const struct flow *flow);
+
+/* Whether flow's server port is DNS's: its answers fill the DNS table. */
+int inspect_dns_flow(const struct flow *flow);
+
+/* Starts inspecting flow, which becomes pending; 0 when no slot is free
+ * (the caller decides it by port). */
+int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us);
+
+/* The verdict a DNS answer for flow's server address gives, for a flow
+ * decided at once (not inspected). */
+void inspect_dns_verdict(struct inspector *in, const struct flow *flow, uint64_t now_us,
+			 struct verdict *out, const char **name, size_t *len);
+
+/* A packet of a flow with FLOW_PAYLOAD_INSPECT or FLOW_PAYLOAD_DNS set,
+ * sent by endpoint from. */
+void inspect_packet(struct inspector *in, struct flow *flow, uint8_t from,
+		    const struct decoded *d, uint64_t now_us);
+
+/* flow is ending: decides it if pending and frees its slot. */
+void inspect_flow_end(struct inspector *in, struct flow *flow);
+
+/* Ends the inspections that started more than INSPECT_MAX_US before now. */
+void inspect_expire(struct inspector *in, uint64_t now_us);
+
+/* Ends every inspection (the input ended). */
+void inspect_end_all(struct inspector *in);
+
+void inspect_stats(const struct inspector *in, struct inspect_stats *out);
+
+#endif
