@@ -3,6 +3,7 @@
 floor) and ndpiReader, on the same deterministic capture, in one run.
 
   bench/run.py [--build DIR] [--work DIR] [--packets N] [--runs R] [--skip-scaling]
+               [--baseline DSMFLOW] [--shared DIR]
   bench/run.py --smoke        a small, quick run (what the test suite does)
 
 Reports median wall time over R runs, packets/s, ns/packet, the ratios
@@ -14,6 +15,18 @@ then the steady-state allocation check (valgrind counts heap allocations
 over N and 2N packets of the same flows: equal counts mean none per packet).
 Times are wall-clock on a noisy machine: compare ratios within one run, and
 use valgrind --tool=callgrind to compare two versions of the code.
+
+With --baseline DSMFLOW (another build of dsmflow, e.g. the last one before
+payload inspection: `git worktree add /tmp/base REV` and build it), the cost
+of dsmflow over that baseline on three captures: the mix; the short-flow
+stress mix (web connections as short as any flow: a ClientHello or request
+every few dozen packets); and the real-traffic mix, every Ethernet capture
+of --shared (../shared/pcaps) concatenated 20 times. Each as a ratio of
+median wall times and, with valgrind, of instruction counts (callgrind, on a
+tenth of the mix), which are repeatable. With tshark, the share of packets
+that are ClientHellos, HTTP requests and DNS answers in the mix and in the
+real-traffic mix, so that the mix can be seen to carry payloads as often as
+real traffic does.
 """
 import argparse
 import os
@@ -50,11 +63,12 @@ def measure(cmd, runs):
     return statistics.median(r[0] for r in results), max(r[1] for r in results)
 
 
-def capture(args, name, packets, concurrent, mean_length=20, train=4):
-    path = os.path.join(args.work, "%s-%d-%d-%d-%d.pcap" % (name, packets, concurrent, mean_length, train))
+def capture(args, name, packets, concurrent, mean_length=20, train=4, web_factor=10):
+    path = os.path.join(args.work, "%s-%d-%d-%d-%d-%d.pcap" % (name, packets, concurrent, mean_length, train,
+                                                             web_factor))
     if not os.path.exists(path):
         sh([os.path.join(args.build, "benchgen"), path, str(packets), str(concurrent), str(mean_length),
-            str(train)], stdout=subprocess.DEVNULL)
+            str(train), "0", str(web_factor)], stdout=subprocess.DEVNULL)
     with open(path, "rb") as f:   # into the page cache, so that every tool reads memory
         while f.read(1 << 24):
             pass
@@ -103,6 +117,81 @@ def throughput(args):
               (times["ndpiReader (nDPI)"] / times["dsmflow read"], times["ndpiReader (nDPI)"] / times["dsmflow read"]))
     else:
         print("ndpiReader: not installed (apt-get install libndpi-bin), not compared")
+
+
+# ---- against a baseline build ----
+
+def real_mix(args, repeat=20):
+    """Every Ethernet capture of --shared, one after another, repeat times."""
+    path = os.path.join(args.work, "real-mix-%d.pcap" % repeat)
+    if os.path.exists(path):
+        return path
+    if not shutil.which("mergecap") or not os.path.isdir(args.shared):
+        return None
+    files = []
+    for f in sorted(os.listdir(args.shared)):
+        full = os.path.join(args.shared, f)
+        if f.endswith((".pcap", ".pcapng")):
+            res = subprocess.run(["capinfos", "-T", "-E", "-r", full], capture_output=True, text=True)
+            if res.returncode == 0 and res.stdout.strip().endswith("ether"):
+                files.append(full)
+    once = os.path.join(args.work, "real-mix-1.pcap")
+    sh(["mergecap", "-F", "pcap", "-a", "-w", once] + files)
+    sh(["mergecap", "-F", "pcap", "-a", "-w", path] + [once] * repeat)
+    return path
+
+
+def instructions(cmd):
+    """Instructions executed (callgrind): the same for the same binary and input."""
+    res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + cmd,
+                         capture_output=True, text=True)
+    m = re.search(r"refs:\s+([\d,]+)", res.stderr)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def payload_shares(path):
+    """Per mille of packets that are ClientHellos, HTTP requests, DNS answers."""
+    out = subprocess.run(["tshark", "-n", "-r", path, "-d", "tcp.port==5000,http", "-T", "fields",
+                          "-e", "tls.handshake.type", "-e", "http.request", "-e", "dns.flags.response"],
+                         capture_output=True, text=True).stdout.splitlines()
+    hello = sum(1 for l in out if l.split("\t")[0].split(",")[0] == "1")
+    request = sum(1 for l in out if l.split("\t")[1:2] == ["1"])
+    answer = sum(1 for l in out if l.split("\t")[2:3] == ["1"])
+    n = max(1, len(out))
+    return "ClientHellos %.2f, HTTP requests %.2f, DNS answers %.2f per 1000 packets" % (
+        1000 * hello / n, 1000 * request / n, 1000 * answer / n)
+
+
+def against_baseline(args):
+    """dsmflow's cost over the baseline build, on the mix, the short-flow
+    stress mix and the real-traffic mix."""
+    small = args.packets // 10
+    cases = [("mix", capture(args, "mix", args.packets, args.concurrent),
+              capture(args, "mix", small, args.concurrent)),
+             ("short-flow stress mix", capture(args, "short", args.packets, args.concurrent, web_factor=1),
+              capture(args, "short", small, args.concurrent, web_factor=1))]
+    real = real_mix(args)
+    if real:
+        cases.append(("real-traffic mix (shared/pcaps x20)", real, real))
+    print("\nagainst the baseline %s (target: at most 1.10)" % args.baseline)
+    print("%-38s %10s %10s %7s %16s %16s %7s" % ("capture", "base s", "dsmflow s", "ratio", "base instr",
+                                                 "dsmflow instr", "ratio"))
+    for name, path, path_small in cases:
+        ours = [os.path.join(args.build, "dsmflow"), "read", "-f", "json", "-o", os.devnull]
+        theirs = [args.baseline, "read", "-f", "json", "-o", os.devnull]
+        t_base, _ = measure(theirs + [path], args.runs)
+        t_ours, _ = measure(ours + [path], args.runs)
+        i_base = i_ours = None
+        if shutil.which("valgrind") and not args.smoke:
+            i_base, i_ours = instructions(theirs + [path_small]), instructions(ours + [path_small])
+        print("%-38s %10.3f %10.3f %7.2f %16s %16s %7s" % (
+            name, t_base, t_ours, t_ours / t_base, "{:,}".format(i_base) if i_base else "-",
+            "{:,}".format(i_ours) if i_ours else "-", "%.2f" % (i_ours / i_base) if i_base else "-"))
+    if shutil.which("tshark") and not args.smoke:
+        print("payloads in the mix: " + payload_shares(cases[0][2]))
+        print("payloads in the short-flow stress mix: " + payload_shares(cases[1][2]))
+        if real:
+            print("payloads in the real-traffic mix: " + payload_shares(real_mix(args, 1)))
 
 
 def scaling(args):
@@ -165,6 +254,9 @@ def main():
     ap.add_argument("--skip-scaling", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the scaling captures")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one run: checks the runner works")
+    ap.add_argument("--baseline", help="another dsmflow binary to compare with (cost ratios)")
+    ap.add_argument("--shared", default=os.path.join(here, "..", "..", "shared", "pcaps"),
+                    help="third-party captures for the real-traffic mix (with --baseline)")
     args = ap.parse_args()
     if args.smoke:
         args.packets, args.concurrent, args.runs = 20000, 500, 1
@@ -175,6 +267,8 @@ def main():
                                        capture_output=True, text=True).stdout.strip())
     print("command: bench/run.py " + " ".join(sys.argv[1:]))
     throughput(args)
+    if args.baseline:
+        against_baseline(args)
     if not args.skip_scaling:
         scaling(args)
     return 0 if allocations(args) else 1

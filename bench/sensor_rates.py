@@ -9,8 +9,12 @@
 2. `dsmflow queue`: an iperf3 TCP stream between two namespaces, through
    iptables NFQUEUE rules, first with the minimal accept-all consumer
    bench/nfq_accept, then with dsmflow queue, and with no rule at all.
-   The two consumers alternate for R rounds; reports each run, the medians
+   The consumers alternate for R rounds; reports each run, the medians
    and dsmflow's median against the minimal one's.
+3. What the default snapshot length (4096 bytes, so that payload evidence
+   fits) costs against 512: dsmflow live's CPU time for the same tcpreplay
+   at top speed with -s 512 and with the default, and dsmflow queue with
+   --copy-range 512 as a third consumer in the rounds of 2.
 """
 import argparse
 import json
@@ -88,6 +92,31 @@ def live_rates(args, procs):
     print("highest rate with every packet seen and none dropped: %s pps" % ("%.0f" % best if best else "none"))
 
 
+def cpu_seconds(pid):
+    """utime + stime of a live process, from /proc."""
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def live_snaplen_cost(args, procs):
+    capture = os.path.join(args.work, "replay.pcap")
+    print("\nlive: dsmflow's CPU time for one tcpreplay at top speed, by snapshot length")
+    for snap in ([], ["-s", "512"], [], ["-s", "512"]):
+        dsm = subprocess.Popen(["ip", "netns", "exec", B, os.path.join(args.build, "dsmflow"), "live",
+                                "-i", "vb", "-f", "json", "-o", os.devnull, "-B", "65536", "-Z", "root"]
+                               + snap, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(dsm)
+        time.sleep(1)
+        before = cpu_seconds(dsm.pid)
+        sh("tcpreplay", "-i", "va", "--topspeed", capture, ns=A)
+        time.sleep(0.5)
+        used = cpu_seconds(dsm.pid) - before
+        dsm.send_signal(signal.SIGINT)
+        dsm.wait(timeout=60)
+        print("  -s %-5s %6.2f s of CPU for %d packets (%.0f ns a packet)" %
+              (snap[1] if snap else "4096", used, args.replay_packets, used / args.replay_packets * 1e9))
+
+
 def iperf(seconds):
     res = sh("iperf3", "-c", "10.88.0.2", "-t", str(seconds), "-J", ns=A)
     return json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]
@@ -117,7 +146,10 @@ def queue_rates(args, procs):
         sh("iptables", *rule, "-j", "NFQUEUE", "--queue-num", "5", "--queue-bypass", ns=B)
     consumers = (("bench/nfq_accept (minimal)", [os.path.join(args.build, "nfq_accept"), "5"]),
                  ("dsmflow queue", [os.path.join(args.build, "dsmflow"), "queue", "--queue", "5",
-                                    "-f", "json", "-o", os.devnull]))
+                                    "-f", "json", "-o", os.devnull]),
+                 ("dsmflow queue --copy-range 512", [os.path.join(args.build, "dsmflow"), "queue",
+                                                     "--queue", "5", "--copy-range", "512", "-f", "json",
+                                                     "-o", os.devnull]))
     for _ in range(args.rounds):
         for name, cmd in consumers:
             results.setdefault(name, []).append(iperf_through(args, procs, cmd))
@@ -129,6 +161,8 @@ def queue_rates(args, procs):
                                             " ".join("%.2f" % (r / 1e9) for r in runs)))
     ratio = statistics.median(results["dsmflow queue"]) / statistics.median(results["bench/nfq_accept (minimal)"])
     print("dsmflow queue / minimal consumer (medians): %.2f" % ratio)
+    print("copy range 4096 / 512 (dsmflow, medians): %.2f" % (
+        statistics.median(results["dsmflow queue"]) / statistics.median(results["dsmflow queue --copy-range 512"])))
 
 
 def main():
@@ -149,6 +183,7 @@ def main():
     try:
         setup()
         live_rates(args, procs)
+        live_snaplen_cost(args, procs)
         queue_rates(args, procs)
     finally:
         teardown(procs)

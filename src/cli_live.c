@@ -13,8 +13,9 @@ static const char usage[] =
 	"it passes. Bytes are wire lengths, as in `dsmflow read`.\n"
 	"\n"
 	"  -i, --interface IFACE capture on IFACE (required)\n"
-	"  -s, --snaplen N       bytes captured per packet (default 512: every header\n"
-	"                        and the start of the payload, never whole packets)\n"
+	"  -s, --snaplen N       bytes captured per packet (default 4096: every header\n"
+	"                        and the payload evidence is read from: a 1.8 KB TLS\n"
+	"                        ClientHello in two segments, DSM's form bodies)\n"
 	"  -p, --no-promiscuous  do not put the interface into promiscuous mode\n"
 	"  -B, --buffer-size KIB the kernel capture buffer, in KiB\n"
 	CLI_SENSOR_HELP

@@ -107,10 +107,14 @@ static void run_byte(const struct feed *f, uint8_t ch)
 		return;
 	}
 	if (is_name_char(ch)) {
-		if (s->run_len < HTTP_NAME_MAX)
-			s->run[s->run_len++] = (char)ch;
-		else
+		/* a run that does not start with SYNO., or is too long, is not kept */
+		if (s->run_over)
+			return;
+		if (s->run_len >= HTTP_NAME_MAX ||
+		    (s->run_len < API_PREFIX_LEN && ch != (uint8_t)API_PREFIX[s->run_len]))
 			s->run_over = 1;
+		else
+			s->run[s->run_len++] = (char)ch;
 		return;
 	}
 	run_end(f);
@@ -185,6 +189,7 @@ static void request_begin(struct http_scan *s)
 	s->body_form = 0;
 	s->chunked = 0;
 	s->line_len = 0;
+	s->line_other = 0;
 }
 
 static void method_byte(const struct feed *f, uint8_t ch)
@@ -216,28 +221,40 @@ static void target_end(const struct feed *f)
 	emit(f, HTTP_EV_REQUEST_LINE, HTTP_NAME_API, s->uri, s->uri_len);
 }
 
-static void target_byte(const struct feed *f, uint8_t ch)
+static int ends_target(uint8_t ch)
+{
+	return ch == ' ' || ch == '\r' || ch == '\n';
+}
+
+/* Target bytes up to its end, or the segment's. */
+static void target_bytes(const struct feed *f, struct cursor *c)
 {
 	struct http_scan *s = f->s;
+	uint32_t left = cur_remaining(c), n = 0, room = HTTP_URI_MAX - s->uri_len;
+	const uint8_t *t = cur_peek(c, left), *end;
 
-	if (ch == ' ' || ch == '\r' || ch == '\n') {
-		target_end(f);
-		s->state = ch == '\n' ? ST_HEADER : ST_VERSION;
-		return;
-	}
-	if (s->uri_len < HTTP_URI_MAX)
-		s->uri[s->uri_len++] = (char)ch;
-	else
-		s->uri_cut = 1;
-	if (!s->in_query) {
-		if (ch == '?') {
-			s->in_query = 1;
-			seg_reset(s);
-		} else {
-			seg_byte(f, ch);
+	while (n < left && !ends_target(t[n]))
+		n++;
+	cur_take(c, n);
+	memcpy(s->uri + s->uri_len, t, n < room ? n : room);
+	s->uri_len = (uint16_t)(s->uri_len + (n < room ? n : room));
+	s->uri_cut |= n > room;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!s->in_query) {
+			if (t[i] == '?') {
+				s->in_query = 1;
+				seg_reset(s);
+			} else {
+				seg_byte(f, t[i]);
+			}
 		}
+		run_byte(f, t[i]);
 	}
-	run_byte(f, ch);
+	end = cur_take(c, 1);
+	if (!end)
+		return;
+	target_end(f);
+	s->state = *end == '\n' ? ST_HEADER : ST_VERSION;
 }
 
 /* ---- headers ---- */
@@ -303,8 +320,17 @@ static void headers_end(const struct feed *f)
 	}
 }
 
-/* Header bytes up to the end of the line, or of the segment: the line's
- * first HTTP_HEADER_KEEP bytes are kept, the rest is skipped at once. */
+/* Whether a header line starting with ch may be one header_line() reads
+ * (Content-Length, Content-Type, Transfer-Encoding). */
+static int may_matter(uint8_t ch)
+{
+	ch = lower(ch);
+	return ch == 'c' || ch == 't';
+}
+
+/* Header bytes up to the end of the line, or of the segment: the first
+ * HTTP_HEADER_KEEP bytes of a line that may matter are kept, the rest is
+ * skipped at once. */
 static void header_bytes(const struct feed *f, struct cursor *c)
 {
 	struct http_scan *s = f->s;
@@ -314,18 +340,23 @@ static void header_bytes(const struct feed *f, struct cursor *c)
 	uint32_t n = nl ? (uint32_t)(nl - at) : left;
 	const uint8_t *line = cur_take(c, n);
 
-	for (uint32_t i = 0; i < n && s->line_len < HTTP_HEADER_KEEP - 1; i++)
-		if (line[i] != '\r')
-			s->line[s->line_len++] = (char)lower(line[i]);
+	if (n && s->line_len == 0 && !s->line_other)
+		s->line_other = !may_matter(line[0]) && line[0] != '\r';
+	for (uint32_t i = 0; !s->line_other && i < n && s->line_len < HTTP_HEADER_KEEP - 1; i++)
+		s->line[s->line_len++] = (char)lower(line[i]);
 	if (!nl)
 		return;
 	cur_take(c, 1);
-	if (s->line_len == 0) {
+	if (s->line_len && s->line[s->line_len - 1] == '\r')
+		s->line_len--;
+	if (s->line_len == 0 && !s->line_other) {
 		headers_end(f);
 		return;
 	}
-	header_line(s);
+	if (!s->line_other)
+		header_line(s);
 	s->line_len = 0;
+	s->line_other = 0;
 }
 
 /* The rest of the request line after the target. */
@@ -376,10 +407,7 @@ enum http_result http_scan_feed(struct http_scan *s, const uint8_t *data, uint32
 			b = cur_take(&c, 1);
 			method_byte(&f, *b);
 			break;
-		default:
-			b = cur_take(&c, 1);
-			target_byte(&f, *b);
-			break;
+		default: target_bytes(&f, &c); break;
 		}
 	}
 	if (s->state == ST_NOT_HTTP)

@@ -32,6 +32,7 @@ struct port_index {
 	uint16_t *role_subset[2];	/* [inbound, outbound][set id] */
 	struct name_subset *name_subsets;	/* by set id, then as found */
 	size_t name_subset_count;
+	uint32_t *name_subsets_of;	/* [set id]: the first of its name subsets, [id + 1] the end */
 	const struct dsm_record **dynamic;
 	size_t dynamic_count;
 };
@@ -67,6 +68,7 @@ void port_index_free(struct port_index *idx)
 	free(idx->role_subset[0]);
 	free(idx->role_subset[1]);
 	free(idx->name_subsets);
+	free(idx->name_subsets_of);
 	free(idx->dynamic);
 	free(idx);
 }
@@ -394,6 +396,23 @@ static int add_name_subset(void *ctx, const char *domain, size_t len)
 	return 0;
 }
 
+/* Where each set's name subsets are: they were found set by set, in order. */
+static int index_name_subsets(struct port_index *idx)
+{
+	uint32_t at = 0;
+
+	idx->name_subsets_of = calloc(idx->set_count + 1, sizeof(*idx->name_subsets_of));
+	if (!idx->name_subsets_of)
+		return -1;
+	for (size_t id = 0; id < idx->set_count; id++) {
+		idx->name_subsets_of[id] = at;
+		while (at < idx->name_subset_count && idx->name_subsets[at].set_id == id)
+			at++;
+	}
+	idx->name_subsets_of[idx->set_count] = at;
+	return 0;
+}
+
 /* For every set of several candidates, the parts a server name can
  * narrow it to: one per catalogue domain of its candidates. */
 static int build_name_subsets(struct port_index *idx, const struct catalog *cat,
@@ -411,7 +430,7 @@ static int build_name_subsets(struct port_index *idx, const struct catalog *cat,
 			each_domain(cat, set.items[i].service, set.proto, add_name_subset, &b);
 	}
 	free(b.scratch);
-	if (!b.scratch || b.failed) {
+	if (!b.scratch || b.failed || index_name_subsets(idx)) {
 		dsm_err_set(err, "port index: out of memory");
 		return -1;
 	}
@@ -463,11 +482,12 @@ uint16_t port_index_name_subset(const struct port_index *idx, uint16_t set_id, c
 {
 	const struct name_subset *best = NULL;
 
-	for (size_t i = 0; i < idx->name_subset_count; i++) {
+	if (set_id >= idx->set_count)
+		return PORT_INDEX_NONE;
+	for (uint32_t i = idx->name_subsets_of[set_id]; i < idx->name_subsets_of[set_id + 1]; i++) {
 		const struct name_subset *ns = &idx->name_subsets[i];
 
-		if (ns->set_id == set_id && (!best || ns->len > best->len) &&
-		    name_matches_domain(name, len, ns->domain, ns->len))
+		if ((!best || ns->len > best->len) && name_matches_domain(name, len, ns->domain, ns->len))
 			best = ns;
 	}
 	return best ? best->subset : PORT_INDEX_NONE;

@@ -5,8 +5,11 @@
  * parser state (an HTTP scanner or a TLS ClientHello parser, never both),
  * where its client stream is (TCP sequence numbers: only bytes in order
  * are fed, a gap ends the inspection) and the strongest evidence found so
- * far. Active slots are listed in the order they started, so expiry looks
- * at the head only. Findings are judged by attribute.c against the flow's
+ * far. Active slots are in one of two lists, each in the order they
+ * started, so that expiry looks at the heads only: the flows still pending,
+ * and those already decided whose HTTP requests are still being counted
+ * within the budget. A new flow that finds no free slot takes the oldest
+ * decided one's: deciding a flow matters more than counting requests. Findings are judged by attribute.c against the flow's
  * candidates; the engine is told through hooks when a flow is decided.
  */
 #include <stddef.h>
@@ -40,20 +43,27 @@ struct slot {
 	uint8_t marks;			/* of every finding */
 	uint32_t kept;			/* the evidence id decide returned */
 	struct verdict best;
-	uint16_t value_len;
-	char value[EVIDENCE_VALUE_MAX + 1];	/* what the best finding said */
 	int request_service;		/* the current request's strongest Web API name's */
 	uint8_t request_core;		/* ... service, and whether it is DSM-core */
+	uint16_t value_len;		/* (fields from here on are not reset between flows) */
+	char value[EVIDENCE_VALUE_MAX + 1];	/* what the best finding said */
 	union {
 		struct http_scan http;
 		struct tls_hello tls;
 	} p;
 };
 
+enum { LIST_PENDING, LIST_DECIDED };
+
+struct slot_list {
+	uint32_t oldest, newest;	/* slot ids */
+};
+
 struct inspector {
 	struct slot *slots;		/* [1..count]; 0 is "none" */
 	size_t count;
-	uint32_t free_head, oldest, newest;
+	uint32_t free_head;
+	struct slot_list lists[2];	/* [LIST_PENDING], [LIST_DECIDED] */
 	uint32_t never_used;		/* slots [never_used..count] were never handed out */
 	struct attributor *attr;
 	const struct webapi_table *webapi;
@@ -175,29 +185,41 @@ static uint32_t slot_id(const struct inspector *in, const struct slot *slot)
 	return (uint32_t)(slot - in->slots);
 }
 
+static struct slot_list *list_of(struct inspector *in, const struct slot *slot)
+{
+	return &in->lists[slot->pending ? LIST_PENDING : LIST_DECIDED];
+}
+
 static void slot_unlink(struct inspector *in, struct slot *slot)
 {
+	struct slot_list *list = list_of(in, slot);
+
 	if (slot->older)
 		in->slots[slot->older].newer = slot->newer;
 	else
-		in->oldest = slot->newer;
+		list->oldest = slot->newer;
 	if (slot->newer)
 		in->slots[slot->newer].older = slot->older;
 	else
-		in->newest = slot->older;
+		list->newest = slot->older;
 }
 
+/* Puts slot at the newest end of its list. Slots go in in the order their
+ * flows started (a decided slot moves lists at once, so its list stays in
+ * that order too, up to the few flows decided out of turn: expiry is then
+ * late by their difference at most, within INSPECT_MAX_US). */
 static void slot_append(struct inspector *in, struct slot *slot)
 {
+	struct slot_list *list = list_of(in, slot);
 	uint32_t id = slot_id(in, slot);
 
-	slot->older = in->newest;
+	slot->older = list->newest;
 	slot->newer = 0;
-	if (in->newest)
-		in->slots[in->newest].newer = id;
+	if (list->newest)
+		in->slots[list->newest].newer = id;
 	else
-		in->oldest = id;
-	in->newest = id;
+		list->oldest = id;
+	list->newest = id;
 }
 
 /* Takes finding v (value[0..len) said it) into account. */
@@ -221,7 +243,9 @@ static void settle(struct inspector *in, struct slot *slot)
 
 	if (!slot->pending)
 		return;
+	slot_unlink(in, slot);
 	slot->pending = 0;
+	slot_append(in, slot);
 	v.marks |= slot->marks;
 	slot->kept = in->hooks.decide(in->hooks.ctx, slot->flow, &v, slot->value, slot->value_len);
 }
@@ -263,11 +287,16 @@ int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us)
 		in->free_head = slot->newer;
 	} else if (in->never_used <= in->count) {
 		slot = &in->slots[in->never_used++];
+	} else if (in->lists[LIST_DECIDED].oldest) {
+		slot = &in->slots[in->lists[LIST_DECIDED].oldest];
+		release(in, slot);	/* its requests are counted no further */
+		in->free_head = slot->newer;
 	} else {
 		in->stats.no_slot++;
 		return 0;
 	}
-	memset(slot, 0, offsetof(struct slot, p));
+	memset(slot, 0, offsetof(struct slot, value_len));
+	slot->value_len = 0;
 	slot->flow = flow;
 	slot->started_us = now_us;
 	slot->pending = 1;
@@ -490,14 +519,19 @@ void inspect_flow_end(struct inspector *in, struct flow *flow)
 
 void inspect_expire(struct inspector *in, uint64_t now_us)
 {
-	while (in->oldest && now_us - in->slots[in->oldest].started_us > INSPECT_MAX_US)
-		release(in, &in->slots[in->oldest]);
+	for (int l = 0; l < 2; l++) {
+		struct slot_list *list = &in->lists[l];
+
+		while (list->oldest && now_us - in->slots[list->oldest].started_us > INSPECT_MAX_US)
+			release(in, &in->slots[list->oldest]);
+	}
 }
 
 void inspect_end_all(struct inspector *in)
 {
-	while (in->oldest)
-		release(in, &in->slots[in->oldest]);
+	for (int l = 0; l < 2; l++)
+		while (in->lists[l].oldest)
+			release(in, &in->slots[in->lists[l].oldest]);
 }
 
 /* DNS flows: those whose server port is 53. */

@@ -313,6 +313,12 @@ static int read_number(struct tls_hello *h, struct cursor *c, uint32_t *v)
 		h->state = S_BAD;
 		return 0;
 	}
+	if (h->acc_have == 0 && cur_remaining(c) >= width) {	/* the usual case: all there */
+		b = cur_take(c, width);
+		*v = width == 1 ? b[0] : width == 2 ? rd_be16(b) : rd_be24(b);
+		count_down(h, width);
+		return 1;
+	}
 	while (h->acc_have < width) {
 		b = cur_take(c, 1);
 		if (!b)
@@ -329,7 +335,9 @@ static int read_number(struct tls_hello *h, struct cursor *c, uint32_t *v)
 
 static void copy_name(struct tls_hello *h, const uint8_t *b, uint32_t n)
 {
-	for (uint32_t i = 0; i < n && !(h->flags & F_ITEM_BAD); i++) {
+	if (h->flags & F_ITEM_BAD)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
 		uint8_t ch = b[i];
 
 		if (!printable(ch)) {
@@ -341,8 +349,8 @@ static void copy_name(struct tls_hello *h, const uint8_t *b, uint32_t n)
 		if (ch >= 'A' && ch <= 'Z')
 			ch = (uint8_t)(ch - 'A' + 'a');
 		h->server_name[h->name_len++] = (char)ch;	/* <= TLS_NAME_MAX: start_name */
-		h->server_name[h->name_len] = '\0';
 	}
+	h->server_name[h->name_len] = '\0';
 }
 
 static void copy_alpn(struct tls_hello *h, const uint8_t *b, uint32_t n)

@@ -1,7 +1,9 @@
 /* test_engine.c - the packet path on hand-built packets: which side serves
  * (SYN, --nas, catalogue, lower port), attribution and its narrowing by
  * role, FTP and TFTP announcements, fragments, timeouts, eviction, reuse of a
- * closed 5-tuple, and that every packet is counted exactly once. */
+ * closed 5-tuple, payload evidence (Web API names, TLS server names, DNS
+ * answers) and the pending flows it needs, and that every packet is counted
+ * exactly once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 
 #include "dsmflow/capture.h"
 #include "dsmflow/engine.h"
+#include "dsmflow/inspect.h"
 #include "pktbuild.h"
 
 #define SEC 1000000ull
@@ -26,6 +29,7 @@ static const uint8_t pc2[4] = { 192, 168, 1, 21 }, esxi[4] = { 192, 168, 1, 50 }
 struct fixture {
 	struct catalog *cat;
 	struct port_index *idx;
+	struct webapi_table *api;
 	struct engine *engine;
 	char *log;
 	size_t log_len;
@@ -33,7 +37,8 @@ struct fixture {
 	uint64_t now;
 };
 
-static struct fixture *fixture_new(const char *nas_cidr, size_t max_flows, uint64_t udp_timeout_s)
+static struct fixture *fixture_with(const char *nas_cidr, size_t max_flows, uint64_t udp_timeout_s,
+				     size_t inspect_slots)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct engine_config config = { 0 };
@@ -41,6 +46,8 @@ static struct fixture *fixture_new(const char *nas_cidr, size_t max_flows, uint6
 	struct dsm_err err;
 
 	f->cat = catalog_load_embedded(&err);
+	f->api = webapi_load_embedded(&err);
+	assert_int_equal(webapi_bind(f->api, f->cat, &err), 0);
 	f->idx = port_index_build(f->cat, &err);
 	f->log_file = open_memstream(&f->log, &f->log_len);
 	flow_table_default_config(&config.flows);
@@ -53,10 +60,17 @@ static struct fixture *fixture_new(const char *nas_cidr, size_t max_flows, uint6
 		config.nas_count = 1;
 	}
 	config.flow_log = f->log_file;
+	config.webapi = f->api;
+	config.inspect_slots = inspect_slots;
 	f->engine = engine_new(f->cat, f->idx, &config, &err);
 	assert_non_null(f->engine);
 	f->now = 1700000000 * SEC;
 	return f;
+}
+
+static struct fixture *fixture_new(const char *nas_cidr, size_t max_flows, uint64_t udp_timeout_s)
+{
+	return fixture_with(nas_cidr, max_flows, udp_timeout_s, 0);
 }
 
 /* Ends all flows, so that the log holds every flow. */
@@ -73,6 +87,7 @@ static void fixture_free(struct fixture *f)
 	fclose(f->log_file);
 	free(f->log);
 	port_index_free(f->idx);
+	webapi_free(f->api);
 	catalog_free(f->cat);
 	free(f);
 }
@@ -99,6 +114,33 @@ static void tcp(struct fixture *f, const uint8_t *src, uint16_t sport, const uin
 		pkb_bytes(&b, text, (uint32_t)strlen(text));
 	pkb_finish(&b);
 	feed(f, &b, 1000);
+}
+
+/* A TCP segment with its sequence number: payload inspection reads the
+ * client's bytes in sequence. */
+static void tcp_at(struct fixture *f, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+		   uint16_t dport, uint8_t flags, uint32_t seq, const void *data, uint32_t len,
+		   uint64_t gap_us)
+{
+	struct pkb b;
+
+	pkb_init(&b);
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, src, dst, 6, 1, 0, 0);
+	pkb_tcp(&b, sport, dport, flags, seq, 1);
+	pkb_bytes(&b, data, len);
+	pkb_finish(&b);
+	feed(f, &b, gap_us);
+}
+
+/* The three-way handshake of client:cport to server:sport (client's first
+ * data byte at sequence number 1). */
+static void handshake(struct fixture *f, const uint8_t *client, uint16_t cport, const uint8_t *server,
+		      uint16_t sport)
+{
+	tcp_at(f, client, cport, server, sport, TCP_SYN, 0, NULL, 0, 1000);
+	tcp_at(f, server, sport, client, cport, TCP_SYN | TCP_ACK, 0, NULL, 0, 100);
+	tcp_at(f, client, cport, server, sport, TCP_ACK, 1, NULL, 0, 100);
 }
 
 static void udp(struct fixture *f, const uint8_t *src, uint16_t sport, const uint8_t *dst,
@@ -430,6 +472,218 @@ static void test_non_ip_and_malformed_are_counted(void **state)
 	fixture_free(f);
 }
 
+/* ---- payload evidence ---- */
+
+static const uint8_t google[4] = { 142, 250, 74, 10 }, graph[4] = { 20, 190, 151, 7 };
+static const uint8_t router[4] = { 192, 168, 1, 1 };
+
+#define REQUEST(name) "GET /webapi/entry.cgi?api=" name "&version=1&method=list HTTP/1.1\r\n" \
+		      "Host: nas:5000\r\n\r\n"
+
+static void send_text(struct fixture *f, const uint8_t *client, uint16_t cport, const uint8_t *server,
+		      uint16_t sport, uint32_t seq, const char *text)
+{
+	tcp_at(f, client, cport, server, sport, TCP_ACK | 0x08, seq, text, (uint32_t)strlen(text), 100);
+}
+
+static uint64_t pending(struct fixture *f)
+{
+	return counters_totals_const(engine_counters(f->engine))->pending_packets;
+}
+
+static void test_webapi_name_decides_and_counts_move_whole(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *files = service_row(f, "File Station"), *dsm_web = group_row(f, 5000, 0);
+
+	(void)state;
+	handshake(f, pc, 50000, nas, 5000);
+	/* the port leaves 31 candidates: the flow is pending, in no row yet */
+	assert_int_equal(pending(f), 3);
+	assert_int_equal(row_packets(files) + row_packets(dsm_web), 0);
+	assert_all_counted(f);
+	send_text(f, pc, 50000, nas, 5000, 1, REQUEST("SYNO.FileStation.List"));
+	/* decided by the name: all four packets arrive in File Station's row at once */
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(row_packets(files), 4);
+	assert_int_equal(files->flows, 1);
+	assert_int_equal(files->decided_by[SERVICE_BY_WEBAPI], 1);
+	assert_int_equal(row_packets(dsm_web), 0);
+	tcp_at(f, nas, 5000, pc, 50000, TCP_ACK, 1, "HTTP/1.1 200 OK\r\n\r\n", 19, 100);
+	assert_int_equal(row_packets(files), 5);	/* later packets count as they come */
+	assert_all_counted(f);
+	assert_non_null(strstr(fixture_log(f), "\"service_evidence\": \"web-api:SYNO.FileStation.List\""));
+	fixture_free(f);
+}
+
+static void test_dsm_core_name_waits_for_a_package(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const struct counter_row *audio = service_row(f, "Audio Station");
+	const char *login = REQUEST("SYNO.API.Auth");
+
+	(void)state;
+	handshake(f, pc, 50000, nas, 5000);
+	send_text(f, pc, 50000, nas, 5000, 1, login);
+	assert_int_equal(pending(f), 4);	/* DSM's own name: a package's may follow */
+	send_text(f, pc, 50000, nas, 5000, 1 + (uint32_t)strlen(login), REQUEST("SYNO.AudioStation.Song"));
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(row_packets(audio), 5);
+	/* a connection with DSM's names only is DSM's, once its budget ends */
+	handshake(f, pc, 50001, nas, 5000);
+	send_text(f, pc, 50001, nas, 5000, 1, REQUEST("SYNO.Core.Desktop.JSUIString"));
+	settle(f);
+	assert_int_equal(row_packets(service_row(f, "DSM")), 4);
+	assert_int_equal(service_row(f, "DSM")->webapi_requests, 2);	/* the login counted too */
+	fixture_free(f);
+}
+
+static void test_evidence_outside_the_candidates_keeps_the_port(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+
+	(void)state;
+	/* File Station is not among tcp/22's candidates: the group stands */
+	handshake(f, pc, 50000, nas, 22);
+	send_text(f, pc, 50000, nas, 22, 1, REQUEST("SYNO.FileStation.List"));
+	settle(f);	/* a name outside decides nothing: the flow waits for a better one */
+	assert_int_equal(row_packets(group_row(f, 22, 0)), 4);
+	assert_int_equal(row_packets(service_row(f, "File Station")), 0);
+	/* no candidate at all (an Application Portal port): the name decides */
+	handshake(f, pc, 50001, nas, 7000);
+	send_text(f, pc, 50001, nas, 7000, 1, REQUEST("SYNO.AudioStation.Song"));
+	assert_int_equal(row_packets(service_row(f, "Audio Station")), 4);
+	fixture_log(f);
+	assert_non_null(strstr(f->log, "\"evidence_seen\": \"web-api:SYNO.FileStation.List\", "
+				       "\"outside_candidates\": true"));
+	assert_non_null(strstr(f->log, "\"uncatalogued_port\": true"));
+	fixture_free(f);
+}
+
+static void test_a_gap_ends_the_reading(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const char *first = "GET /webapi/entry.cgi?api=SYNO.Aud";
+
+	(void)state;
+	handshake(f, pc, 50000, nas, 5000);
+	send_text(f, pc, 50000, nas, 5000, 1, first);
+	/* the next segment is lost: what follows it cannot be read in order */
+	send_text(f, pc, 50000, nas, 5000, 1 + (uint32_t)strlen(first) + 100, "ioStation.Song HTTP/1.1\r\n\r\n");
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(row_packets(group_row(f, 5000, 0)), 5);
+	/* a retransmission is read once, its new bytes too */
+	handshake(f, pc, 50001, nas, 5000);
+	send_text(f, pc, 50001, nas, 5000, 1, first);
+	send_text(f, pc, 50001, nas, 5000, 1, first);
+	send_text(f, pc, 50001, nas, 5000, 1, "GET /webapi/entry.cgi?api=SYNO.AudioStation.Song HTTP/1.1\r\n\r\n");
+	assert_int_equal(row_packets(service_row(f, "Audio Station")), 6);
+	fixture_free(f);
+}
+
+static void test_pending_is_bounded_in_time_and_packets(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+
+	(void)state;
+	/* a SYN and nothing more: the sweep decides it once 10 s have passed,
+	 * though the flow itself sends nothing (another flow's packet moves
+	 * packet time on) */
+	tcp_at(f, pc, 50000, nas, 5000, TCP_SYN, 0, NULL, 0, 1000);
+	udp(f, pc2, 40000, nas, 2049, 9 * SEC);
+	assert_int_equal(pending(f), 1);
+	udp(f, pc2, 40000, nas, 2049, 2 * SEC);
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(row_packets(group_row(f, 5000, 0)), 1);
+	/* a server that talks and talks before the client says anything */
+	handshake(f, pc, 50001, nas, 5000);
+	for (int i = 0; i < 40; i++)
+		tcp_at(f, nas, 5000, pc, 50001, TCP_ACK, 1 + (uint32_t)i * 10, "0123456789", 10, 100);
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(row_packets(group_row(f, 5000, 0)), 1 + 43);
+	assert_all_counted(f);
+	fixture_free(f);
+}
+
+static void test_a_full_pool_decides_by_port(void **state)
+{
+	struct fixture *f = fixture_with(NULL, 0, 0, 1);	/* one inspection slot */
+	struct inspect_stats stats;
+
+	(void)state;
+	handshake(f, pc, 50000, nas, 5000);
+	handshake(f, pc, 50001, nas, 5000);	/* no slot: decided by its port at once */
+	engine_inspect_stats(f->engine, &stats);
+	assert_int_equal(stats.no_slot, 1);
+	assert_int_equal(pending(f), 3);
+	assert_int_equal(row_packets(group_row(f, 5000, 0)), 3);
+	send_text(f, pc, 50000, nas, 5000, 1, REQUEST("SYNO.NoteStation.Note"));
+	assert_int_equal(row_packets(service_row(f, "Note Station")), 4);
+	handshake(f, pc, 50002, nas, 5000);	/* a decided flow gives up its slot */
+	engine_inspect_stats(f->engine, &stats);
+	assert_int_equal(stats.no_slot, 1);
+	assert_int_equal(stats.started, 2);
+	assert_all_counted(f);
+	fixture_free(f);
+}
+
+static void hello(struct fixture *f, const uint8_t *server, uint16_t cport, const char *name,
+		  uint32_t key_share)
+{
+	struct pkb h;
+
+	pkb_init(&h);
+	pkb_tls_client_hello(&h, name, key_share);
+	handshake(f, nas, cport, server, 443);
+	/* in segments of at most 1448 bytes, as TCP sends it */
+	for (uint32_t off = 0; off < h.len; off += 1448)
+		tcp_at(f, nas, cport, server, 443, TCP_ACK, 1 + off, h.data + off,
+		       h.len - off < 1448 ? h.len - off : 1448, 100);
+}
+
+static void test_tls_server_name_narrows(void **state)
+{
+	struct fixture *f = fixture_new("192.168.1.10/32", 0, 0);
+	const struct counter_row *gw = service_row(f, "Active Backup for Google Workspace");
+	const struct counter_row *m365 = service_row(f, "Active Backup for Microsoft 365");
+
+	(void)state;
+	hello(f, google, 42000, "www.googleapis.com", 32);
+	assert_int_equal(row_packets(gw), 4);
+	assert_int_equal(gw->decided_by[SERVICE_BY_SNI], 1);
+	hello(f, google, 42001, "outlook.office365.com", 1216 + 32);	/* 1.8 KB, two segments */
+	assert_int_equal(row_packets(m365), 5);
+	hello(f, google, 42002, "evilgoogleapis.com", 32);	/* not on a label boundary */
+	hello(f, google, 42003, "alice.synology.me", 32);	/* names the NAS, not a service */
+	assert_int_equal(row_packets(gw) + row_packets(m365), 9);
+	assert_int_equal(row_packets(group_row(f, 443, DSM_ROLE_OUTBOUND)), 8);
+	fixture_log(f);
+	assert_non_null(strstr(f->log, "\"server_name\": \"alice.synology.me\", \"remote_access\": true"));
+	fixture_free(f);
+}
+
+static void test_dns_answer_names_the_next_flow(void **state)
+{
+	struct fixture *f = fixture_new("192.168.1.10/32", 0, 0);
+	struct pkb b, answer;
+
+	(void)state;
+	pkb_init(&answer);
+	pkb_dns_message(&answer, 7, "graph.microsoft.com", "graph.edge.example.net", graph);
+	pkb_init(&b);
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, router, nas, 17, 1, 0, 0);
+	pkb_udp(&b, 53, 40000);
+	pkb_bytes(&b, answer.data, answer.len);
+	pkb_finish(&b);
+	feed(f, &b, 1000);
+	/* TLS without a server name to the answered address */
+	hello(f, graph, 42000, NULL, 32);
+	assert_int_equal(row_packets(service_row(f, "Active Backup for Microsoft 365")), 4);
+	assert_non_null(strstr(fixture_log(f), "\"service_evidence\": \"dns:graph.microsoft.com\""));
+	fixture_free(f);
+}
+
 /* ---- batches ---- */
 
 static void feed_batch(void *ctx, const struct packet *pkts, size_t count)
@@ -510,6 +764,14 @@ int main(void)
 		cmocka_unit_test(test_max_flows_evicts_the_oldest),
 		cmocka_unit_test(test_syn_after_close_starts_a_new_flow),
 		cmocka_unit_test(test_non_ip_and_malformed_are_counted),
+		cmocka_unit_test(test_webapi_name_decides_and_counts_move_whole),
+		cmocka_unit_test(test_dsm_core_name_waits_for_a_package),
+		cmocka_unit_test(test_evidence_outside_the_candidates_keeps_the_port),
+		cmocka_unit_test(test_a_gap_ends_the_reading),
+		cmocka_unit_test(test_pending_is_bounded_in_time_and_packets),
+		cmocka_unit_test(test_a_full_pool_decides_by_port),
+		cmocka_unit_test(test_tls_server_name_narrows),
+		cmocka_unit_test(test_dns_answer_names_the_next_flow),
 		cmocka_unit_test(test_batches_count_as_one_at_a_time),
 	};
 

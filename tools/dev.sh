@@ -5,8 +5,11 @@
 #   tools/dev.sh test   install what is missing, build (plain and with
 #                       AddressSanitizer+UBSan), run the whole test suite
 #   tools/dev.sh build  install the build dependencies and build only
-#   tools/dev.sh bench  install what the benchmarks compare with, build
-#                       (Release), run bench/run.py and bench/sensor_rates.py
+#   tools/dev.sh bench [BASELINE_REV]
+#                       install what the benchmarks compare with, build
+#                       (Release), run bench/run.py and bench/sensor_rates.py;
+#                       with a git revision, also build dsmflow as it was
+#                       then (in build-baseline/) and report the cost over it
 #   tools/dev.sh fuzz [SECONDS]
 #                       build the libFuzzer harnesses of tests/fuzz with clang
 #                       and run each for SECONDS (default 60)
@@ -81,7 +84,15 @@ test)
 bench)
 	install_missing "${build_packages[@]}" "${bench_packages[@]}" python3
 	configure_and_build build-release -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TESTS=OFF
-	python3 bench/run.py --build build-release
+	baseline=()
+	if [ -n "${2:-}" ]; then
+		rm -rf build-baseline
+		git worktree prune
+		git worktree add --detach build-baseline/src "$2" >/dev/null
+		(cd build-baseline/src && configure_and_build ../build -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TESTS=OFF)
+		baseline=(--baseline build-baseline/build/dsmflow)
+	fi
+	python3 bench/run.py --build build-release "${baseline[@]}"
 	python3 bench/sensor_rates.py --build build-release
 	;;
 fuzz)

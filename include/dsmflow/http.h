@@ -63,6 +63,7 @@ struct http_scan {
 	uint8_t seg_after;		/* what the previous path segments were */
 	uint8_t run_len, seg_len, line_len;
 	uint8_t run_over, seg_over;
+	uint8_t line_other;		/* the current header line is none that matters */
 	uint32_t body_left;
 	int64_t content_length;		/* -1: none seen */
 	char run[HTTP_NAME_MAX + 1];	/* the current run of name characters */
