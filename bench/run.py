@@ -22,8 +22,9 @@ of dsmflow over that baseline on three captures: the mix; the short-flow
 stress mix (web connections as short as any flow: a ClientHello or request
 every few dozen packets); and the real-traffic mix, every Ethernet capture
 of --shared (../shared/pcaps) concatenated 20 times. Each as a ratio of
-median wall times and, with valgrind, of instruction counts (callgrind, on a
-tenth of the mix), which are repeatable. With tshark, the share of packets
+median wall times and, with valgrind, of instruction counts (callgrind, on the
+same mix at a tenth of the scale: a tenth of the packets and of the concurrent
+flows, so that flows start as often per packet), which are repeatable. With tshark, the share of packets
 that are ClientHellos, HTTP requests and DNS answers in the mix and in the
 real-traffic mix, so that the mix can be seen to carry payloads as often as
 real traffic does.
@@ -165,11 +166,11 @@ def payload_shares(path):
 def against_baseline(args):
     """dsmflow's cost over the baseline build, on the mix, the short-flow
     stress mix and the real-traffic mix."""
-    small = args.packets // 10
+    small, few = args.packets // 10, max(1, args.concurrent // 10)
     cases = [("mix", capture(args, "mix", args.packets, args.concurrent),
-              capture(args, "mix", small, args.concurrent)),
+              capture(args, "mix", small, few)),
              ("short-flow stress mix", capture(args, "short", args.packets, args.concurrent, web_factor=1),
-              capture(args, "short", small, args.concurrent, web_factor=1))]
+              capture(args, "short", small, few, web_factor=1))]
     real = real_mix(args)
     if real:
         cases.append(("real-traffic mix (shared/pcaps x20)", real, real))
@@ -252,6 +253,7 @@ def main():
     ap.add_argument("--scaling-packets", type=int, default=2000000)
     ap.add_argument("--alloc-packets", type=int, default=50000)
     ap.add_argument("--skip-scaling", action="store_true")
+    ap.add_argument("--skip-throughput", action="store_true", help="no floor and ndpiReader comparison")
     ap.add_argument("--keep", action="store_true", help="keep the scaling captures")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one run: checks the runner works")
     ap.add_argument("--baseline", help="another dsmflow binary to compare with (cost ratios)")
@@ -266,7 +268,8 @@ def main():
     print("dsmflow: " + subprocess.run([os.path.join(args.build, "dsmflow"), "--version"],
                                        capture_output=True, text=True).stdout.strip())
     print("command: bench/run.py " + " ".join(sys.argv[1:]))
-    throughput(args)
+    if not args.skip_throughput:
+        throughput(args)
     if args.baseline:
         against_baseline(args)
     if not args.skip_scaling:

@@ -9,8 +9,9 @@
  * started, so that expiry looks at the heads only: the flows still pending,
  * and those already decided whose HTTP requests are still being counted
  * within the budget. A new flow that finds no free slot takes the oldest
- * decided one's: deciding a flow matters more than counting requests. Findings are judged by attribute.c against the flow's
- * candidates; the engine is told through hooks when a flow is decided.
+ * decided one's: deciding a flow matters more than counting requests.
+ * Findings are judged by attribute.c against the flow's candidates; the
+ * engine is told through hooks when a flow is decided.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ enum parser { PARSER_WAITING, PARSER_HTTP, PARSER_TLS };
 
 struct slot {
 	struct flow *flow;		/* NULL: free */
-	uint32_t older, newer;		/* slot ids: the active list by start; free list by newer */
+	uint32_t older, newer;		/* slot ids: its list, by start; the free list by newer */
 	uint64_t started_us;
 	uint32_t next_seq;		/* of the client's next byte */
 	uint32_t client_bytes;		/* client payload fed */

@@ -8,48 +8,24 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <pcap/dlt.h>
 
 #include "dsmflow/decode.h"
+#include "guard.h"
 #include "pktbuild.h"
 
 static const uint8_t nas4[4] = { 192, 168, 1, 10 }, client4[4] = { 192, 168, 1, 20 };
 static const uint8_t nas6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10 };
 static const uint8_t client6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20 };
 
-/* ---- the guard page ---- */
-
-static uint8_t *guard_area;
-static size_t page_size;
-
-static int map_guard(void **state)
-{
-	(void)state;
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	guard_area = mmap(NULL, 4 * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_area == MAP_FAILED)
-		return -1;
-	return mprotect(guard_area + 3 * page_size, page_size, PROT_NONE);
-}
-
-static int unmap_guard(void **state)
-{
-	(void)state;
-	return munmap(guard_area, 4 * page_size);
-}
-
 /* Decodes the first n bytes of b placed so that byte n is unreadable. */
 static enum decode_status decode_guarded(int link, const struct pkb *b, uint32_t n,
 					 struct decoded *out)
 {
-	uint8_t *at = guard_area + 3 * page_size - n;
-
-	memcpy(at, b->data, n);
-	return decode_packet(link, at, n, out);
+	return decode_packet(link, guard_place(b->data, n), n, out);
 }
 
 static enum decode_status decode_whole(int link, const struct pkb *b, struct decoded *out)
@@ -428,7 +404,7 @@ static void check_every_truncation(int link, const struct pkb *b, uint32_t heade
 		if (got != want)
 			fail_msg("link %d, cut at %u of %u: status %d, expected %d", link, n, b->len, got, want);
 		if (got == DECODE_IP)
-			assert_true(d.payload + d.payload_len <= guard_area + 3 * page_size);
+			assert_true(d.payload + d.payload_len <= guard_end());
 	}
 }
 
@@ -510,5 +486,5 @@ int main(void)
 		cmocka_unit_test(test_random_input_is_survived),
 	};
 
-	return cmocka_run_group_tests(tests, map_guard, unmap_guard);
+	return cmocka_run_group_tests(tests, guard_setup, guard_teardown);
 }

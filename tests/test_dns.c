@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -21,6 +20,7 @@
 #include "dsmflow/decode.h"
 #include "dsmflow/dns.h"
 #include "dsmflow/dnstable.h"
+#include "guard.h"
 
 #define US 1000000ull
 #define TYPE_A 1
@@ -29,26 +29,6 @@
 #define TYPE_AAAA 28
 #define FLAGS_RESPONSE 0x8180	/* QR, RD, RA, NOERROR */
 
-/* ---- the guard page ---- */
-
-static uint8_t *guard_area;
-static size_t page_size;
-
-static int map_guard(void **state)
-{
-	(void)state;
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	guard_area = mmap(NULL, 4 * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_area == MAP_FAILED)
-		return -1;
-	return mprotect(guard_area + 3 * page_size, page_size, PROT_NONE);
-}
-
-static int unmap_guard(void **state)
-{
-	(void)state;
-	return munmap(guard_area, 4 * page_size);
-}
 
 /* ---- what the callback got ---- */
 
@@ -199,9 +179,8 @@ static void rr_cname(struct msg *m, const char *target, uint16_t ptr)
 
 static enum dns_result parse_n(const struct msg *m, uint32_t n, struct got *got)
 {
-	uint8_t *at = guard_area + 3 * page_size - n;
+	const uint8_t *at = guard_place(m->b, n);
 
-	memcpy(at, m->b, n);
 	memset(got, 0, sizeof(*got));
 	return dns_parse_response(at, n, collect, got);
 }
@@ -947,5 +926,5 @@ int main(void)
 		cmocka_unit_test(test_answers_fill_the_table),
 	};
 
-	return cmocka_run_group_tests(tests, map_guard, unmap_guard);
+	return cmocka_run_group_tests(tests, guard_setup, guard_teardown);
 }

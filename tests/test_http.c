@@ -9,31 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "dsmflow/http.h"
-
-static uint8_t *guard_area;
-static size_t page_size;
-
-static int map_guard(void **state)
-{
-	(void)state;
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	guard_area = mmap(NULL, 4 * page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_area == MAP_FAILED)
-		return -1;
-	return mprotect(guard_area + 3 * page_size, page_size, PROT_NONE);
-}
-
-static int unmap_guard(void **state)
-{
-	(void)state;
-	return munmap(guard_area, 4 * page_size);
-}
+#include "guard.h"
 
 /* What the scanner reported, one line per event. */
 struct record {
@@ -75,17 +56,15 @@ static enum http_result scan_chunked(const char *text, size_t len, size_t chunk,
 	http_scan_init(&s);
 	for (size_t off = 0; off < len; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
-		uint8_t *at = guard_area + 3 * page_size - n;
 
-		memcpy(at, text + off, n);
-		res = http_scan_feed(&s, at, (uint32_t)n, on_event, r);
+		res = http_scan_feed(&s, guard_place(text + off, n), (uint32_t)n, on_event, r);
 	}
 	return res;
 }
 
 static enum http_result scan(const char *text, struct record *r)
 {
-	return scan_chunked(text, strlen(text), 2 * page_size, r);
+	return scan_chunked(text, strlen(text), GUARD_ROOM, r);
 }
 
 static void test_query_string_names(void **state)
@@ -269,10 +248,8 @@ static void test_mutations_are_survived(void **state)
 		http_scan_init(&s);
 		while (off < len) {
 			size_t n = 1 + (size_t)rand() % (len - off);
-			uint8_t *at = guard_area + 3 * page_size - n;
 
-			memcpy(at, buf + off, n);
-			http_scan_feed(&s, at, (uint32_t)n, check_names, NULL);
+			http_scan_feed(&s, guard_place(buf + off, n), (uint32_t)n, check_names, NULL);
 			off += n;
 		}
 	}
@@ -293,5 +270,5 @@ int main(void)
 		cmocka_unit_test(test_mutations_are_survived),
 	};
 
-	return cmocka_run_group_tests(tests, map_guard, unmap_guard);
+	return cmocka_run_group_tests(tests, guard_setup, guard_teardown);
 }

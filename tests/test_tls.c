@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,40 +19,14 @@
 
 #include "dsmflow/decode.h"
 #include "dsmflow/tls.h"
+#include "guard.h"
 
 #define HELLO_MAX 24576
-#define GUARD_PAGES 8
-
-/* ---- the guard page ---- */
-
-static uint8_t *guard_area;
-static size_t page_size;
-
-static int map_guard(void **state)
-{
-	(void)state;
-	page_size = (size_t)sysconf(_SC_PAGESIZE);
-	guard_area = mmap(NULL, GUARD_PAGES * page_size, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (guard_area == MAP_FAILED)
-		return -1;
-	return mprotect(guard_area + (GUARD_PAGES - 1) * page_size, page_size, PROT_NONE);
-}
-
-static int unmap_guard(void **state)
-{
-	(void)state;
-	return munmap(guard_area, GUARD_PAGES * page_size);
-}
 
 /* Feeds data[0..n) placed so that byte n is unreadable. */
 static enum tls_result feed_guarded(struct tls_hello *h, const uint8_t *data, uint32_t n)
 {
-	uint8_t *at = guard_area + (GUARD_PAGES - 1) * page_size - n;
-
-	assert_true(n <= (GUARD_PAGES - 1) * page_size);
-	memmove(at, data, n);
-	return tls_hello_feed(h, at, n);
+	return tls_hello_feed(h, guard_place(data, n), n);
 }
 
 /* ---- building hellos ---- */
@@ -872,5 +845,5 @@ int main(void)
 		cmocka_unit_test(test_real_client_hellos),
 	};
 
-	return cmocka_run_group_tests(tests, map_guard, unmap_guard);
+	return cmocka_run_group_tests(tests, guard_setup, guard_teardown);
 }
