@@ -94,9 +94,9 @@ static void make_payloads(void)
 	for (int v = 0; v < VARIANTS; v++) {
 		text_payload(&first_payload[K_DSM][v], dsm[v]);
 		pkb_init(&first_payload[K_DSM_WEB][v]);
-		pkb_tls_client_hello(&first_payload[K_DSM_WEB][v], names[v], v % 2 ? 1216 + 32 : 32);
+		pkb_tls_client_hello(&first_payload[K_DSM_WEB][v], names[v], v % 2 ? 1216 + 32 : 32, 0);
 		pkb_init(&first_payload[K_HTTPS_ALT][v]);
-		pkb_tls_client_hello(&first_payload[K_HTTPS_ALT][v], names[3 - v], v % 2 ? 32 : 1216 + 32);
+		pkb_tls_client_hello(&first_payload[K_HTTPS_ALT][v], names[3 - v], v % 2 ? 32 : 1216 + 32, 0);
 		text_payload(&first_payload[K_HTTP_ALT][v], "GET /index.html HTTP/1.1\r\nHost: intranet\r\n"
 							    "Accept: */*\r\n\r\n");
 		text_payload(&first_payload[K_SMB][v], "\0\0\0\x54\xfeSMB@\0\0\0\0\0\0\0\0\0\x1f\0");

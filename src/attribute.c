@@ -27,6 +27,8 @@ struct attributor {
 	int ftp_service;	/* owner of the dynamic FTP data range, or -1 */
 	int tftp_service;	/* the service of udp/69, or -1 */
 	uint8_t http_ports[65536 / 8];	/* tcp ports the catalogue labels HTTP or HTTPS */
+	const struct dsm_record **with_domains;	/* the records whose domains are not empty */
+	size_t with_domains_count;
 	struct expect_table expect;
 };
 
@@ -78,6 +80,31 @@ static void mark_http_ports(struct attributor *a)
 	}
 }
 
+/* The catalogue's domain lists, for telling names of services outside a
+ * flow's candidates. 0, or -1 when memory runs out. */
+static int gather_domain_lists(struct attributor *a)
+{
+	size_t n = catalog_record_count(a->cat);
+
+	a->with_domains = malloc((n + 1) * sizeof(*a->with_domains));
+	if (!a->with_domains)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (catalog_record(a->cat, i)->domains[0])
+			a->with_domains[a->with_domains_count++] = catalog_record(a->cat, i);
+	return 0;
+}
+
+/* Whether the domains of a catalogue service other than except cover name. */
+static int names_another_service(const struct attributor *a, int except, const char *name, size_t len)
+{
+	for (size_t i = 0; i < a->with_domains_count; i++)
+		if (a->with_domains[i]->service != except &&
+		    name_in_domain_list(name, len, a->with_domains[i]->domains))
+			return 1;
+	return 0;
+}
+
 int attribute_http_port(const struct attributor *a, uint16_t port)
 {
 	return a->http_ports[port / 8] >> (port % 8) & 1;
@@ -103,6 +130,10 @@ struct attributor *attributor_new(const struct catalog *cat, const struct port_i
 	a->ftp_service = dynamic_tcp_service(cat);
 	a->tftp_service = sole_service(idx, DSM_PROTO_UDP, TFTP_PORT);
 	mark_http_ports(a);
+	if (gather_domain_lists(a)) {
+		attributor_free(a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -110,6 +141,7 @@ void attributor_free(struct attributor *a)
 {
 	if (!a)
 		return;
+	free(a->with_domains);
 	free(a->nas);
 	free(a);
 }
@@ -360,12 +392,14 @@ void attribute_judge_name(const struct attributor *a, const struct flow *flow, u
 		out->marks = FLOW_MARK_REMOTE_ACCESS;
 		return;
 	}
-	if (flow->kind != FLOW_GROUP)
-		return;
-	subset = port_index_name_subset(a->idx, flow->attribution, name, len);
+	subset = flow->kind == FLOW_GROUP ? port_index_name_subset(a->idx, flow->attribution, name, len)
+					  : PORT_INDEX_NONE;
 	set = port_index_set(a->idx, subset);
-	if (!set)
+	if (!set) {
+		if (names_another_service(a, flow->kind == FLOW_SERVICE ? flow->attribution : -1, name, len))
+			out->marks = FLOW_MARK_OUTSIDE;	/* a catalogued service's name, not a candidate's */
 		return;
+	}
 	out->strength = by == SERVICE_BY_SNI ? STRENGTH_SNI : STRENGTH_DNS;
 	out->kind = set->count == 1 ? FLOW_SERVICE : FLOW_GROUP;
 	out->attribution = set->count == 1 ? set->items[0].service : subset;

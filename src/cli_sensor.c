@@ -162,6 +162,16 @@ static void print_health(const struct sensor_source *src, const struct capture_s
 			(unsigned long long)s->dropped_interface);
 }
 
+/* The capture clock (libpcap's and the queue's packet times are the
+ * system's real time), in microseconds. */
+static uint64_t capture_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* The loop; returns an exit status. */
 static int run_loop(const struct sensor_source *src, void *source, const struct sensor_options *o,
 		    struct engine_run *run, struct metrics_server *metrics)
@@ -178,6 +188,9 @@ static int run_loop(const struct sensor_source *src, void *source, const struct 
 			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
 			return EXIT_NO_MATCH;
 		}
+		/* time passes on a quiet network too: idle flows end, pending
+		 * ones are decided */
+		engine_clock(run->engine, capture_clock_us());
 		now = monotonic_s();
 		summary_due = o->interval_s > 0 && now >= next_summary;
 		/* capture statistics cost system calls: only when someone reads them */

@@ -177,8 +177,6 @@ static int frag_recall(struct engine *e, struct decoded *d)
 	return 1;
 }
 
-/* ---- the packet path ---- */
-
 /* ---- deciding flows ---- */
 
 /* Puts flow, decided by v, in its row: the counts it gathered while
@@ -214,19 +212,6 @@ static void count_webapi_request(void *ctx, int service_id)
 		row->webapi_requests++;
 }
 
-/* A flow not inspected is decided at once: by its port, or among several
- * candidates by a DNS answer for its server address. */
-static void decide_now(struct engine *e, struct flow *flow)
-{
-	struct verdict v = { 0 };
-	const char *name = NULL;
-	size_t len = 0;
-
-	if (flow->kind == FLOW_GROUP)
-		inspect_dns_verdict(e->inspector, flow, e->now_us, &v, &name, &len);
-	flow->note = decide(e, flow, &v, name, len);
-}
-
 static struct flow *new_flow(struct engine *e, const struct flow_key *key, uint32_t hash,
 			     uint8_t from, const struct decoded *d)
 {
@@ -238,7 +223,7 @@ static struct flow *new_flow(struct engine *e, const struct flow_key *key, uint3
 	if (inspect_dns_flow(flow))
 		flow->payload |= FLOW_PAYLOAD_DNS;
 	if (!inspect_wanted(e->inspector, flow) || !inspect_start(e->inspector, flow, e->now_us))
-		decide_now(e, flow);
+		inspect_decide_at_once(e->inspector, flow, e->now_us);
 	return flow;
 }
 
@@ -253,6 +238,8 @@ static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why)
 	if (e->kept)
 		evidence_release(e->kept, flow->note);
 }
+
+/* ---- the packet path ---- */
 
 /* A packet decoded before its turn, so that its flow's memory is on its
  * way into the cache while the packets before it are counted. Decoding
@@ -330,19 +317,31 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 		attribute_payload(e->attributor, flow, a->from, d, e->now_us);
 }
 
+/* Moves packet time on to now_us (never back); once a second of it, ends
+ * the idle flows and the inspections past their time. */
+static void advance(struct engine *e, uint64_t now_us)
+{
+	if (now_us > e->now_us)
+		e->now_us = now_us;
+	if (e->now_us >= e->next_sweep_us) {
+		flow_table_expire(e->flows, e->now_us);
+		inspect_expire(e->inspector, e->now_us);
+		e->next_sweep_us = e->now_us + SWEEP_EVERY_US;
+	}
+}
+
+void engine_clock(struct engine *e, uint64_t now_us)
+{
+	advance(e, now_us);
+}
+
 static void count_packet(struct engine *e, const struct packet *pkt, struct ahead *a)
 {
 	struct counter_totals *t = counters_totals(e->counters);
 
 	t->packets++;
 	t->bytes += pkt->wire_len;
-	if (pkt->ts_us > e->now_us)
-		e->now_us = pkt->ts_us;
-	if (e->now_us >= e->next_sweep_us) {
-		flow_table_expire(e->flows, e->now_us);
-		inspect_expire(e->inspector, e->now_us);
-		e->next_sweep_us = e->now_us + SWEEP_EVERY_US;
-	}
+	advance(e, pkt->ts_us);
 	switch (a->status) {
 	case DECODE_IP:
 		count_ip(e, a, pkt->wire_len);

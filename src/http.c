@@ -50,11 +50,11 @@ int http_looks_like_request(const uint8_t *data, uint32_t len)
 {
 	static const char methods[][4] = { "GET ", "POST", "PUT ", "HEAD", "DELE", "OPTI",
 					   "PATC", "PROP", "MKCO", "COPY", "MOVE", "LOCK", "UNLO" };
+	struct cursor c = cur_make(data, len);
+	const uint8_t *first = cur_peek(&c, 4);
 
-	if (len < 4)
-		return 0;
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (memcmp(data, methods[i], 4) == 0)
+	for (size_t i = 0; first && i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (memcmp(first, methods[i], 4) == 0)
 			return 1;
 	return 0;
 }
@@ -308,7 +308,9 @@ static void headers_end(const struct feed *f)
 	struct http_scan *s = f->s;
 
 	s->pct_left = 0;
-	if (s->chunked) {		/* its end cannot be found cheaply: scan on */
+	if (s->chunked && !s->body_form) {
+		s->state = ST_STOPPED;	/* the next request is past chunks not worth walking */
+	} else if (s->chunked) {	/* a form: read on, to the budget's end */
 		s->body_left = UINT32_MAX;
 		s->state = ST_BODY;
 	} else if (s->content_length > 0) {

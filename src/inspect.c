@@ -5,17 +5,22 @@
  * parser state (an HTTP scanner or a TLS ClientHello parser, never both),
  * where its client stream is (TCP sequence numbers: only bytes in order
  * are fed, a gap ends the inspection) and the strongest evidence found so
- * far. Active slots are in one of two lists, each in the order they
- * started, so that expiry looks at the heads only: the flows still pending,
- * and those already decided whose HTTP requests are still being counted
- * within the budget. A new flow that finds no free slot takes the oldest
- * decided one's: deciding a flow matters more than counting requests.
+ * far. Active slots are in one of three lists, each in the order they
+ * started, so that expiry looks at the heads only: flows waiting for their
+ * first client bytes, flows being read, and flows already decided whose
+ * HTTP requests are still counted within the budget. A new flow that finds
+ * no free slot takes the oldest decided one's (deciding a flow matters more
+ * than counting requests), else the oldest waiting one's, whose flow is
+ * decided by its port then: a flood of SYNs (a port scan) cannot hold the
+ * pool against flows that send something.
  * Findings are judged by attribute.c against the flow's candidates; the
  * engine is told through hooks when a flow is decided.
  */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <netinet/in.h>
 
 #include "dsmflow/cursor.h"
 #include "dsmflow/dns.h"
@@ -27,9 +32,8 @@
 #include "dsmflow/netaddr.h"
 #include "dsmflow/tls.h"
 
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
 #define DNS_PORT 53
+#define FIRST_BYTES 4u	/* client bytes the choice of parser looks at */
 
 enum parser { PARSER_WAITING, PARSER_HTTP, PARSER_TLS };
 
@@ -42,6 +46,9 @@ struct slot {
 	uint16_t packets;
 	uint8_t seq_known, parser, pending;
 	uint8_t marks;			/* of every finding */
+	uint8_t hello_judged;		/* the ClientHello's server name was taken into account */
+	uint8_t first_len;
+	uint8_t first[FIRST_BYTES];	/* the client's first bytes, until a parser is chosen */
 	uint32_t kept;			/* the evidence id decide returned */
 	struct verdict best;
 	int request_service;		/* the current request's strongest Web API name's */
@@ -54,7 +61,7 @@ struct slot {
 	} p;
 };
 
-enum { LIST_PENDING, LIST_DECIDED };
+enum { LIST_WAITING, LIST_READING, LIST_DECIDED, LISTS };
 
 struct slot_list {
 	uint32_t oldest, newest;	/* slot ids */
@@ -64,7 +71,7 @@ struct inspector {
 	struct slot *slots;		/* [1..count]; 0 is "none" */
 	size_t count;
 	uint32_t free_head;
-	struct slot_list lists[2];	/* [LIST_PENDING], [LIST_DECIDED] */
+	struct slot_list lists[LISTS];
 	uint32_t never_used;		/* slots [never_used..count] were never handed out */
 	struct attributor *attr;
 	const struct webapi_table *webapi;
@@ -123,7 +130,7 @@ void inspect_stats(const struct inspector *in, struct inspect_stats *out)
 
 int inspect_wanted(const struct inspector *in, const struct flow *flow)
 {
-	if (flow->key.ip_proto != IPPROTO_TCP_ || flow->evidence == EVIDENCE_EXPECTED)
+	if (flow->key.ip_proto != IPPROTO_TCP || flow->evidence == EVIDENCE_EXPECTED)
 		return 0;
 	return flow->kind != FLOW_SERVICE ||
 	       attribute_http_port(in->attr, flow->key.port[flow->server]);
@@ -188,7 +195,9 @@ static uint32_t slot_id(const struct inspector *in, const struct slot *slot)
 
 static struct slot_list *list_of(struct inspector *in, const struct slot *slot)
 {
-	return &in->lists[slot->pending ? LIST_PENDING : LIST_DECIDED];
+	if (!slot->pending)
+		return &in->lists[LIST_DECIDED];
+	return &in->lists[slot->parser == PARSER_WAITING ? LIST_WAITING : LIST_READING];
 }
 
 static void slot_unlink(struct inspector *in, struct slot *slot)
@@ -226,7 +235,7 @@ static void slot_append(struct inspector *in, struct slot *slot)
 /* Takes finding v (value[0..len) said it) into account. */
 static void offer(struct slot *slot, const struct verdict *v, const char *value, size_t len)
 {
-	slot->marks |= v->marks & FLOW_MARK_REMOTE_ACCESS;
+	slot->marks |= v->marks & (FLOW_MARK_REMOTE_ACCESS | FLOW_MARK_OUTSIDE);
 	if (v->strength <= slot->best.strength)
 		return;
 	slot->best = *v;
@@ -259,6 +268,8 @@ static void request_done(struct inspector *in, struct slot *slot)
 	slot->request_core = 0;
 }
 
+static void judge_hello(struct inspector *in, struct slot *slot, int ended);
+
 /* Ends slot's inspection for good: decides its flow if pending. */
 static void release(struct inspector *in, struct slot *slot)
 {
@@ -266,6 +277,8 @@ static void release(struct inspector *in, struct slot *slot)
 
 	if (slot->parser == PARSER_HTTP)
 		request_done(in, slot);
+	if (slot->parser == PARSER_TLS)
+		judge_hello(in, slot, 0);	/* a hello cut short may have named its server already */
 	settle(in, slot);
 	flow->payload &= (uint8_t)~FLOW_PAYLOAD_INSPECT;
 	flow->note = slot->kept;
@@ -288,9 +301,10 @@ int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us)
 		in->free_head = slot->newer;
 	} else if (in->never_used <= in->count) {
 		slot = &in->slots[in->never_used++];
-	} else if (in->lists[LIST_DECIDED].oldest) {
-		slot = &in->slots[in->lists[LIST_DECIDED].oldest];
-		release(in, slot);	/* its requests are counted no further */
+	} else if (in->lists[LIST_DECIDED].oldest || in->lists[LIST_WAITING].oldest) {
+		/* its requests are counted no further, or its flow is decided by port */
+		slot = &in->slots[in->lists[in->lists[LIST_DECIDED].oldest ? LIST_DECIDED : LIST_WAITING].oldest];
+		release(in, slot);
 		in->free_head = slot->newer;
 	} else {
 		in->stats.no_slot++;
@@ -311,6 +325,17 @@ int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us)
 	if (len)
 		offer(slot, &v, name, len);
 	return 1;
+}
+
+void inspect_decide_at_once(struct inspector *in, struct flow *flow, uint64_t now_us)
+{
+	struct verdict v = { 0 };
+	const char *name = NULL;
+	size_t len = 0;
+
+	if (flow->kind == FLOW_GROUP)
+		inspect_dns_verdict(in, flow, now_us, &v, &name, &len);
+	flow->note = in->hooks.decide(in->hooks.ctx, flow, &v, name, len);
 }
 
 void inspect_dns_verdict(struct inspector *in, const struct flow *flow, uint64_t now_us,
@@ -385,69 +410,93 @@ static int feed_parser(struct inspector *in, struct slot *slot, const uint8_t *d
 {
 	struct reading r = { in, slot, slot->flow };
 	enum tls_result tls;
-	struct verdict v;
 
 	if (slot->parser == PARSER_HTTP)
 		return http_scan_feed(&slot->p.http, data, len, on_http, &r) == HTTP_MORE;
 	tls = tls_hello_feed(&slot->p.tls, data, len);
 	if (tls == TLS_MORE)
 		return 1;
-	if (tls == TLS_DONE) {
-		const char *name = slot->p.tls.server_name;
-		size_t n = strlen(name);
-
-		if (in->log)
-			log_hello(in, slot->flow, &slot->p.tls);
-		if (n) {
-			attribute_judge_name(in->attr, slot->flow, SERVICE_BY_SNI, name, n, &v);
-			offer(slot, &v, name, n);
-		}
-	}
+	if (tls == TLS_DONE)
+		judge_hello(in, slot, 1);
 	return 0;
 }
 
-/* Chooses the parser from the first client bytes; 0 when neither fits. */
-static int choose_parser(struct slot *slot, const uint8_t *data, uint32_t len)
+/* Takes the ClientHello's server name into account, once: when the hello
+ * has ended, or when the reading stops with a name already read. */
+static void judge_hello(struct inspector *in, struct slot *slot, int ended)
 {
-	if (tls_looks_like_hello(data, len)) {
+	const struct tls_hello *tls = &slot->p.tls;
+	size_t n = strlen(tls->server_name);
+	struct verdict v;
+
+	if (slot->hello_judged || (!n && !ended))
+		return;
+	slot->hello_judged = 1;
+	if (in->log)
+		log_hello(in, slot->flow, tls);
+	if (n) {
+		attribute_judge_name(in->attr, slot->flow, SERVICE_BY_SNI, tls->server_name, n, &v);
+		offer(slot, &v, tls->server_name, n);
+	}
+}
+
+/* The first client bytes, gathered until FIRST_BYTES have come (or two
+ * that start a TLS handshake), choose the parser: one compare each. Returns
+ * 1 with the parser chosen and its first earlier bytes fed, 0 while more
+ * are needed, -1 when neither parser fits. */
+static int choose_parser(struct inspector *in, struct slot *slot, const uint8_t *data, uint32_t len)
+{
+	uint8_t earlier = slot->first_len;
+	uint32_t n = len < FIRST_BYTES - earlier ? len : FIRST_BYTES - earlier;
+
+	memcpy(slot->first + earlier, data, n);
+	slot->first_len = (uint8_t)(earlier + n);
+	if (tls_looks_like_hello(slot->first, slot->first_len)) {
+		slot_unlink(in, slot);
 		slot->parser = PARSER_TLS;
 		tls_hello_init(&slot->p.tls);
-	} else if (http_looks_like_request(data, len)) {
+	} else if (http_looks_like_request(slot->first, slot->first_len)) {
+		slot_unlink(in, slot);
 		slot->parser = PARSER_HTTP;
 		http_scan_init(&slot->p.http);
 	} else {
-		return 0;
+		return slot->first_len < FIRST_BYTES ? 0 : -1;
 	}
-	return 1;
+	slot_append(in, slot);	/* now on the list of flows being read */
+	return !earlier || feed_parser(in, slot, slot->first, earlier) ? 1 : -1;
 }
 
 /* Client payload in sequence order; 0 when the inspection should end. */
 static int client_payload(struct inspector *in, struct slot *slot, const struct decoded *d)
 {
 	const uint8_t *data = d->payload;
-	uint32_t len = d->payload_len, room;
-	int32_t ahead;
+	uint32_t len = d->payload_len, room, behind;
+	uint32_t seq = d->tcp_seq + ((d->tcp_flags & TCP_SYN) ? 1 : 0);	/* a SYN's data follows it */
+	int chosen;
 
 	if (!slot->seq_known) {
-		slot->next_seq = d->tcp_seq;
+		slot->next_seq = seq;
 		slot->seq_known = 1;
 	}
-	ahead = (int32_t)(d->tcp_seq - slot->next_seq);
-	if (ahead > 0)
-		return 0;	/* a gap: a lost or reordered segment, or one cut by the snapshot */
-	if (ahead < 0) {	/* a retransmission, maybe with new bytes at its end */
-		if ((uint32_t)-ahead >= len)
+	behind = slot->next_seq - seq;
+	if (behind != 0 && behind < 0x80000000u) {	/* a retransmission, maybe with new bytes */
+		if (behind >= len)
 			return 1;
-		data += (uint32_t)-ahead;
-		len -= (uint32_t)-ahead;
+		data += behind;
+		len -= behind;
+	} else if (behind != 0) {
+		return 0;	/* a gap: a lost or reordered segment, or one cut by the snapshot */
 	}
 	room = INSPECT_CLIENT_BYTES - slot->client_bytes;
 	if (len > room)
 		len = room;
 	slot->next_seq += len;
 	slot->client_bytes += len;
-	if (slot->parser == PARSER_WAITING && !choose_parser(slot, data, len))
-		return 0;
+	if (slot->parser == PARSER_WAITING) {
+		chosen = choose_parser(in, slot, data, len);
+		if (chosen <= 0)
+			return chosen == 0 && slot->client_bytes < INSPECT_CLIENT_BYTES;
+	}
 	return feed_parser(in, slot, data, len) && slot->client_bytes < INSPECT_CLIENT_BYTES;
 }
 
@@ -480,7 +529,7 @@ static void read_dns(struct inspector *in, const struct flow *flow, const struct
 	const uint8_t *prefix, *msg;
 	uint32_t len = d->payload_len;
 
-	if (d->ip_proto == IPPROTO_TCP_) {
+	if (d->ip_proto == IPPROTO_TCP) {
 		prefix = cur_take(&c, 2);
 		if (!prefix)
 			return;
@@ -520,7 +569,7 @@ void inspect_flow_end(struct inspector *in, struct flow *flow)
 
 void inspect_expire(struct inspector *in, uint64_t now_us)
 {
-	for (int l = 0; l < 2; l++) {
+	for (int l = 0; l < LISTS; l++) {
 		struct slot_list *list = &in->lists[l];
 
 		while (list->oldest && now_us - in->slots[list->oldest].started_us > INSPECT_MAX_US)
@@ -530,7 +579,7 @@ void inspect_expire(struct inspector *in, uint64_t now_us)
 
 void inspect_end_all(struct inspector *in)
 {
-	for (int l = 0; l < 2; l++)
+	for (int l = 0; l < LISTS; l++)
 		while (in->lists[l].oldest)
 			release(in, &in->slots[in->lists[l].oldest]);
 }
@@ -538,6 +587,6 @@ void inspect_end_all(struct inspector *in)
 /* DNS flows: those whose server port is 53. */
 int inspect_dns_flow(const struct flow *flow)
 {
-	return (flow->key.ip_proto == IPPROTO_UDP_ || flow->key.ip_proto == IPPROTO_TCP_) &&
+	return (flow->key.ip_proto == IPPROTO_UDP || flow->key.ip_proto == IPPROTO_TCP) &&
 	       flow->key.port[flow->server] == DNS_PORT;
 }

@@ -74,12 +74,3 @@ enum remote_access name_remote_access(const char *name, size_t n)
 	}
 	return REMOTE_ACCESS_NONE;
 }
-
-const char *remote_access_name(enum remote_access r)
-{
-	switch (r) {
-	case REMOTE_ACCESS_QUICKCONNECT: return "quickconnect";
-	case REMOTE_ACCESS_DDNS: return "ddns";
-	default: return "none";
-	}
-}

@@ -401,24 +401,27 @@ static void write_table(const struct report_data *data, const struct table_limit
 {
 	char proto[16], name[32];
 	int width = name_width(data);
-	size_t rows = data->row_count < limits->rows ? data->row_count : limits->rows;
+	size_t with_traffic = 0, shown = 0;
 	size_t ports = data->port_count < limits->ports ? data->port_count : limits->ports;
 
+	for (size_t i = 0; i < data->row_count; i++)
+		with_traffic += has_traffic(&data->rows[i]);
 	fprintf(out, "%-*s %-20s %7s %10s %11s %11s %11s\n", width, "DSM SERVICE", "CATEGORY", "FLOWS",
 		"PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
-	if (!data->row_count || !has_traffic(&data->rows[0]))
+	if (!with_traffic)
 		fputs("(no traffic of a catalogued DSM service)\n", out);
-	for (size_t i = 0; i < rows; i++) {
+	for (size_t i = 0; i < data->row_count && shown < limits->rows; i++) {
 		if (!has_traffic(&data->rows[i]))
 			continue;
+		shown++;
 		table_row(out, width, data->rows[i].name, data->rows[i].category, data->rows[i].counts);
 		if (data->rows[i].is_group && limits->candidates)
 			table_candidates(data, &data->rows[i], out);
 		if (limits->candidates)
 			table_evidence(data->rows[i].counts, out);
 	}
-	if (rows < data->row_count)
-		fprintf(out, "(%zu more services)\n", data->row_count - rows);
+	if (shown < with_traffic)
+		fprintf(out, "(%zu more services)\n", with_traffic - shown);
 	if (ports) {
 		fprintf(out, "\n%-*s %-20s %7s %10s %11s %11s %11s\n", width, "UNCLASSIFIED SERVER PORT", "",
 			"FLOWS", "PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
@@ -702,6 +705,12 @@ static void prom_results(const struct report_data *data, FILE *out)
 	prom_family(out, "dsmflow_bytes_total", "counter", "Bytes seen, by classification result.");
 	for (int i = 0; i < 4; i++)
 		fprintf(out, "dsmflow_bytes_total{result=\"%s\"} %llu\n", names[i], u(bytes[i]));
+	prom_family(out, "dsmflow_read_packets_total", "counter",
+		    "Packets read: dsmflow_packets_total over every result plus dsmflow_pending_packets.");
+	fprintf(out, "dsmflow_read_packets_total %llu\n", u(t->packets));
+	prom_family(out, "dsmflow_read_bytes_total", "counter",
+		    "Bytes read: dsmflow_bytes_total over every result plus dsmflow_pending_bytes.");
+	fprintf(out, "dsmflow_read_bytes_total %llu\n", u(t->bytes));
 }
 
 static void prom_capture(const struct capture_stats *capture, FILE *out)

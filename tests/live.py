@@ -487,18 +487,25 @@ def check_counters_never_go_down(hosts, port):
         for line in json.loads(text).splitlines():
             if line.startswith("# TYPE ") and line.endswith(" counter"):
                 counters.add(line.split()[2])
-    went_down = []
+    went_down, vanished = [], []
     for before, after in zip(scrapes, scrapes[1:]):
         for key, value in before.items():
-            if key.split("{")[0] in counters and after.get(key, value) < value:
-                went_down.append((key, value, after.get(key)))
+            if key.split("{")[0] not in counters:
+                continue
+            if key not in after:
+                vanished.append(key)    # Prometheus would take it for a reset
+            elif after[key] < value:
+                went_down.append((key, value, after[key]))
     equal(went_down, [], "monotonic: no counter went down between consecutive scrapes")
+    equal(vanished, [], "monotonic: no counter series vanished between consecutive scrapes")
     check(any(s.get("dsmflow_pending_packets", 0) > 0 for s in scrapes),
           "monotonic: scrapes saw flows pending")
-    unbalanced = [s for s in scrapes
-                  if sum(v for k, v in s.items() if k.startswith("dsmflow_service_packets_total{"))
-                  != s['dsmflow_packets_total{result="classified"}']]
-    equal(len(unbalanced), 0, "monotonic: in every scrape the services' packets sum to the classified ones")
+    for unit in ("packets", "bytes"):
+        unbalanced = [s for s in scrapes
+                      if sum(v for k, v in s.items() if k.startswith("dsmflow_%s_total{" % unit))
+                      + s["dsmflow_pending_" + unit] != s["dsmflow_read_%s_total" % unit]]
+        equal(len(unbalanced), 0, "monotonic: in every scrape the results plus the pending %s are "
+                                  "every %s read" % (unit, unit))
     last = scrapes[-1]
     files = sum(v for k, v in last.items()
                 if k.startswith("dsmflow_service_flows_by_evidence_total{") and 'dsm_service="File Station"' in k

@@ -265,7 +265,7 @@ static void test_catalogue_prefers_the_specific_entry(void **state)
 
 	(void)state;
 	/* 49156 is in CIFS Scale-out Cluster's range, 445 is a single-port entry */
-	tcp(f, pc, 49156, nas, 445, TCP_ACK, "smb");
+	tcp(f, pc, 49156, nas, 445, TCP_ACK, "\xfeSMB");
 	assert_int_equal(row_packets(smb), 1);
 	assert_int_equal(row_packets(service_row(f, "CIFS Scale-out Cluster")), 0);
 	/* only one side catalogued */
@@ -608,37 +608,54 @@ static void test_pending_is_bounded_in_time_and_packets(void **state)
 static void test_a_full_pool_decides_by_port(void **state)
 {
 	struct fixture *f = fixture_with(NULL, 0, 0, 1);	/* one inspection slot */
+	const struct counter_row *dsm_web = group_row(f, 5000, 0);
+	const char *part = "GET /webapi/entry.cgi?api=SYNO.Not";
 	struct inspect_stats stats;
 
 	(void)state;
+	/* a flow still waiting for its first bytes gives up its slot to a new
+	 * one and is decided by its port: SYNs alone cannot hold the pool */
 	handshake(f, pc, 50000, nas, 5000);
-	handshake(f, pc, 50001, nas, 5000);	/* no slot: decided by its port at once */
-	engine_inspect_stats(f->engine, &stats);
-	assert_int_equal(stats.no_slot, 1);
+	handshake(f, pc, 50001, nas, 5000);
+	assert_int_equal(row_packets(dsm_web), 3);
 	assert_int_equal(pending(f), 3);
-	assert_int_equal(row_packets(group_row(f, 5000, 0)), 3);
-	send_text(f, pc, 50000, nas, 5000, 1, REQUEST("SYNO.NoteStation.Note"));
-	assert_int_equal(row_packets(service_row(f, "Note Station")), 4);
-	handshake(f, pc, 50002, nas, 5000);	/* a decided flow gives up its slot */
+	/* a flow being read keeps its slot: the next new one is decided at once */
+	send_text(f, pc, 50001, nas, 5000, 1, part);
+	handshake(f, pc, 50002, nas, 5000);
 	engine_inspect_stats(f->engine, &stats);
 	assert_int_equal(stats.no_slot, 1);
-	assert_int_equal(stats.started, 2);
+	assert_int_equal(row_packets(dsm_web), 6);
+	send_text(f, pc, 50001, nas, 5000, 1 + (uint32_t)strlen(part), "eStation.Note HTTP/1.1\r\n\r\n");
+	assert_int_equal(row_packets(service_row(f, "Note Station")), 5);
+	/* a decided flow, still counting its requests, gives up its slot too */
+	handshake(f, pc, 50003, nas, 5000);
+	engine_inspect_stats(f->engine, &stats);
+	assert_int_equal(stats.no_slot, 1);
+	assert_int_equal(stats.started, 3);
+	assert_int_equal(pending(f), 3);
 	assert_all_counted(f);
 	fixture_free(f);
+}
+
+/* A ClientHello from the NAS in segments of at most 1448 bytes, as TCP
+ * sends it; only its first segment when first_only. */
+static void hello_at(struct fixture *f, const uint8_t *server, uint16_t cport, const char *name,
+		     uint32_t key_share, int name_first, int first_only)
+{
+	struct pkb h;
+
+	pkb_init(&h);
+	pkb_tls_client_hello(&h, name, key_share, name_first);
+	handshake(f, nas, cport, server, 443);
+	for (uint32_t off = 0; off < h.len && !(first_only && off); off += 1448)
+		tcp_at(f, nas, cport, server, 443, TCP_ACK, 1 + off, h.data + off,
+		       h.len - off < 1448 ? h.len - off : 1448, 100);
 }
 
 static void hello(struct fixture *f, const uint8_t *server, uint16_t cport, const char *name,
 		  uint32_t key_share)
 {
-	struct pkb h;
-
-	pkb_init(&h);
-	pkb_tls_client_hello(&h, name, key_share);
-	handshake(f, nas, cport, server, 443);
-	/* in segments of at most 1448 bytes, as TCP sends it */
-	for (uint32_t off = 0; off < h.len; off += 1448)
-		tcp_at(f, nas, cport, server, 443, TCP_ACK, 1 + off, h.data + off,
-		       h.len - off < 1448 ? h.len - off : 1448, 100);
+	hello_at(f, server, cport, name, key_share, 0, 0);
 }
 
 static void test_tls_server_name_narrows(void **state)
@@ -659,6 +676,46 @@ static void test_tls_server_name_narrows(void **state)
 	assert_int_equal(row_packets(group_row(f, 443, DSM_ROLE_OUTBOUND)), 8);
 	fixture_log(f);
 	assert_non_null(strstr(f->log, "\"server_name\": \"alice.synology.me\", \"remote_access\": true"));
+	fixture_free(f);
+}
+
+static void test_a_hello_cut_short_still_names_its_server(void **state)
+{
+	struct fixture *f = fixture_new("192.168.1.10/32", 0, 0);
+
+	(void)state;
+	/* the name comes first; the hello's second segment never arrives */
+	hello_at(f, google, 42000, "www.googleapis.com", 1216 + 32, 1, 1);
+	settle(f);
+	assert_int_equal(row_packets(service_row(f, "Active Backup for Google Workspace")), 4);
+	fixture_free(f);
+}
+
+static void test_sequence_edge_cases(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	const char *request = REQUEST("SYNO.VideoStation.Movie");
+
+	(void)state;
+	/* TCP Fast Open: the request rides on the SYN, its first byte after it */
+	tcp_at(f, pc, 50000, nas, 5000, TCP_SYN, 100, request, (uint32_t)strlen(request), 1000);
+	assert_int_equal(row_packets(service_row(f, "Video Station")), 1);
+	/* a request's start a byte a segment: the parser is chosen once four
+	 * have come, and reads them all */
+	handshake(f, pc, 50001, nas, 5000);
+	for (uint32_t i = 0; i < 8; i++)
+		tcp_at(f, pc, 50001, nas, 5000, TCP_ACK, 1 + i, request + i, 1, 10);
+	tcp_at(f, pc, 50001, nas, 5000, TCP_ACK, 1 + 8, request + 8, (uint32_t)strlen(request) - 8, 10);
+	assert_int_equal(service_row(f, "Video Station")->flows, 2);
+	/* sequence numbers wrapping past 2^32, and a segment 2^31 ahead (a gap) */
+	tcp_at(f, pc, 51002, nas, 5000, TCP_ACK, 0xfffffff0u, request, 20, 1000);
+	tcp_at(f, pc, 51002, nas, 5000, TCP_ACK, 0xfffffff0u + 20, request + 20,
+	       (uint32_t)strlen(request) - 20, 10);
+	assert_int_equal(service_row(f, "Video Station")->flows, 3);
+	tcp_at(f, pc, 51003, nas, 5000, TCP_ACK, 1, "GET /", 5, 1000);
+	tcp_at(f, pc, 51003, nas, 5000, TCP_ACK, 1 + 5 + 0x80000000u, "x", 1, 10);
+	assert_int_equal(pending(f), 0);
+	assert_all_counted(f);
 	fixture_free(f);
 }
 
@@ -771,6 +828,8 @@ int main(void)
 		cmocka_unit_test(test_pending_is_bounded_in_time_and_packets),
 		cmocka_unit_test(test_a_full_pool_decides_by_port),
 		cmocka_unit_test(test_tls_server_name_narrows),
+		cmocka_unit_test(test_a_hello_cut_short_still_names_its_server),
+		cmocka_unit_test(test_sequence_edge_cases),
 		cmocka_unit_test(test_dns_answer_names_the_next_flow),
 		cmocka_unit_test(test_batches_count_as_one_at_a_time),
 	};

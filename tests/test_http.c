@@ -170,16 +170,22 @@ static void test_not_http_and_stop(void **state)
 	assert_false(http_looks_like_request((const uint8_t *)"get /", 5));
 }
 
-static void test_chunked_body_is_scanned_to_the_end(void **state)
+static void test_chunked_bodies(void **state)
 {
 	struct record r;
 
 	(void)state;
+	/* a chunked form is read on (its end is not looked for) */
 	assert_int_equal(scan("POST /webapi/entry.cgi HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
 			      "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
 			      "1a\r\napi=SYNO.Cal.Event&m=1\r\n0\r\n\r\n", &r), HTTP_MORE);
 	assert_non_null(strstr(r.text, "api SYNO.Cal.Event\n"));
 	assert_int_equal(r.ends, 0);
+	/* any other chunked body: the scanner stops, it would not find the next request */
+	assert_int_equal(scan("POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+			      "5\r\nhello\r\n0\r\n\r\nGET /webapi/entry.cgi?api=SYNO.FileStation.List "
+			      "HTTP/1.1\r\n\r\n", &r), HTTP_STOP);
+	assert_null(strstr(r.text, "FileStation"));
 }
 
 static void test_long_target_is_cut_not_lost(void **state)
@@ -264,7 +270,7 @@ int main(void)
 		cmocka_unit_test(test_form_bodies),
 		cmocka_unit_test(test_word_boundaries),
 		cmocka_unit_test(test_not_http_and_stop),
-		cmocka_unit_test(test_chunked_body_is_scanned_to_the_end),
+		cmocka_unit_test(test_chunked_bodies),
 		cmocka_unit_test(test_long_target_is_cut_not_lost),
 		cmocka_unit_test(test_every_split_reports_the_same),
 		cmocka_unit_test(test_mutations_are_survived),

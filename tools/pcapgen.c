@@ -543,7 +543,7 @@ static void tls_session(struct gen *g, struct conv *c, const char *server_name, 
 	struct pkb hello;
 
 	pkb_init(&hello);
-	pkb_tls_client_hello(&hello, server_name, key_share);
+	pkb_tls_client_hello(&hello, server_name, key_share, 0);
 	tcp_open(g, c);
 	tcp_send(g, c, 1, hello.data, hello.len);
 	tcp_send(g, c, 0, NULL, server_bytes);

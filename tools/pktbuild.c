@@ -247,7 +247,20 @@ static void tls_fixed_extension(struct pkb *b, uint16_t type, const uint8_t *bod
 	close_length(b, ext);
 }
 
-void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_share)
+static void tls_server_name(struct pkb *b, const char *server_name)
+{
+	uint16_t n = (uint16_t)strlen(server_name);
+	uint32_t ext = tls_extension(b, 0);
+
+	pkb_be16(b, (uint16_t)(n + 3));
+	pkb_u8(b, 0);			/* host_name */
+	pkb_be16(b, n);
+	pkb_bytes(b, server_name, n);
+	close_length(b, ext);
+}
+
+void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_share,
+			  int name_first)
 {
 	static const uint8_t groups[] = { 0, 6, 0x11, 0xec, 0x00, 0x1d, 0x00, 0x17 };
 	static const uint8_t sigalgs[] = { 0, 8, 4, 3, 8, 4, 4, 1, 5, 3 };
@@ -269,6 +282,8 @@ void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_s
 	pkb_be16(b, 0x0100);			/* compression: null */
 	extensions = b->len;
 	pkb_be16(b, 0);
+	if (server_name && name_first)
+		tls_server_name(b, server_name);
 	tls_fixed_extension(b, 10, groups, sizeof(groups));
 	tls_fixed_extension(b, 13, sigalgs, sizeof(sigalgs));
 	tls_fixed_extension(b, 16, alpn, sizeof(alpn));
@@ -280,16 +295,8 @@ void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_s
 	for (uint32_t i = 0; i < key_share; i++)
 		pkb_u8(b, (uint8_t)(i * 13 + 5));
 	close_length(b, ext);
-	if (server_name) {
-		uint16_t n = (uint16_t)strlen(server_name);
-
-		ext = tls_extension(b, 0);
-		pkb_be16(b, (uint16_t)(n + 3));
-		pkb_u8(b, 0);			/* host_name */
-		pkb_be16(b, n);
-		pkb_bytes(b, server_name, n);
-		close_length(b, ext);
-	}
+	if (server_name && !name_first)
+		tls_server_name(b, server_name);
 	close_length(b, extensions);
 	put_be16(b, record + 3, b->len - record - 5);
 	b->data[record + 6] = (uint8_t)((b->len - record - 9) >> 16);

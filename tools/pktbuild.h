@@ -56,8 +56,10 @@ void pkb_finish(struct pkb *b);
 /* A TLS 1.3 ClientHello record as today's clients send it: 16 cipher
  * suites, ALPN h2 and http/1.1, supported groups and versions, a key share
  * of key_share bytes (1216 + 32 for X25519MLKEM768: a 1.8 KB hello), and
- * the server name, when not NULL, as the last extension. */
-void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_share);
+ * the server name, when not NULL, as the last extension (the first when
+ * name_first). */
+void pkb_tls_client_hello(struct pkb *b, const char *server_name, uint32_t key_share,
+			  int name_first);
 
 /* A DNS message for name (type A, class IN), id id: the query when addr is
  * NULL, else the response: name CNAME cname (when not NULL), then an A

@@ -46,6 +46,11 @@ void engine_packet(struct engine *e, const struct packet *pkt);
  * counted, the flows of the next few are fetched into the cache. */
 void engine_packets(struct engine *e, const struct packet *pkts, size_t count);
 
+/* Tells a running sensor's engine the time (the capture clock, as packet
+ * times are) when no packet may have come: idle flows still end, and
+ * pending flows are still decided within their 10 s, on a quiet network. */
+void engine_clock(struct engine *e, uint64_t now_us);
+
 /* Decides every pending flow now, its inspection ended (as at the end of
  * the input); the flows stay active. */
 void engine_settle(struct engine *e);

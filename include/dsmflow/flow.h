@@ -83,7 +83,7 @@ struct flow {
 	uint64_t first_us;
 	uint64_t queued_us;		/* last_us when it was last put at the newest end */
 	uint32_t note;			/* the inspection slot while inspected, then the id of the
-					 * evidence kept for the flow log (0: none); engine.c's */
+					 * evidence kept for the flow log (0: none); inspect.c's */
 	uint8_t decided_by;		/* enum service_evidence: what decided its attribution */
 	uint8_t payload;		/* FLOW_PAYLOAD_* bits: which of its payloads are read */
 	uint8_t marks;			/* FLOW_MARK_* bits: what its evidence said */

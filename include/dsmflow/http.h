@@ -9,7 +9,7 @@
  *  - every Web API name ("SYNO." followed by name characters, at a word
  *    boundary) in the request target and in form bodies
  *    (application/x-www-form-urlencoded and multipart/form-data, within
- *    Content-Length): api=SYNO.X, api="SYNO.X", api=%22SYNO.X%22, the
+ *    Content-Length, or to the end of the feeds when chunked): api=SYNO.X, api="SYNO.X", api=%22SYNO.X%22, the
  *    path form /webapi/entry.cgi/SYNO.X, and the names inside
  *    SYNO.Entry.Request's compound= (raw or percent-encoded JSON);
  *  - the directory after /webapi/ (a legacy CGI directory such as
@@ -32,7 +32,8 @@
 enum http_result {
 	HTTP_MORE,	/* consistent so far: feed the next segment */
 	HTTP_NOT_HTTP,	/* the stream does not start with an HTTP request line */
-	HTTP_STOP,	/* lost track (a chunked or malformed request): stop feeding */
+	HTTP_STOP,	/* lost track (a malformed request, or a chunked body that is not a
+			 * form: the next request cannot be found cheaply): stop feeding */
 };
 
 enum http_event {

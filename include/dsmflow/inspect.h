@@ -2,10 +2,13 @@
  * of the flows whose service the payload may name, and DNS answers.
  *
  * Which flows: TCP flows whose port leaves several candidate services, or
- * whose port the catalogue labels HTTP/HTTPS, or with no candidate at all
- * (those only while their first client payload starts like TLS or an HTTP
- * request: one compare). An inspected flow takes a slot of a fixed pool;
- * with none free it is decided by its port at once (and counted).
+ * whose port the catalogue labels HTTP/HTTPS, or with no candidate at all.
+ * The client's first bytes choose the parser (one compare each: a TLS
+ * handshake record, an HTTP method); any other start ends the inspection.
+ * An inspected flow takes a slot of a fixed pool; with none free it takes
+ * the oldest decided flow's (which then counts no more requests), else the
+ * oldest waiting flow's (decided by its port then), else it is decided by
+ * its port at once (and counted).
  *
  * The budget, per flow: the first INSPECT_CLIENT_BYTES of client payload,
  * in sequence (a gap or a segment cut by the snapshot length ends it),
@@ -75,8 +78,12 @@ int inspect_dns_flow(const struct flow *flow);
  * (the caller decides it by port). */
 int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us);
 
-/* The verdict a DNS answer for flow's server address gives, for a flow
- * decided at once (not inspected). */
+/* Decides flow, not inspected, at once: by its port, or among several
+ * candidates by a DNS answer for its server address. */
+void inspect_decide_at_once(struct inspector *in, struct flow *flow, uint64_t now_us);
+
+/* The verdict a DNS answer for flow's server address gives (out->strength
+ * NONE when there is none); *name points into the DNS table. */
 void inspect_dns_verdict(struct inspector *in, const struct flow *flow, uint64_t now_us,
 			 struct verdict *out, const char **name, size_t *len);
 

@@ -26,6 +26,5 @@ int name_in_domain_list(const char *name, size_t n, const char *domains);
 
 /* Which Synology remote-access service name[0..n) belongs to, if any. */
 enum remote_access name_remote_access(const char *name, size_t n);
-const char *remote_access_name(enum remote_access r);
 
 #endif
