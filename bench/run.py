@@ -22,9 +22,10 @@ of dsmflow over that baseline on three captures: the mix; the short-flow
 stress mix (web connections as short as any flow: a ClientHello or request
 every few dozen packets); and the real-traffic mix, every Ethernet capture
 of --shared (../shared/pcaps) concatenated 20 times. Each as a ratio of
-median wall times and, with valgrind, of instruction counts (callgrind, on the
-same mix at a tenth of the scale: a tenth of the packets and of the concurrent
-flows, so that flows start as often per packet), which are repeatable. With tshark, the share of packets
+median wall times and, with valgrind, of instruction counts (callgrind,
+medians of three, on the same mix at a tenth of the scale: a tenth of the
+packets and of the concurrent flows, so that flows start as often per
+packet), which vary much less than times. With tshark, the share of packets
 that are ClientHellos, HTTP requests and DNS answers in the mix and in the
 real-traffic mix, so that the mix can be seen to carry payloads as often as
 real traffic does.
@@ -142,12 +143,18 @@ def real_mix(args, repeat=20):
     return path
 
 
-def instructions(cmd):
-    """Instructions executed (callgrind): the same for the same binary and input."""
-    res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + cmd,
-                         capture_output=True, text=True)
-    m = re.search(r"refs:\s+([\d,]+)", res.stderr)
-    return int(m.group(1).replace(",", "")) if m else None
+def instructions(cmd, runs=3):
+    """Instructions executed (callgrind), the median of runs: nearly the same
+    for the same binary and input (the flow and DNS tables' hash seeds are
+    random per run, so probe lengths vary a little)."""
+    counts = []
+    for _ in range(runs):
+        res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"] + cmd,
+                             capture_output=True, text=True)
+        m = re.search(r"refs:\s+([\d,]+)", res.stderr)
+        if m:
+            counts.append(int(m.group(1).replace(",", "")))
+    return int(statistics.median(counts)) if counts else None
 
 
 def payload_shares(path):

@@ -19,6 +19,12 @@
 
 enum track { TRACK_NONE, TRACK_FTP };
 
+struct service_domain {
+	int service;
+	const char *domain;	/* into the catalogue's domains column, not NUL-terminated */
+	size_t len;
+};
+
 struct attributor {
 	const struct catalog *cat;
 	const struct port_index *idx;
@@ -27,8 +33,8 @@ struct attributor {
 	int ftp_service;	/* owner of the dynamic FTP data range, or -1 */
 	int tftp_service;	/* the service of udp/69, or -1 */
 	uint8_t http_ports[65536 / 8];	/* tcp ports the catalogue labels HTTP or HTTPS */
-	const struct dsm_record **with_domains;	/* the records whose domains are not empty */
-	size_t with_domains_count;
+	struct service_domain *domains;	/* every catalogue domain, with its service */
+	size_t domain_count;
 	struct expect_table expect;
 };
 
@@ -82,25 +88,41 @@ static void mark_http_ports(struct attributor *a)
 
 /* The catalogue's domain lists, for telling names of services outside a
  * flow's candidates. 0, or -1 when memory runs out. */
+static int add_domain(struct attributor *a, int service, const char *domain, size_t len)
+{
+	struct service_domain *bigger = realloc(a->domains, (a->domain_count + 1) * sizeof(*bigger));
+
+	if (!bigger)
+		return -1;
+	a->domains = bigger;
+	a->domains[a->domain_count++] = (struct service_domain){ service, domain, len };
+	return 0;
+}
+
 static int gather_domain_lists(struct attributor *a)
 {
-	size_t n = catalog_record_count(a->cat);
+	for (size_t i = 0; i < catalog_record_count(a->cat); i++) {
+		const struct dsm_record *r = catalog_record(a->cat, i);
+		const char *d = r->domains;
 
-	a->with_domains = malloc((n + 1) * sizeof(*a->with_domains));
-	if (!a->with_domains)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (catalog_record(a->cat, i)->domains[0])
-			a->with_domains[a->with_domains_count++] = catalog_record(a->cat, i);
+		while (d && *d) {
+			const char *comma = strchr(d, ',');
+			size_t len = comma ? (size_t)(comma - d) : strlen(d);
+
+			if (add_domain(a, r->service, d, len))
+				return -1;
+			d = comma ? comma + 1 : NULL;
+		}
+	}
 	return 0;
 }
 
 /* Whether the domains of a catalogue service other than except cover name. */
 static int names_another_service(const struct attributor *a, int except, const char *name, size_t len)
 {
-	for (size_t i = 0; i < a->with_domains_count; i++)
-		if (a->with_domains[i]->service != except &&
-		    name_in_domain_list(name, len, a->with_domains[i]->domains))
+	for (size_t i = 0; i < a->domain_count; i++)
+		if (a->domains[i].service != except &&
+		    name_matches_domain(name, len, a->domains[i].domain, a->domains[i].len))
 			return 1;
 	return 0;
 }
@@ -141,7 +163,7 @@ void attributor_free(struct attributor *a)
 {
 	if (!a)
 		return;
-	free(a->with_domains);
+	free(a->domains);
 	free(a->nas);
 	free(a);
 }

@@ -557,7 +557,9 @@ void inspect_packet(struct inspector *in, struct flow *flow, uint8_t from,
 	slot = slot_of(in, flow);
 	if (from != flow->server && d->payload_len && d->fragment == FRAG_NONE)
 		go_on = client_payload(in, slot, d);
-	if (!go_on || ++slot->packets >= INSPECT_MAX_PACKETS)
+	/* a FIN or RST closes the connection: nothing more to read (the flow
+	 * itself lingers for conntrack's closing timeout, its slot must not) */
+	if (!go_on || ++slot->packets >= INSPECT_MAX_PACKETS || (d->tcp_flags & (TCP_FIN | TCP_RST)))
 		release(in, slot);
 }
 

@@ -49,21 +49,6 @@ int name_matches_domain(const char *name, size_t n, const char *domain, size_t d
 	return n == dn || name[n - dn - 1] == '.';
 }
 
-int name_in_domain_list(const char *name, size_t n, const char *domains)
-{
-	const char *d = domains;
-
-	while (d && *d) {
-		const char *comma = strchr(d, ',');
-		size_t dn = comma ? (size_t)(comma - d) : strlen(d);
-
-		if (name_matches_domain(name, n, d, dn))
-			return 1;
-		d = comma ? comma + 1 : NULL;
-	}
-	return 0;
-}
-
 enum remote_access name_remote_access(const char *name, size_t n)
 {
 	for (size_t i = 0; i < sizeof(remote_access_domains) / sizeof(remote_access_domains[0]); i++) {

@@ -595,12 +595,17 @@ static void test_pending_is_bounded_in_time_and_packets(void **state)
 	udp(f, pc2, 40000, nas, 2049, 2 * SEC);
 	assert_int_equal(pending(f), 0);
 	assert_int_equal(row_packets(group_row(f, 5000, 0)), 1);
+	/* a connection closed before its client said anything: decided at the FIN */
+	handshake(f, pc, 50002, nas, 5000);
+	tcp_at(f, pc, 50002, nas, 5000, TCP_FIN | TCP_ACK, 1, NULL, 0, 100);
+	assert_int_equal(pending(f), 0);
+	assert_int_equal(row_packets(group_row(f, 5000, 0)), 5);
 	/* a server that talks and talks before the client says anything */
 	handshake(f, pc, 50001, nas, 5000);
 	for (int i = 0; i < 40; i++)
 		tcp_at(f, nas, 5000, pc, 50001, TCP_ACK, 1 + (uint32_t)i * 10, "0123456789", 10, 100);
 	assert_int_equal(pending(f), 0);
-	assert_int_equal(row_packets(group_row(f, 5000, 0)), 1 + 43);
+	assert_int_equal(row_packets(group_row(f, 5000, 0)), 5 + 43);
 	assert_all_counted(f);
 	fixture_free(f);
 }

@@ -13,8 +13,9 @@
  * The budget, per flow: the first INSPECT_CLIENT_BYTES of client payload,
  * in sequence (a gap or a segment cut by the snapshot length ends it),
  * INSPECT_MAX_PACKETS packets, INSPECT_MAX_US of packet time (checked by
- * the engine's once-a-second sweep even when the flow goes quiet). Then
- * the flow's inspection ends for good and its slot is free.
+ * the engine's once-a-second sweep even when the flow goes quiet), and no
+ * further than a FIN or RST. Then the flow's inspection ends for good and
+ * its slot is free.
  *
  * While its attribution may still change a flow is *pending*: the engine
  * keeps its counts in the flow alone and adds them to its row when the

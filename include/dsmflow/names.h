@@ -20,10 +20,6 @@ enum remote_access {
  * on name is ignored. */
 int name_matches_domain(const char *name, size_t n, const char *domain, size_t dn);
 
-/* Whether name is in one of the comma-separated domains (a catalogue
- * record's domains column). */
-int name_in_domain_list(const char *name, size_t n, const char *domains);
-
 /* Which Synology remote-access service name[0..n) belongs to, if any. */
 enum remote_access name_remote_access(const char *name, size_t n);
 
