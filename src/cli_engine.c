@@ -47,6 +47,9 @@ int engine_option(const char *cmd, struct engine_options *o, int opt, const char
 	case OPT_EVIDENCE_LOG:
 		o->evidence_log_path = arg;
 		return 0;
+	case OPT_PORTS_ONLY:
+		o->ports_only = 1;
+		return 0;
 	case OPT_NAS:
 		if (o->nas_count == CLI_MAX_NAS)
 			return cli_usage_error(cmd, "at most %d --nas options", CLI_MAX_NAS);
@@ -84,6 +87,7 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 {
 	struct engine_config config = {
 		.flows = o->flows, .nas = o->nas, .nas_count = o->nas_count, .webapi = api,
+		.ports_only = o->ports_only,
 	};
 	struct dsm_err err;
 

@@ -14,7 +14,8 @@
 #define CLI_MAX_NAS 64
 
 enum {
-	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_EVIDENCE_LOG, OPT_TIMEOUT_FIRST,
+	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_EVIDENCE_LOG, OPT_PORTS_ONLY,
+	OPT_TIMEOUT_FIRST,
 	OPT_ENGINE_FIRST_FREE = OPT_TIMEOUT_FIRST + FLOW_TIMEOUT_CLASSES,
 };
 
@@ -23,6 +24,7 @@ struct engine_options {
 	const char *output_path;
 	const char *flows_path;
 	const char *evidence_log_path;
+	int ports_only;
 	struct cidr nas[CLI_MAX_NAS];
 	size_t nas_count;
 	struct flow_table_config flows;
@@ -33,6 +35,7 @@ struct engine_options {
 	{ "output", required_argument, NULL, 'o' },                                                \
 	{ "flows", required_argument, NULL, OPT_FLOWS },                                           \
 	{ "evidence-log", required_argument, NULL, OPT_EVIDENCE_LOG },                             \
+	{ "ports-only", no_argument, NULL, OPT_PORTS_ONLY },                                        \
 	{ "nas", required_argument, NULL, OPT_NAS },                                               \
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },                                   \
 	{ "timeout-tcp-established", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_TCP_ESTABLISHED }, \
@@ -51,6 +54,8 @@ struct engine_options {
 	"      --evidence-log FILE  write one JSON line per piece of payload evidence\n"      \
 	"                        read (HTTP request, TLS server name, DNS answer, Web\n"    \
 	"                        API name), as Zeek's http, ssl and dns logs\n"             \
+	"      --ports-only      read no payload evidence: attribute by the catalogue's\n"    \
+	"                        ports and roles (and FTP/TFTP announcements) alone\n"       \
 	"      --nas CIDR        an address or prefix of the NAS (repeatable): decides\n"       \
 	"                        which catalogue role applies (inbound when the NAS\n"          \
 	"                        serves, outbound when it connects out)\n"                      \

@@ -18,8 +18,10 @@ static const char usage[] =
 	"there is no link layer on a queue.\n"
 	"\n"
 	"  -q, --queue N         the queue number, 0..65535 (required)\n"
-	"      --copy-range N    bytes of each packet copied to dsmflow (default 4096:\n"
-	"                        every header and the payload evidence is read from)\n"
+	"      --copy-range N    bytes of each packet copied to dsmflow, 64..65535\n"
+	"                        (default 4096: every header and the payload evidence\n"
+	"                        is read from; 64 still holds IPv6's ports; a header\n"
+	"                        cut after its ports counts as truncated)\n"
 	"      --queue-maxlen N  packets the kernel may hold for dsmflow (default 65536)\n"
 	"      --rcvbuf MIB      the netlink socket's receive buffer (default 64 MiB)\n"
 	CLI_SENSOR_HELP

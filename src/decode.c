@@ -33,16 +33,38 @@ static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out);
 
 /* ---- transport ---- */
 
+/* A transport header the snapshot length cut (not one the IP length says
+ * is short: that is malformed): what was captured of it still names the
+ * ports, and TCP's flags and sequence number when they were captured. */
+static enum decode_status decode_cut_transport(struct cursor *c, int tcp, struct decoded *out)
+{
+	const uint8_t *h = cur_peek(c, 4);
+
+	if (!out->cut || !h)
+		return DECODE_MALFORMED;
+	out->sport = rd_be16(h);
+	out->dport = rd_be16(h + 2);
+	if (tcp && (h = cur_peek(c, 8)))
+		out->tcp_seq = rd_be32(h + 4);
+	if (tcp && (h = cur_peek(c, 14)))
+		out->tcp_flags = h[13];
+	out->truncated = 1;
+	cur_skip(c, cur_remaining(c));
+	return DECODE_IP;
+}
+
 static enum decode_status decode_tcp(struct cursor *c, struct decoded *out)
 {
 	const uint8_t *h = cur_peek(c, 20);
 	uint32_t header_len;
 
 	if (!h)
-		return DECODE_MALFORMED;
+		return decode_cut_transport(c, 1, out);
 	header_len = (uint32_t)(h[12] >> 4) * 4;
-	if (header_len < 20 || !cur_take(c, header_len))
+	if (header_len < 20)
 		return DECODE_MALFORMED;
+	if (!cur_take(c, header_len))
+		return decode_cut_transport(c, 1, out);	/* the options were cut */
 	out->sport = rd_be16(h);
 	out->dport = rd_be16(h + 2);
 	out->tcp_flags = h[13];
@@ -56,7 +78,7 @@ static enum decode_status decode_udp(struct cursor *c, struct decoded *out)
 	uint16_t length;
 
 	if (!h)
-		return DECODE_MALFORMED;
+		return decode_cut_transport(c, 0, out);
 	out->sport = rd_be16(h);
 	out->dport = rd_be16(h + 2);
 	length = rd_be16(h + 4);
@@ -65,10 +87,13 @@ static enum decode_status decode_udp(struct cursor *c, struct decoded *out)
 	return DECODE_IP;
 }
 
-static enum decode_status decode_icmp(struct cursor *c)
+static enum decode_status decode_icmp(struct cursor *c, struct decoded *out)
 {
 	/* type, code and checksum; the rest varies by type and is not needed */
-	return cur_take(c, 4) ? DECODE_IP : DECODE_MALFORMED;
+	if (cur_take(c, 4))
+		return DECODE_IP;
+	out->truncated = out->cut;	/* no ports to lose */
+	return out->cut ? DECODE_IP : DECODE_MALFORMED;
 }
 
 /* Decodes what follows an IP header whose protocol is proto. */
@@ -83,7 +108,7 @@ static enum decode_status decode_transport(struct cursor *c, uint8_t proto, stru
 	case IPPROTO_TCP: status = decode_tcp(c, out); break;
 	case IPPROTO_UDP: status = decode_udp(c, out); break;
 	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6: status = decode_icmp(c); break;
+	case IPPROTO_ICMPV6: status = decode_icmp(c, out); break;
 	case IPPROTO_IPIP:
 	case IPPROTO_IPV6:
 		if (out->fragment != FRAG_NONE)
@@ -112,6 +137,7 @@ static enum decode_status decode_ipv4(struct cursor *c, struct decoded *out)
 	total_len = rd_be16(h + 2);
 	if (header_len < 20 || total_len < header_len || !cur_take(c, header_len))
 		return DECODE_MALFORMED;
+	out->cut = out->frame_cut && total_len - header_len > cur_remaining(c);
 	cur_limit(c, total_len - header_len);	/* drops Ethernet padding */
 	out->family = 4;
 	memset(out->src, 0, sizeof(out->src));
@@ -182,6 +208,7 @@ static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out)
 	if (!h || h[0] >> 4 != 6)
 		return DECODE_MALFORMED;
 	payload_len = rd_be16(h + 4);
+	out->cut = out->frame_cut && payload_len > cur_remaining(c);
 	if (payload_len)	/* 0: a jumbogram, whose length is in an option */
 		cur_limit(c, payload_len);
 	out->family = 6;
@@ -346,12 +373,16 @@ int decode_link_supported(int link)
 	}
 }
 
-enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen,
+enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
 				 struct decoded *out)
 {
 	struct cursor c = cur_make(frame, caplen);
 
 	out->tunnels = 0;
+	out->tcp_seq = 0;
+	out->cut = 0;
+	out->frame_cut = caplen < wire_len;
+	out->truncated = 0;
 	out->tcp_flags = 0;
 	out->sport = out->dport = 0;
 	out->payload = NULL;

@@ -47,6 +47,7 @@ struct engine {
 	struct dns_table *dns;
 	struct evidence_store *kept;	/* evidence values for the flow log, or NULL */
 	struct flow_table_config flow_config;
+	int ports_only;
 	FILE *flow_log;
 	uint64_t now_us;		/* latest packet time seen */
 	uint64_t next_sweep_us;
@@ -84,6 +85,7 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->cat = cat;
 	e->idx = idx;
 	e->flow_log = config->flow_log;
+	e->ports_only = config->ports_only;
 	e->flow_config = config->flows;
 	e->flows = new_flow_table(e);
 	e->attributor = attributor_new(cat, idx, config->nas, config->nas_count);
@@ -220,9 +222,10 @@ static struct flow *new_flow(struct engine *e, const struct flow_key *key, uint3
 	if (!flow)
 		return NULL;
 	attribute_flow(e->attributor, flow, from, d, e->now_us);
-	if (inspect_dns_flow(flow))
+	if (!e->ports_only && inspect_dns_flow(flow))
 		flow->payload |= FLOW_PAYLOAD_DNS;
-	if (!inspect_wanted(e->inspector, flow) || !inspect_start(e->inspector, flow, e->now_us))
+	if (e->ports_only || !inspect_wanted(e->inspector, flow) ||
+	    !inspect_start(e->inspector, flow, e->now_us))
 		inspect_decide_at_once(e->inspector, flow, e->now_us);
 	return flow;
 }
@@ -264,7 +267,7 @@ static void make_key(const struct engine *e, struct ahead *a)
 static void decode_ahead(struct engine *e, const struct packet *pkt, struct ahead *a)
 {
 	a->keyed = 0;
-	a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, &a->d);
+	a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
 	if (a->status != DECODE_IP || a->d.fragment == FRAG_LATER)
 		return;
 	make_key(e, a);
@@ -278,6 +281,10 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 	struct flow *flow;
 	int dir;
 
+	if (d->truncated) {	/* counted where they belong too: this is a count of its own */
+		t->truncated_packets++;
+		t->truncated_bytes += wire_len;
+	}
 	if (d->fragment == FRAG_FIRST)
 		frag_remember(e, d);
 	else if (d->fragment == FRAG_LATER) {

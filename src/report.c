@@ -376,6 +376,9 @@ static void table_totals(const struct report_data *data, FILE *out)
 		u(data->unclassified.flows), u(data->in->evicted_flows));
 	if (t->fragment_packets)
 		fprintf(out, "; %llu later fragments without their first", u(t->fragment_packets));
+	if (t->truncated_packets)
+		fprintf(out, "; %llu packets with their transport header cut by the snapshot length",
+			u(t->truncated_packets));
 	fputc('\n', out);
 }
 
@@ -449,13 +452,15 @@ static void json_totals(const struct report_data *data, FILE *out)
 		     "\"non_ip_packets\": %llu, \"non_ip_bytes\": %llu, "
 		     "\"malformed_packets\": %llu, \"malformed_bytes\": %llu, "
 		     "\"evicted_flows\": %llu, \"unmatched_fragment_packets\": %llu, "
-		     "\"active_flows\": %llu, \"pending_packets\": %llu, \"pending_bytes\": %llu},\n",
+		     "\"active_flows\": %llu, \"pending_packets\": %llu, \"pending_bytes\": %llu, "
+		     "\"truncated_packets\": %llu, \"truncated_bytes\": %llu},\n",
 		u(t->packets), u(t->bytes), u(data->classified.flows + data->unclassified.flows),
 		u(row_packets(&data->classified)), u(row_bytes(&data->classified)),
 		u(row_packets(&data->unclassified)), u(row_bytes(&data->unclassified)),
 		u(t->non_ip_packets), u(t->non_ip_bytes), u(t->malformed_packets),
 		u(t->malformed_bytes), u(data->in->evicted_flows), u(t->fragment_packets),
-		u(data->in->active_flows), u(t->pending_packets), u(t->pending_bytes));
+		u(data->in->active_flows), u(t->pending_packets), u(t->pending_bytes),
+		u(t->truncated_packets), u(t->truncated_bytes));
 }
 
 static void json_evidence(const struct counter_row *c, FILE *out)
@@ -705,6 +710,10 @@ static void prom_results(const struct report_data *data, FILE *out)
 	prom_family(out, "dsmflow_bytes_total", "counter", "Bytes seen, by classification result.");
 	for (int i = 0; i < 4; i++)
 		fprintf(out, "dsmflow_bytes_total{result=\"%s\"} %llu\n", names[i], u(bytes[i]));
+	prom_family(out, "dsmflow_truncated_packets_total", "counter",
+		    "Packets whose transport header the snapshot length cut after the ports: "
+		    "counted by their ports as usual, and here too.");
+	fprintf(out, "dsmflow_truncated_packets_total %llu\n", u(t->truncated_packets));
 	prom_family(out, "dsmflow_read_packets_total", "counter",
 		    "Packets read: dsmflow_packets_total over every result plus dsmflow_pending_packets.");
 	fprintf(out, "dsmflow_read_packets_total %llu\n", u(t->packets));

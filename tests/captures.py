@@ -366,6 +366,58 @@ def cross_check_evidence(args, path, strict):
     return checked
 
 
+def flow_key(f):
+    return (f["proto"], f["client"], f["client_port"], f["server"], f["server_port"], f["first"])
+
+
+def port_level_flows(flows, announced):
+    """{flow: (attribution, packets, bytes)} of a --ports-only flow log, the
+    flows announced by FTP or TFTP in the whole capture left out (their
+    announcement is payload, which a cut may remove)."""
+    out = {}
+    for f in flows:
+        if flow_key(f) in announced:
+            continue
+        out[flow_key(f)] = (f["attribution"], f.get("service"), tuple(f.get("candidates", ())),
+                            f["packets_to_server"] + f["packets_to_client"],
+                            f["bytes_to_server"] + f["bytes_to_client"])
+    return out
+
+
+def check_snapshot_cuts(args, files):
+    """Every capture cut to 96 and 64 bytes a packet (editcap -s): a transport
+    header cut after its ports is classified by them (and counted as
+    truncated), never malformed. At 96 bytes every header of these captures
+    survives up to its TCP flags, so the port-level attribution (--ports-only)
+    of every flow is the original's; at 64, dsmflow calls malformed no more
+    packets than were malformed whole, plus those tshark cannot find ports in
+    either."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in files:
+            name = os.path.basename(path)
+            whole, whole_flows = dsmflow_read(args, [path], "--ports-only")
+            if whole is None:
+                continue
+            announced = {flow_key(f) for f in whole_flows if f["evidence"] == "expected"}
+            for snap in (96, 64):
+                cut = os.path.join(tmp, "%d-%s" % (snap, name))
+                if run(["editcap", "-s", str(snap), path, cut]).returncode != 0:
+                    continue
+                report, flows = dsmflow_read(args, [cut], "--ports-only")
+                if report is None:
+                    continue
+                t, w = report["totals"], whole["totals"]
+                if snap == 96:
+                    equal(port_level_flows(flows, announced), port_level_flows(whole_flows, announced),
+                          "%s cut to 96 bytes: every flow's port-level attribution and counts" % name)
+                    equal(t["malformed_packets"], w["malformed_packets"], "%s cut to 96: no new malformed" % name)
+                else:
+                    portless = t["packets"] - tshark_count(cut, "tcp.srcport || udp.srcport")
+                    check(t["malformed_packets"] <= w["malformed_packets"] + portless,
+                          "%s cut to 64: %d malformed, %d whole, %d frames tshark finds no ports in"
+                          % (name, t["malformed_packets"], w["malformed_packets"], portless))
+
+
 def check_prometheus_text(args, paths, report):
     """read --format prometheus: promtool accepts it, and it says what JSON says."""
     text = run([args.dsmflow, "read", "-f", "prometheus", *paths]).stdout
@@ -449,6 +501,8 @@ def test_real(args):
     equal(service(r("nats.pcap"), "Hybrid Share")["packets"], 27, "nats.pcap: NATS on 4222 is Hybrid Share's")
     inner = sum(1 for f in reports["6in4tunnel.pcap"][1] if ":" in f["client"])
     check(inner > 0, "6in4tunnel.pcap: IPv6 flows inside the tunnel")
+
+    check_snapshot_cuts(args, files)
 
     # the evidence dsmflow reads, against tshark, on every capture with HTTP, TLS or DNS
     seen = 0

@@ -25,7 +25,7 @@ static const uint8_t client6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 static enum decode_status decode_guarded(int link, const struct pkb *b, uint32_t n,
 					 struct decoded *out)
 {
-	return decode_packet(link, guard_place(b->data, n), n, out);
+	return decode_packet(link, guard_place(b->data, n), n, n, out);
 }
 
 static enum decode_status decode_whole(int link, const struct pkb *b, struct decoded *out)
@@ -443,6 +443,57 @@ static void test_truncation_at_every_boundary(void **state)
 	check_every_truncation(DLT_LOOP, &b, 4 + 20 + 40 + 4);
 }
 
+/* A snapshot length cutting the packet at every byte (the wire had it
+ * whole): before the ports it is malformed, from the ports to the end of
+ * the transport header it decodes as truncated with its ports, after that
+ * whole. */
+static void check_every_snapshot(int link, const struct pkb *b, uint32_t ports_end,
+				 uint32_t headers_end, uint16_t sport, uint16_t dport)
+{
+	struct decoded d;
+
+	for (uint32_t n = 0; n < b->len; n++) {
+		enum decode_status got = decode_packet(link, guard_place(b->data, n), n, b->len, &d);
+
+		if (n < ports_end) {
+			assert_int_equal(got, DECODE_MALFORMED);
+			continue;
+		}
+		if (got != DECODE_IP || d.sport != sport || d.dport != dport || d.truncated != (n < headers_end))
+			fail_msg("link %d, snapshot %u of %u: status %d, ports %u %u, truncated %d",
+				 link, n, b->len, got, d.sport, d.dport, d.truncated);
+		assert_true(d.payload + d.payload_len <= guard_end());
+	}
+}
+
+static void test_snapshot_cuts_keep_the_ports(void **state)
+{
+	struct pkb b;
+	struct decoded d;
+
+	(void)state;
+	pkb_init(&b);
+	pkb_ether(&b, 0x8100);
+	pkb_vlan(&b, 5, 0x86dd);
+	pkb_ipv6(&b, client6, nas6, 6);
+	pkb_tcp(&b, 50000, 5000, 0x02, 7, 0);
+	pkb_bytes(&b, "payload", 7);
+	pkb_finish(&b);
+	check_every_snapshot(DLT_EN10MB, &b, 18 + 40 + 4, 18 + 40 + 20, 50000, 5000);
+	/* the flags, once captured, survive the cut too */
+	assert_int_equal(decode_packet(DLT_EN10MB, guard_place(b.data, 18 + 40 + 14), 18 + 40 + 14, b.len,
+				       &d), DECODE_IP);
+	assert_int_equal(d.tcp_flags, 0x02);
+	pkb_init(&b);
+	pkb_ipv4(&b, client4, nas4, 17, 1, 0, 0);
+	pkb_udp(&b, 40000, 53);
+	pkb_bytes(&b, "query", 5);
+	pkb_finish(&b);
+	check_every_snapshot(DLT_RAW, &b, 20 + 4, 20 + 8, 40000, 53);
+	/* the same bytes, whole on the wire as captured: a short header is malformed */
+	assert_int_equal(decode_packet(DLT_RAW, guard_place(b.data, 24), 24, 24, &d), DECODE_MALFORMED);
+}
+
 /* Random bytes and random mutations of good packets, for every link type:
  * the decoder must only ever return one of its three answers. */
 static void test_random_input_is_survived(void **state)
@@ -483,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_tunnels),
 		cmocka_unit_test(test_truncation_at_every_boundary),
+		cmocka_unit_test(test_snapshot_cuts_keep_the_ports),
 		cmocka_unit_test(test_random_input_is_survived),
 	};
 

@@ -599,7 +599,7 @@ static int read_capture(const char *path, const char *file, struct text *out)
 		enum dns_result r;
 
 		c.frame++;
-		if (decode_packet(pcap_datalink(p), frame, hdr->caplen, &d) != DECODE_IP ||
+		if (decode_packet(pcap_datalink(p), frame, hdr->caplen, hdr->len, &d) != DECODE_IP ||
 		    d.ip_proto != 17 || d.fragment == FRAG_LATER || d.sport != 53)
 			continue;
 		c.lines.len = 0;

@@ -778,7 +778,7 @@ static int read_first_hello(const char *path, struct stream *st)
 	while (st->r == TLS_MORE && pcap_next_ex(p, &hdr, &frame) == 1) {
 		struct decoded d;
 
-		if (decode_packet(pcap_datalink(p), frame, hdr->caplen, &d) == DECODE_IP)
+		if (decode_packet(pcap_datalink(p), frame, hdr->caplen, hdr->len, &d) == DECODE_IP)
 			feed_packet(st, &d);
 	}
 	pcap_close(p);

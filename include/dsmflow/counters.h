@@ -33,6 +33,8 @@ struct counter_totals {
 	uint64_t fragment_packets, fragment_bytes;	/* later fragments whose first was not seen */
 	uint64_t no_flow_packets, no_flow_bytes;	/* no memory for their flow */
 	uint64_t pending_packets, pending_bytes;	/* in flows not decided yet: a gauge */
+	uint64_t truncated_packets, truncated_bytes;	/* transport header cut by the snapshot
+							 * (also counted where they belong) */
 };
 
 struct counters;

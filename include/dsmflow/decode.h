@@ -10,9 +10,10 @@
 #include <stdint.h>
 
 enum decode_status {
-	DECODE_IP,		/* an IP packet: struct decoded is filled */
+	DECODE_IP,		/* an IP packet: struct decoded is filled (truncated tells
+				 * whether the snapshot cut its transport header after the ports) */
 	DECODE_NON_IP,		/* ARP, LLC, STP, an unknown link type...: nothing to classify */
-	DECODE_MALFORMED,	/* a header is truncated or inconsistent */
+	DECODE_MALFORMED,	/* a header is inconsistent, or cut before the ports */
 };
 
 enum decode_fragment {
@@ -36,6 +37,11 @@ struct decoded {
 	uint8_t dst[16];
 	uint16_t sport, dport;	/* 0 where the protocol has no ports */
 	uint8_t tunnels;	/* IP-in-IP layers removed */
+	uint8_t frame_cut;	/* the capture holds less of the frame than the wire had */
+	uint8_t cut;		/* the snapshot length cut the IP payload (the capture holds
+				 * less than the IP length says, and less than the wire had) */
+	uint8_t truncated;	/* the transport header itself was cut by the capture: its
+				 * ports are known (and TCP's flags when captured), no payload */
 	uint32_t tcp_seq;	/* TCP only: the sequence number */
 	const uint8_t *payload;	/* transport payload, inside the frame */
 	uint32_t payload_len;	/* bytes of it captured */
@@ -48,9 +54,12 @@ struct decoded {
 #define TCP_ACK 0x10
 
 /* Decodes frame[0..caplen) of link type link (a DLT_ value or
- * DECODE_LINK_IP). On DECODE_IP, out is filled; otherwise its contents are
- * unspecified. Never reads outside frame[0..caplen). */
-enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen,
+ * DECODE_LINK_IP), a packet of wire_len bytes: caplen < wire_len means the
+ * snapshot length cut it, and a transport header cut after its ports is
+ * then decoded as truncated rather than malformed. On DECODE_IP, out is
+ * filled; otherwise its contents are unspecified. Never reads outside
+ * frame[0..caplen). */
+enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
 				 struct decoded *out);
 
 /* Whether decode_packet understands link type link. */

@@ -32,6 +32,7 @@ struct engine_config {
 	size_t inspect_slots;		/* flows inspected at once (0: the default) */
 	size_t dns_entries;		/* addresses the DNS table holds (0: the default) */
 	size_t evidence_values;		/* values kept for the flow log (0: the default) */
+	int ports_only;			/* read no payload evidence (FTP/TFTP announcements still) */
 };
 
 struct engine;
