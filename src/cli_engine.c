@@ -92,6 +92,10 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 	struct dsm_err err;
 
 	memset(run, 0, sizeof(*run));
+	run->cmd = cmd;
+	run->report_name = o->output_path ? o->output_path : "standard output";
+	run->flow_log_name = o->flows_path;
+	run->evidence_log_name = o->evidence_log_path;
 	run->cat = cat;
 	run->idx = idx;
 	run->format = o->format;
@@ -116,8 +120,17 @@ fail:
 	return -1;
 }
 
+/* Says that name could not be written, once per call, and counts it. */
+static void write_failed(const struct engine_run *run, const char *name, const char *what)
+{
+	fprintf(stderr, "dsmflow %s: %s: cannot write %s: %s\n", run->cmd, name, what,
+		errno ? strerror(errno) : "write error");
+	if (run->engine)
+		engine_count_output_error(run->engine);
+}
+
 int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
-		      const struct capture_stats *capture)
+		      const char *out_name, const struct capture_stats *capture)
 {
 	struct inspect_stats inspect;
 	struct dns_table_stats dns;
@@ -125,16 +138,43 @@ int engine_run_report(const struct engine_run *run, enum report_format format, F
 		.cat = run->cat, .idx = run->idx, .counters = engine_counters(run->engine),
 		.active_flows = engine_active_flows(run->engine),
 		.evicted_flows = engine_evicted_flows(run->engine), .capture = capture,
-		.inspect = &inspect, .dns = &dns,
+		.inspect = &inspect, .dns = &dns, .output_errors = engine_output_errors(run->engine),
 	};
 	int rc;
 
 	engine_inspect_stats(run->engine, &inspect);
 	engine_dns_stats(run->engine, &dns);
+	errno = 0;
 	rc = report_write(format, &in, out);
+	if (rc) {
+		fprintf(stderr, "dsmflow %s: out of memory writing the report\n", run->cmd);
+		engine_count_output_error(run->engine);
+		return -1;
+	}
+	if (fflush(out) || ferror(out)) {
+		write_failed(run, out_name, "the report");
+		clearerr(out);
+		return -1;
+	}
+	return 0;
+}
 
-	fflush(out);
-	return rc;
+/* Closes f (named name, holding what); 0, or -1 after a message. */
+static int close_output(struct engine_run *run, FILE *f, const char *name, const char *what)
+{
+	int failed;
+
+	if (!f)
+		return 0;
+	errno = 0;
+	failed = ferror(f) != 0;
+	if (f == stdout)
+		failed |= fflush(f) != 0;
+	else
+		failed |= fclose(f) != 0;
+	if (failed)
+		write_failed(run, name, what);
+	return failed ? -1 : 0;
 }
 
 int engine_run_close(struct engine_run *run)
@@ -143,12 +183,9 @@ int engine_run_close(struct engine_run *run)
 
 	engine_free(run->engine);	/* ends the flows still active, logging them */
 	run->engine = NULL;
-	if (run->flow_log && fclose(run->flow_log))
-		rc = -1;
-	if (run->evidence_log && fclose(run->evidence_log))
-		rc = -1;
-	if (run->report && run->report != stdout && fclose(run->report))
-		rc = -1;
+	rc |= close_output(run, run->flow_log, run->flow_log_name, "the flow log");
+	rc |= close_output(run, run->evidence_log, run->evidence_log_name, "the evidence log");
+	rc |= close_output(run, run->report, run->report_name, "the report");
 	run->flow_log = run->evidence_log = run->report = NULL;
 	return rc;
 }

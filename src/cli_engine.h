@@ -79,10 +79,12 @@ int cli_parse_count(const char *text, uint64_t max, uint64_t *out);
 
 /* The engine and the files it writes. */
 struct engine_run {
+	const char *cmd;
 	struct engine *engine;
 	FILE *report;		/* stdout or --output */
 	FILE *flow_log;		/* --flows, or NULL */
 	FILE *evidence_log;	/* --evidence-log, or NULL */
+	const char *report_name, *flow_log_name, *evidence_log_name;	/* for messages */
 	const struct catalog *cat;
 	const struct port_index *idx;
 	enum report_format format;
@@ -94,13 +96,16 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 		    const struct port_index *idx, const struct webapi_table *api,
 		    struct engine_run *run);
 
-/* Writes the report of what the engine counted so far, in format, to out.
- * capture may be NULL (offline). Returns -1 when memory ran out. */
+/* Writes the report of what the engine counted so far, in format, to out
+ * (named out_name in messages). capture may be NULL (offline). Returns -1,
+ * after a message naming the file and counting an output error, when memory
+ * ran out or the report could not be written. */
 int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
-		      const struct capture_stats *capture);
+		      const char *out_name, const struct capture_stats *capture);
 
 /* Ends all flows (logging them), closes the files and frees the engine;
- * returns -1 when a file could not be written completely. */
+ * returns -1, after a message naming each, when a file could not be
+ * written completely. */
 int engine_run_close(struct engine_run *run);
 
 #endif

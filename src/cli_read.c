@@ -94,10 +94,8 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 	if (engine_run_open("read", &o, cat, idx, api, &run) == 0) {
 		failed = read_files(run.engine, argv + optind, argc - optind);
 		engine_settle(run.engine);	/* the input ended: no more payload to wait for */
-		if (engine_run_report(&run, o.format, run.report, NULL)) {
-			fprintf(stderr, "dsmflow read: out of memory writing the report\n");
+		if (engine_run_report(&run, o.format, run.report, run.report_name, NULL))
 			failed++;
-		}
 		if (engine_run_close(&run))
 			failed++;
 		rc = failed ? EXIT_NO_MATCH : EXIT_OK;

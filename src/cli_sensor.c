@@ -199,11 +199,11 @@ static int run_loop(const struct sensor_source *src, void *source, const struct 
 		metrics_poll(metrics, run->engine, &stats);
 		if (report_requested) {
 			report_requested = 0;
-			engine_run_report(run, run->format, run->report, &stats);
+			engine_run_report(run, run->format, run->report, run->report_name, &stats);
 		}
 		if (summary_due) {
 			next_summary = now + o->interval_s;
-			engine_run_report(run, REPORT_SUMMARY, stderr, &stats);
+			engine_run_report(run, REPORT_SUMMARY, stderr, "standard error", &stats);
 		}
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
@@ -239,8 +239,10 @@ static int sensor_run(const struct sensor_source *src, void *source,
 	metrics_stop(metrics);
 	src->stats(source, &stats);
 	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
-	if (engine_run_report(run, run->format, run->report, &stats))
+	if (engine_run_report(run, run->format, run->report, run->report_name, &stats))
 		rc = EXIT_NO_MATCH;
+	if (engine_output_errors(run->engine) && rc == EXIT_OK)
+		rc = EXIT_NO_MATCH;	/* a report during the run was lost: said and counted then */
 	print_health(src, &stats);
 	return rc;
 }

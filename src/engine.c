@@ -52,6 +52,8 @@ struct engine {
 	uint64_t now_us;		/* latest packet time seen */
 	uint64_t next_sweep_us;
 	uint64_t alloc_failures;
+	uint64_t output_errors;		/* writes that failed: reports, logs */
+	int flow_log_failed;		/* the flow log's error was counted */
 	struct frag_slot frags[FRAG_SLOTS];
 };
 
@@ -236,8 +238,13 @@ static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why)
 	struct engine *e = ctx;
 
 	inspect_flow_end(e->inspector, flow);
-	if (e->flow_log)
+	if (e->flow_log) {
 		flowlog_write(e->flow_log, e->cat, e->idx, e->kept, flow, why);
+		if (ferror(e->flow_log) && !e->flow_log_failed) {
+			e->flow_log_failed = 1;	/* said when the log is closed */
+			e->output_errors++;
+		}
+	}
 	if (e->kept)
 		evidence_release(e->kept, flow->note);
 }
@@ -426,6 +433,16 @@ void engine_inspect_stats(const struct engine *e, struct inspect_stats *out)
 void engine_dns_stats(const struct engine *e, struct dns_table_stats *out)
 {
 	dns_table_stats(e->dns, out);
+}
+
+void engine_count_output_error(struct engine *e)
+{
+	e->output_errors++;
+}
+
+uint64_t engine_output_errors(const struct engine *e)
+{
+	return e->output_errors;
 }
 
 uint64_t engine_evidence_dropped(const struct engine *e)

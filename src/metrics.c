@@ -44,6 +44,7 @@ struct metrics_server {
 	struct capture_stats capture;
 	struct inspect_stats inspect;
 	struct dns_table_stats dns;
+	uint64_t output_errors;
 };
 
 /* ---- the packet thread's side ---- */
@@ -66,6 +67,7 @@ void metrics_poll(struct metrics_server *m, const struct engine *e,
 	m->capture = *capture;
 	engine_inspect_stats(e, &m->inspect);
 	engine_dns_stats(e, &m->dns);
+	m->output_errors = engine_output_errors(e);
 	m->has_snapshot = 1;
 	m->generation++;
 	atomic_store_explicit(&m->requested, 0, memory_order_release);
@@ -108,6 +110,7 @@ static char *format_metrics(struct metrics_server *m, size_t *len)
 			.cat = m->cat, .idx = m->idx, .counters = m->snapshot,
 			.active_flows = m->active_flows, .evicted_flows = m->evicted_flows,
 			.capture = &m->capture, .inspect = &m->inspect, .dns = &m->dns,
+			.output_errors = m->output_errors,
 		};
 
 		report_write(REPORT_PROMETHEUS, &in, out);

@@ -112,6 +112,16 @@ expect 2 "drop --format" -- catalog --webapi-table --format json
 expect 2 '--webapi needs a FILE' -- catalog --webapi
 expect 0 $'^Cloud Sync\tWeb API\tadded by --port' -- lookup --port 'tcp/8080=Cloud Sync' tcp/8080
 
+# every write is checked: a full device is said, with the file, and the exit is 1
+office="$(dirname "$0")/../pcaps/dsm-office.pcap"
+expect 1 '/dev/full: cannot write the report: No space left' -- read -o /dev/full "$office"
+expect 1 '/dev/full: cannot write the flow log: No space left' -- read -o /dev/null --flows /dev/full "$office"
+expect 1 '/dev/full: cannot write the evidence log: No space left' -- \
+	read -o /dev/null --evidence-log /dev/full "$(dirname "$0")/../pcaps/dsm-evidence.pcap"
+"$bin" read "$office" >/dev/full 2>"$tmp/err"
+if [ $? -eq 1 ] && grep -q 'standard output: cannot write the report' "$tmp/err"; then ok
+else bad "read > /dev/full: exit 1 and a message expected"; fi
+
 # live and queue: usage errors come before any capture is opened
 expect 0 'Usage: dsmflow live' -- live --help
 expect 0 'queue-bypass' -- queue --help
@@ -127,6 +137,7 @@ if [ "$(id -u)" -eq 0 ]; then
 	expect 1 'nosuchif0: No such device' -- live -i nosuchif0 --duration 0.1
 	expect 1 "filter 'port': can't parse" -- live -i lo --duration 0.1 port
 	expect 0 'packets received' -- live -i lo --duration 0.2 -f csv tcp port 1
+	expect 1 '/dev/full: cannot write the report: No space left' -- live -i lo --duration 0.2 -o /dev/full tcp port 1
 	expect 0 'metrics at http://127\.0\.0\.1:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics 0 tcp port 1
 	expect 0 'metrics at http://127\.0\.0\.1:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics :0 tcp port 1
 	expect 0 'metrics at http://127\.0\.0\.2:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics 127.0.0.2:0 tcp port 1

@@ -66,6 +66,11 @@ uint64_t engine_evicted_flows(const struct engine *e);
 uint64_t engine_alloc_failures(const struct engine *e);
 void engine_inspect_stats(const struct engine *e, struct inspect_stats *out);
 void engine_dns_stats(const struct engine *e, struct dns_table_stats *out);
+/* Reports, logs and summaries that could not be written (the caller
+ * counts them; the flow log's own failures are counted as they happen). */
+void engine_count_output_error(struct engine *e);
+uint64_t engine_output_errors(const struct engine *e);
+
 /* Evidence values the flow log lost because their store was full. */
 uint64_t engine_evidence_dropped(const struct engine *e);
 

@@ -32,6 +32,7 @@ struct report_input {
 	const struct capture_stats *capture;	/* NULL when reading files */
 	const struct inspect_stats *inspect;	/* NULL: not reported */
 	const struct dns_table_stats *dns;	/* NULL: not reported */
+	uint64_t output_errors;			/* reports and logs that could not be written */
 };
 
 /* "table", "json", "csv", "prometheus" or "summary"; -1 when unknown. */
