@@ -12,11 +12,15 @@
  * from there on as it would have, with its own error messages. Either way
  * a packet is handed over exactly as libpcap would hand it over. (A file
  * that grows while it is read is read to its size at opening in place, then
- * on by libpcap. One that another process truncates while it is read is
- * the case a mapping handles worse than read(): its lost pages raise
- * SIGBUS rather than a truncated-file error.)
+ * on by libpcap.) A file another process truncates while it is read (a
+ * tcpdump -C/-W ring) loses the pages of the mapping past its new end, and
+ * touching one raises SIGBUS: while a walk runs, a handler maps a page of
+ * zeros over the lost page and notes the shrink, the walk stops there, and
+ * the read ends with "FILE: shrank while being read at packet N" (the
+ * packet being handed over when the pages went may have read zeros).
  */
 #include <pcap/pcap.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,52 @@ static const char *display_name(const char *path)
 }
 
 /* ---- in place, from a mapping ---- */
+
+/* The mapping a walk reads, for the SIGBUS handler. One walk runs at a time. */
+static struct {
+	const uint8_t *base;
+	size_t size;
+	uintptr_t page_mask;
+	volatile sig_atomic_t shrank;
+} walking;
+
+/* A lost page of the walked mapping (its file shrank) becomes a page of
+ * zeros, and the walk is told; any other SIGBUS is the default's. */
+static void on_sigbus(int sig, siginfo_t *info, void *context)
+{
+	uintptr_t at = (uintptr_t)info->si_addr, base = (uintptr_t)walking.base;
+
+	(void)context;
+	if (base && at >= base && at - base < walking.size &&
+	    mmap((void *)(at & walking.page_mask), walking.page_mask ? ~walking.page_mask + 1 : 4096,
+		 PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
+		walking.shrank = 1;
+		return;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void guard_walk(const uint8_t *base, size_t size, struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	walking.page_mask = ~((uintptr_t)sysconf(_SC_PAGESIZE) - 1);
+	walking.base = base;
+	walking.size = size;
+	walking.shrank = 0;
+	sigaction(SIGBUS, &sa, old);
+}
+
+static void unguard_walk(const struct sigaction *old)
+{
+	sigaction(SIGBUS, old, NULL);
+	walking.base = NULL;
+}
 
 struct mapped {
 	const uint8_t *base;
@@ -181,16 +231,22 @@ static void release_behind(const struct mapped *m, size_t offset, size_t *releas
 }
 
 /* Walks the mapping in batches; returns the offset of the first record
- * it could not walk (the end of the file when all were well-formed). */
+ * it could not walk (the end of the file when all were well-formed, the
+ * record it stopped at when the file shrank). */
 static size_t walk_mapped(struct mapped *m, int link, packet_fn fn, void *ctx,
 			  uint64_t *packets)
 {
 	struct packet batch[BATCH];
-	size_t offset = FILE_HEADER_LEN, n = 0, fetched = 0, released = 0;
+	size_t offset = FILE_HEADER_LEN, n = 0, fetched = 0, released = 0, at = offset;
 	struct pcap_pkthdr h;
 	const uint8_t *data;
 
-	while (next_record(m, &offset, &h, &data)) {
+	while (!walking.shrank && next_record(m, &offset, &h, &data)) {
+		if (walking.shrank) {	/* that record's header was on a lost page */
+			offset = at;
+			break;
+		}
+		at = offset;
 		packet_from_pcap(&batch[n++], &h, data, link);
 		stream_ahead(m, offset, &fetched);
 		if (n < BATCH)
@@ -248,9 +304,21 @@ int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *c
 	}
 	result->link = pcap_datalink(p);
 	if (in_place && map_file(p, result->link, &m) == 0) {
-		size_t stop = walk_mapped(&m, result->link, fn, ctx, &result->packets);
+		struct sigaction old;
+		size_t stop;
+		int shrank;
 
+		guard_walk(m.base, m.size, &old);
+		stop = walk_mapped(&m, result->link, fn, ctx, &result->packets);
+		shrank = walking.shrank;
+		unguard_walk(&old);
 		munmap((void *)m.base, m.size);
+		if (shrank) {
+			dsm_err_set(err, "%s: shrank while being read at packet %llu", display_name(path),
+				    (unsigned long long)result->packets + 1);
+			pcap_close(p);
+			return -1;
+		}
 		/* libpcap goes on from the record the walk stopped at */
 		if (fseeko(pcap_file(p), (off_t)stop, SEEK_SET) != 0) {
 			dsm_err_set(err, "%s: packet %llu: cannot seek to offset %zu", display_name(path),
