@@ -62,6 +62,13 @@ int engine_option(const char *cmd, struct engine_options *o, int opt, const char
 			return cli_usage_error(cmd, "--max-flows: '%s' is not a number of flows >= 1", arg);
 		o->flows.max_flows = (size_t)n;
 		return 0;
+	case OPT_MAX_MEMORY:
+		if (cli_parse_count(arg, SIZE_MAX / (1024 * 1024), &n))
+			return cli_usage_error(cmd, "--max-memory: '%s' is not a number of MiB", arg);
+		o->flows.max_flows = n ? (size_t)(n * 1024 * 1024 / FLOW_MEMORY_EACH) : 0;
+		if (n && !o->flows.max_flows)
+			o->flows.max_flows = 1;
+		return 0;
 	default:
 		if (opt < OPT_TIMEOUT_FIRST || opt >= OPT_TIMEOUT_FIRST + FLOW_TIMEOUT_CLASSES)
 			return -1;
@@ -138,6 +145,7 @@ int engine_run_report(const struct engine_run *run, enum report_format format, F
 		.cat = run->cat, .idx = run->idx, .counters = engine_counters(run->engine),
 		.active_flows = engine_active_flows(run->engine),
 		.evicted_flows = engine_evicted_flows(run->engine), .capture = capture,
+		.evicted_unanswered_flows = engine_evicted_unanswered_flows(run->engine),
 		.inspect = &inspect, .dns = &dns, .output_errors = engine_output_errors(run->engine),
 	};
 	int rc;

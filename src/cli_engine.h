@@ -14,7 +14,7 @@
 #define CLI_MAX_NAS 64
 
 enum {
-	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_EVIDENCE_LOG, OPT_PORTS_ONLY,
+	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_MAX_MEMORY, OPT_EVIDENCE_LOG, OPT_PORTS_ONLY,
 	OPT_TIMEOUT_FIRST,
 	OPT_ENGINE_FIRST_FREE = OPT_TIMEOUT_FIRST + FLOW_TIMEOUT_CLASSES,
 };
@@ -38,6 +38,7 @@ struct engine_options {
 	{ "ports-only", no_argument, NULL, OPT_PORTS_ONLY },                                        \
 	{ "nas", required_argument, NULL, OPT_NAS },                                               \
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },                                   \
+	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },                                 \
 	{ "timeout-tcp-established", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_TCP_ESTABLISHED }, \
 	{ "timeout-tcp-transitory", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_TCP_TRANSITORY }, \
 	{ "timeout-udp", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_UDP },                  \
@@ -59,8 +60,11 @@ struct engine_options {
 	"      --nas CIDR        an address or prefix of the NAS (repeatable): decides\n"       \
 	"                        which catalogue role applies (inbound when the NAS\n"          \
 	"                        serves, outbound when it connects out)\n"                      \
-	"      --max-flows N     track at most N flows; the oldest idle one is evicted\n"       \
-	"                        (and counted) to make room. Default: unbounded\n"              \
+	"      --max-memory MIB  the flow table's memory (default 128 MiB: about 900,000\n"    \
+	"                        flows; 0: unbounded). When it is full, a flow never\n"     \
+	"                        answered (a SYN, a one-way datagram) is evicted first,\n"  \
+	"                        else the one idle longest; evictions are counted\n"        \
+	"      --max-flows N     the same bound as a number of flows\n"                       \
 	"      --timeout-tcp-established S   idle timeouts in seconds, per flow state\n"        \
 	"      --timeout-tcp-transitory S    (defaults like Linux conntrack's: 432000,\n"       \
 	"      --timeout-udp S                120 for TCP opening or closing, 30, 120\n"        \

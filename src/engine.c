@@ -420,6 +420,11 @@ uint64_t engine_evicted_flows(const struct engine *e)
 	return flow_table_evicted(e->flows);
 }
 
+uint64_t engine_evicted_unanswered_flows(const struct engine *e)
+{
+	return flow_table_evicted_unanswered(e->flows);
+}
+
 uint64_t engine_alloc_failures(const struct engine *e)
 {
 	return e->alloc_failures;

@@ -56,7 +56,7 @@ struct flow_table {
 	struct flow *recent;		/* the flow found last: packets come in trains */
 	struct flow *free_flows;	/* recycled, linked through ->newer */
 	size_t active;
-	uint64_t evicted;
+	uint64_t evicted, evicted_unanswered;
 	flow_end_fn on_end;
 	void *ctx;
 };
@@ -69,7 +69,7 @@ void flow_table_default_config(struct flow_table_config *config)
 	config->timeout_us[FLOW_UDP_STREAM] = 120 * US_PER_S;
 	config->timeout_us[FLOW_ICMP] = 30 * US_PER_S;
 	config->timeout_us[FLOW_OTHER] = 600 * US_PER_S;
-	config->max_flows = 0;
+	config->max_flows = (size_t)FLOW_DEFAULT_MEMORY_MIB * 1024 * 1024 / FLOW_MEMORY_EACH;
 }
 
 /* Only the index's layout depends on the seed: nothing dsmflow reports
@@ -445,16 +445,36 @@ static struct flow *oldest_idle(struct flow_table *table)
 	return oldest;
 }
 
+/* The flow to drop when the table is full, as Linux conntrack's early drop:
+ * the least recently used of the flows not answered (TCP opening or
+ * closing, UDP seen one way), else the least recently used of all. */
+static struct flow *eviction_victim(struct flow_table *table, int *unanswered)
+{
+	static const int early[] = { FLOW_TCP_TRANSITORY, FLOW_UDP };
+	struct flow *victim = NULL;
+
+	for (size_t i = 0; i < sizeof(early) / sizeof(early[0]); i++) {
+		struct flow *head = settled_head(table, early[i]);
+
+		if (head && (!victim || head->last_us < victim->last_us))
+			victim = head;
+	}
+	*unanswered = victim != NULL;
+	return victim ? victim : oldest_idle(table);
+}
+
 struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key, uint32_t hash,
 			    uint64_t now_us)
 {
 	struct flow *flow;
 
 	if (table->config.max_flows && table->active >= table->config.max_flows) {
-		struct flow *victim = oldest_idle(table);
+		int unanswered;
+		struct flow *victim = eviction_victim(table, &unanswered);
 
 		if (victim) {
 			table->evicted++;
+			table->evicted_unanswered += (uint64_t)unanswered;
 			flow_table_end(table, victim, FLOW_END_EVICTED);
 		}
 	}
@@ -549,6 +569,11 @@ size_t flow_table_active(const struct flow_table *table)
 uint64_t flow_table_evicted(const struct flow_table *table)
 {
 	return table->evicted;
+}
+
+uint64_t flow_table_evicted_unanswered(const struct flow_table *table)
+{
+	return table->evicted_unanswered;
 }
 
 const char *flow_evidence_name(enum flow_evidence evidence)

@@ -40,7 +40,7 @@ struct metrics_server {
 	int has_snapshot;
 	struct counters *snapshot;
 	size_t active_flows;
-	uint64_t evicted_flows;
+	uint64_t evicted_flows, evicted_unanswered_flows;
 	struct capture_stats capture;
 	struct inspect_stats inspect;
 	struct dns_table_stats dns;
@@ -64,6 +64,7 @@ void metrics_poll(struct metrics_server *m, const struct engine *e,
 	counters_copy(m->snapshot, engine_counters(e));
 	m->active_flows = engine_active_flows(e);
 	m->evicted_flows = engine_evicted_flows(e);
+	m->evicted_unanswered_flows = engine_evicted_unanswered_flows(e);
 	m->capture = *capture;
 	engine_inspect_stats(e, &m->inspect);
 	engine_dns_stats(e, &m->dns);
@@ -109,6 +110,7 @@ static char *format_metrics(struct metrics_server *m, size_t *len)
 		struct report_input in = {
 			.cat = m->cat, .idx = m->idx, .counters = m->snapshot,
 			.active_flows = m->active_flows, .evicted_flows = m->evicted_flows,
+			.evicted_unanswered_flows = m->evicted_unanswered_flows,
 			.capture = &m->capture, .inspect = &m->inspect, .dns = &m->dns,
 			.output_errors = m->output_errors,
 		};

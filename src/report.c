@@ -374,6 +374,8 @@ static void table_totals(const struct report_data *data, FILE *out)
 	fprintf(out, "Flows: %llu (%llu classified, %llu unclassified), %llu evicted",
 		u(data->classified.flows + data->unclassified.flows), u(data->classified.flows),
 		u(data->unclassified.flows), u(data->in->evicted_flows));
+	if (data->in->evicted_unanswered_flows)
+		fprintf(out, " (%llu of them unanswered)", u(data->in->evicted_unanswered_flows));
 	if (t->fragment_packets)
 		fprintf(out, "; %llu later fragments without their first", u(t->fragment_packets));
 	if (t->truncated_packets)
@@ -453,14 +455,15 @@ static void json_totals(const struct report_data *data, FILE *out)
 		     "\"malformed_packets\": %llu, \"malformed_bytes\": %llu, "
 		     "\"evicted_flows\": %llu, \"unmatched_fragment_packets\": %llu, "
 		     "\"active_flows\": %llu, \"pending_packets\": %llu, \"pending_bytes\": %llu, "
-		     "\"truncated_packets\": %llu, \"truncated_bytes\": %llu},\n",
+		     "\"truncated_packets\": %llu, \"truncated_bytes\": %llu, "
+		     "\"evicted_unanswered_flows\": %llu},\n",
 		u(t->packets), u(t->bytes), u(data->classified.flows + data->unclassified.flows),
 		u(row_packets(&data->classified)), u(row_bytes(&data->classified)),
 		u(row_packets(&data->unclassified)), u(row_bytes(&data->unclassified)),
 		u(t->non_ip_packets), u(t->non_ip_bytes), u(t->malformed_packets),
 		u(t->malformed_bytes), u(data->in->evicted_flows), u(t->fragment_packets),
 		u(data->in->active_flows), u(t->pending_packets), u(t->pending_bytes),
-		u(t->truncated_packets), u(t->truncated_bytes));
+		u(t->truncated_packets), u(t->truncated_bytes), u(data->in->evicted_unanswered_flows));
 }
 
 static void json_evidence(const struct counter_row *c, FILE *out)
@@ -755,8 +758,12 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 		    "Reports, summaries and logs dsmflow could not write (each said on standard error).");
 	fprintf(out, "dsmflow_output_errors_total %llu\n", u(data->in->output_errors));
 	prom_family(out, "dsmflow_evicted_flows_total", "counter",
-		    "Flows ended early because the flow table was full (--max-flows).");
+		    "Flows ended early because the flow table was full (--max-memory, --max-flows).");
 	fprintf(out, "dsmflow_evicted_flows_total %llu\n", u(data->in->evicted_flows));
+	prom_family(out, "dsmflow_evicted_unanswered_flows_total", "counter",
+		    "Of the evicted flows, those dropped first because they were never answered "
+		    "(a SYN, a one-way datagram) or were closing: what a flood leaves.");
+	fprintf(out, "dsmflow_evicted_unanswered_flows_total %llu\n", u(data->in->evicted_unanswered_flows));
 	prom_capture(data->in->capture, out);
 	prom_family(out, "dsmflow_build_info", "gauge", "dsmflow's version; always 1.");
 	fprintf(out, "dsmflow_build_info{version=\"%s\"} 1\n", DSMFLOW_VERSION);

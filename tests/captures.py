@@ -18,6 +18,7 @@ import filecmp
 import glob
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -587,12 +588,67 @@ def test_errors(args):
         check('"Remote ""Desktop"" \\ test",Custom,service' in csv_text, "csv: quotes doubled")
 
         check_shrinking_file(args, tmp)
+        check_flood(args, tmp)
 
         res = run([args.dsmflow, "read", "--max-flows", "3", "-f", "json", office])
         report = json.loads(res.stdout)
         check(report["totals"]["evicted_flows"] > 0, "--max-flows evicts and counts")
         check_invariants(report, "office --max-flows 3")
     return 0
+
+
+def write_syn_flood(path, syns, streams, stream_packets):
+    """A classic pcap: syns SYNs from distinct sources to the NAS's tcp/548
+    (AFP, one service), and among them `streams` UDP conversations with
+    OpenVPN's udp/1194 answered both ways, stream_packets packets each."""
+    def frame(src, dst, proto, sport, dport, flags=0):
+        if proto == 6:
+            l4 = struct.pack(">HHIIBBHHH", sport, dport, 1, 0, 0x50, flags, 65535, 0, 0)
+        else:
+            l4 = struct.pack(">HHHH", sport, dport, 8 + 4, 0) + b"ping"
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), 0, 0, 64, proto, 0, src, dst)
+        return b"\x00\x11\x32\x00\x00\x05\x02\x00\x00\x00\x00\x01\x08\x00" + ip + l4
+    nas = bytes([192, 168, 1, 5])
+    every = max(1, syns // max(1, streams * stream_packets))
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        sent = 0
+        for i in range(syns):
+            src = bytes([10, (i >> 16) & 255, (i >> 8) & 255, i & 255])
+            records = [frame(src, nas, 6, 1024 + i % 60000, 548, 0x02)]
+            if i % every == 0 and sent < streams * stream_packets:
+                s = sent % streams
+                peer = bytes([172, 16, 0, s + 1])
+                records.append(frame(peer, nas, 17, 40000 + s, 1194) if sent % 2 == 0
+                               else frame(nas, peer, 17, 1194, 40000 + s))
+                sent += 1
+            for r in records:
+                t = 1767225600 * 1000000 + i * 10
+                f.write(struct.pack("<IIII", t // 1000000, t % 1000000, len(r), len(r)) + r)
+    return sent
+
+
+def check_flood(args, tmp):
+    """A SYN flood with answered conversations among it, read within a small
+    --max-memory: the flows never answered are evicted first, the answered
+    ones keep exact counts, the evictions are reported, memory stays bounded."""
+    flood = os.path.join(tmp, "flood.pcap")
+    streamed = write_syn_flood(flood, 300000, 5, 2000)
+    with tempfile.NamedTemporaryFile("r") as rss:
+        res = run(["/usr/bin/time", "-f", "%M", "-o", rss.name, args.dsmflow, "read", "--max-memory", "8",
+                   "-f", "json", flood])
+        peak_kib = int(rss.read().split()[-1])
+    report = json.loads(res.stdout)
+    t = report["totals"]
+    check(res.returncode == 0, "flood: read: " + res.stderr)
+    check_invariants(report, "flood")
+    equal(service(report, "VPN Server (OpenVPN)")["packets"], streamed,
+          "flood: the answered conversations keep every packet")
+    equal(service(report, "VPN Server (OpenVPN)")["flows"], 5, "flood: the answered conversations are never evicted")
+    check(t["evicted_flows"] > 200000 and t["evicted_unanswered_flows"] == t["evicted_flows"],
+          "flood: evictions reported, all of unanswered flows (%d of %d)"
+          % (t["evicted_unanswered_flows"], t["evicted_flows"]))
+    check(peak_kib < 60 * 1024, "flood: peak RSS %d KiB within the 8 MiB table and the program" % peak_kib)
 
 
 def check_shrinking_file(args, tmp):

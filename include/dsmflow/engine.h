@@ -62,6 +62,8 @@ void engine_flush(struct engine *e);
 const struct counters *engine_counters(const struct engine *e);
 size_t engine_active_flows(const struct engine *e);
 uint64_t engine_evicted_flows(const struct engine *e);
+/* Of those, the unanswered ones dropped first (see flow.h). */
+uint64_t engine_evicted_unanswered_flows(const struct engine *e);
 /* Packets whose flow could not be created for lack of memory (counted as unclassified). */
 uint64_t engine_alloc_failures(const struct engine *e);
 void engine_inspect_stats(const struct engine *e, struct inspect_stats *out);

@@ -31,7 +31,8 @@ enum flow_timeout_class {
 
 enum flow_end_reason {
 	FLOW_END_IDLE,		/* its idle timeout passed */
-	FLOW_END_EVICTED,	/* --max-flows was reached and it was the oldest idle flow */
+	FLOW_END_EVICTED,	/* the table was full: it was unanswered (early drop), or the
+				 * oldest idle flow */
 	FLOW_END_REUSED,	/* a new SYN reused the 5-tuple of a closing flow */
 	FLOW_END_INPUT,		/* the input ended with the flow still active */
 };
@@ -116,6 +117,13 @@ struct flow_table_config {
 	size_t max_flows;	/* 0: unbounded */
 };
 
+/* What a tracked flow costs: the flow itself, and its index slots (the
+ * index is at most half full, and doubles: up to four 8-byte slots). */
+#define FLOW_MEMORY_EACH (sizeof(struct flow) + 4 * sizeof(uint64_t))
+
+/* The default memory budget of the flow table, and the flows it allows. */
+#define FLOW_DEFAULT_MEMORY_MIB 128
+
 /* Called for each flow as it ends, before its memory is reused. */
 typedef void (*flow_end_fn)(void *ctx, struct flow *flow, enum flow_end_reason why);
 
@@ -172,6 +180,10 @@ int flow_is_expired(const struct flow_table *table, const struct flow *flow, uin
 
 size_t flow_table_active(const struct flow_table *table);
 uint64_t flow_table_evicted(const struct flow_table *table);
+/* Of the evicted, those dropped early: unanswered (a SYN or a datagram
+ * never replied to, as a flood sends) or closing, before any flow that
+ * saw both directions. */
+uint64_t flow_table_evicted_unanswered(const struct flow_table *table);
 
 const char *flow_evidence_name(enum flow_evidence evidence);
 const char *flow_end_reason_name(enum flow_end_reason why);

@@ -29,6 +29,7 @@ struct report_input {
 	const struct counters *counters;
 	size_t active_flows;
 	uint64_t evicted_flows;
+	uint64_t evicted_unanswered_flows;	/* of evicted_flows */
 	const struct capture_stats *capture;	/* NULL when reading files */
 	const struct inspect_stats *inspect;	/* NULL: not reported */
 	const struct dns_table_stats *dns;	/* NULL: not reported */
