@@ -185,6 +185,34 @@ static int close_output(struct engine_run *run, FILE *f, const char *name, const
 	return failed ? -1 : 0;
 }
 
+/* Opens name afresh for appending in place of *log; 0, or -1 with a message. */
+static int reopen(struct engine_run *run, FILE **log, const char *name, const char *what)
+{
+	FILE *fresh;
+
+	if (!*log || !name)
+		return 0;
+	fresh = fopen(name, "a");
+	if (!fresh) {
+		fprintf(stderr, "dsmflow %s: %s: cannot reopen %s: %s (writing on to the old one)\n",
+			run->cmd, name, what, strerror(errno));
+		engine_count_output_error(run->engine);
+		return -1;
+	}
+	close_output(run, *log, name, what);
+	*log = fresh;
+	return 0;
+}
+
+void engine_run_reopen_logs(struct engine_run *run)
+{
+	fflush(run->flow_log);
+	fflush(run->evidence_log);
+	reopen(run, &run->flow_log, run->flow_log_name, "the flow log");
+	reopen(run, &run->evidence_log, run->evidence_log_name, "the evidence log");
+	engine_set_logs(run->engine, run->flow_log, run->evidence_log);
+}
+
 int engine_run_close(struct engine_run *run)
 {
 	int rc = 0;

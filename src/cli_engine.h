@@ -107,6 +107,11 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
 		      const char *out_name, const struct capture_stats *capture);
 
+/* Reopens --flows and --evidence-log for appending (after logrotate moved
+ * them), keeping every counter; a log that cannot be reopened stays as it
+ * was, with a message. */
+void engine_run_reopen_logs(struct engine_run *run);
+
 /* Ends all flows (logging them), closes the files and frees the engine;
  * returns -1, after a message naming each, when a file could not be
  * written completely. */

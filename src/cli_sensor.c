@@ -21,7 +21,7 @@
 #include "cli_sensor.h"
 #include "dsmflow/metrics.h"
 
-static volatile sig_atomic_t stop_requested, report_requested;
+static volatile sig_atomic_t stop_requested, report_requested, reopen_requested;
 
 static void on_stop(int sig)
 {
@@ -35,6 +35,12 @@ static void on_report(int sig)
 	report_requested = 1;
 }
 
+static void on_hangup(int sig)
+{
+	(void)sig;
+	reopen_requested = 1;
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -46,6 +52,8 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_report;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_hangup;	/* logrotate's: reopen the logs, keep counting */
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);	/* a closed metrics connection is not our end */
 }
 
@@ -197,6 +205,10 @@ static int run_loop(const struct sensor_source *src, void *source, const struct 
 		if (report_requested || summary_due || metrics_wanted(metrics))
 			src->stats(source, &stats);
 		metrics_poll(metrics, run->engine, &stats);
+		if (reopen_requested) {
+			reopen_requested = 0;
+			engine_run_reopen_logs(run);
+		}
 		if (report_requested) {
 			report_requested = 0;
 			engine_run_report(run, run->format, run->report, run->report_name, &stats);

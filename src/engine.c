@@ -440,6 +440,14 @@ void engine_dns_stats(const struct engine *e, struct dns_table_stats *out)
 	dns_table_stats(e->dns, out);
 }
 
+void engine_set_logs(struct engine *e, FILE *flow_log, FILE *evidence_log)
+{
+	if (e->flow_log)
+		e->flow_log = flow_log;
+	e->flow_log_failed = 0;
+	inspector_set_log(e->inspector, evidence_log);
+}
+
 void engine_count_output_error(struct engine *e)
 {
 	e->output_errors++;

@@ -121,6 +121,12 @@ void inspector_free(struct inspector *in)
 	free(in);
 }
 
+void inspector_set_log(struct inspector *in, FILE *evidence_log)
+{
+	if (in->log)
+		in->log = evidence_log;
+}
+
 void inspect_stats(const struct inspector *in, struct inspect_stats *out)
 {
 	*out = in->stats;

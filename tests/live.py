@@ -223,7 +223,11 @@ def test_capture(args):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(pcap) and os.path.getsize(pcap) > 0, 10, "dumpcap")
         time.sleep(0.5)
-        flows = os.path.join(hosts.tmp, "flows.jsonl")
+        logs = os.path.join(hosts.tmp, "logs")     # dsmflow runs as nobody: it reopens its log here
+        os.mkdir(logs)
+        os.chmod(hosts.tmp, 0o755)
+        os.chmod(logs, 0o777)
+        flows = os.path.join(logs, "flows.jsonl")
         dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--interval", "1", "--flows", flows,
                             "--nas", NAS_C1, "ip")
         wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow live to drop root")
@@ -234,6 +238,9 @@ def test_capture(args):
         udp_echo(C1, NAS_C1, 20)
         dsm.send_signal(signal.SIGUSR1)
         time.sleep(1.5)
+        os.rename(flows, flows + ".1")      # as logrotate does, then SIGHUP
+        dsm.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
         curl(C1, NAS_C1, 5000)
         time.sleep(0.5)
         rc, out, err = stop_dsmflow(dsm)
@@ -258,8 +265,10 @@ def test_capture(args):
         equal(service(final, "VPN Server (OpenVPN)")["packets"], 40, "live: 20 datagrams each way on udp/1194")
         equal(unclassified(final, "tcp", 8080)["packets"], tshark_count(pcap, "tcp.port == 8080"),
               "live: tcp/8080 unclassified")
-        logged = [json.loads(line) for line in open(flows)]
-        equal(len(logged), final["totals"]["flows"], "live: every flow in the flow log")
+        check(os.path.exists(flows + ".1") and os.path.exists(flows),
+              "live: SIGHUP reopened the flow log (the rotated one is kept), and the sensor went on")
+        logged = [json.loads(line) for line in open(flows + ".1")] + [json.loads(line) for line in open(flows)]
+        equal(len(logged), final["totals"]["flows"], "live: every flow in the flow logs, none lost at the rotation")
         check(all(f["server"] == NAS_C1 for f in logged), "live: the NAS serves every flow")
 
 

@@ -68,6 +68,10 @@ uint64_t engine_evicted_unanswered_flows(const struct engine *e);
 uint64_t engine_alloc_failures(const struct engine *e);
 void engine_inspect_stats(const struct engine *e, struct inspect_stats *out);
 void engine_dns_stats(const struct engine *e, struct dns_table_stats *out);
+/* Puts the flow and evidence logs in place of those given at creation (a
+ * log rotated away); NULL for one not given then. */
+void engine_set_logs(struct engine *e, FILE *flow_log, FILE *evidence_log);
+
 /* Reports, logs and summaries that could not be written (the caller
  * counts them; the flow log's own failures are counted as they happen). */
 void engine_count_output_error(struct engine *e);

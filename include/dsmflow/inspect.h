@@ -68,6 +68,8 @@ struct inspector *inspector_new(size_t slots, struct attributor *attr,
 				const struct webapi_table *webapi, struct dns_table *dns,
 				const struct inspect_hooks *hooks, FILE *evidence_log);
 void inspector_free(struct inspector *in);
+/* Replaces the evidence log (one given at creation only: it was rotated). */
+void inspector_set_log(struct inspector *in, FILE *evidence_log);
 
 /* Whether flow (new, attributed by its port) is one to inspect. */
 int inspect_wanted(const struct inspector *in, const struct flow *flow);
