@@ -1,13 +1,24 @@
 /* metrics.c - the HTTP endpoint and the snapshot handshake; see metrics.h.
  *
- * Two threads meet here. The scrape (libmicrohttpd's thread) raises
- * `requested` and waits on a condition variable, with the snapshot's lock
- * released while it waits. The packet thread, in metrics_poll(), sees the
- * flag, *tries* the lock (never waits for it), copies the counters, bumps the
- * generation and signals. The scrape then formats the copy under the lock.
+ * Two threads meet here. The packet thread, in metrics_poll(), publishes a
+ * snapshot of the counters when a scrape asks for one (`requested`) and,
+ * while scrapes keep coming, every SNAPSHOT_EVERY_MS: it *tries* the lock
+ * (never waits for it), copies the counters, bumps the generation and
+ * signals. A scrape (libmicrohttpd's thread) serves the exposition text of
+ * the latest snapshot, formatted once per generation, when that snapshot is
+ * younger than FRESH_MS; otherwise it raises `requested` and waits for a new
+ * one. So a scrape after a quiet while sees the counters of now, and many
+ * scrapes at once neither wait nor format again.
+ *
+ * libmicrohttpd polls with epoll (no FD_SETSIZE cap), holds at most
+ * MAX_CONNECTIONS connections and MAX_PER_ADDRESS from one address, and
+ * drops a connection idle for IDLE_TIMEOUT_S: slow clients cannot lock the
+ * endpoint up. Refused connections are counted and said at most once per
+ * REFUSAL_NOTE_S.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +31,14 @@
 #include "dsmflow/report.h"
 
 #define SCRAPE_WAIT_MS 2000	/* then serve the last snapshot rather than nothing */
+#define FRESH_MS 250		/* a snapshot this young is served as it is */
+#define SNAPSHOT_EVERY_MS 50	/* while scrapes come, a snapshot this often */
+#define SCRAPED_LATELY_MS 5000	/* "while scrapes come" */
+#define MAX_CONNECTIONS 512u
+#define MAX_PER_ADDRESS 64u	/* a Prometheus and a few tools; not a flood from one host */
+#define IDLE_TIMEOUT_S 5u
+#define REFUSAL_NOTE_S 10	/* refusals are said at most this often */
+#define ADDRESS_SLOTS 1024	/* open connections per address, for the per-address limit */
 
 static const char index_page[] =
 	"<!DOCTYPE html>\n<html><head><title>dsmflow</title></head><body>\n"
@@ -35,6 +54,11 @@ struct metrics_server {
 	pthread_mutex_t lock;
 	pthread_cond_t published;
 	atomic_int requested;
+	atomic_uint_fast64_t snapshot_ms;	/* when the latest snapshot was taken */
+	atomic_uint_fast64_t scraped_ms;	/* when a scrape last came */
+	atomic_uint_fast64_t refused;		/* connections refused (limits) */
+	atomic_uint_fast64_t refusals_said;	/* of them, the ones already said */
+	atomic_uint_fast64_t refusal_note_ms;	/* when they were last said */
 	/* under lock: */
 	uint64_t generation;
 	int has_snapshot;
@@ -45,13 +69,34 @@ struct metrics_server {
 	struct inspect_stats inspect;
 	struct dns_table_stats dns;
 	uint64_t output_errors;
+	/* open connections per client address (libmicrohttpd's thread only) */
+	struct { uint8_t addr[16]; uint32_t open; } by_address[ADDRESS_SLOTS];
+	char *text;			/* the exposition of generation text_generation */
+	size_t text_len;
+	uint64_t text_generation;
 };
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* ---- the packet thread's side ---- */
 
 int metrics_wanted(const struct metrics_server *m)
 {
-	return m && atomic_load_explicit(&m->requested, memory_order_acquire);
+	uint64_t now;
+
+	if (!m)
+		return 0;
+	if (atomic_load_explicit(&m->requested, memory_order_acquire))
+		return 1;
+	now = monotonic_ms();
+	return now - atomic_load(&m->scraped_ms) < SCRAPED_LATELY_MS &&
+	       now - atomic_load(&m->snapshot_ms) >= SNAPSHOT_EVERY_MS;
 }
 
 void metrics_poll(struct metrics_server *m, const struct engine *e,
@@ -71,6 +116,7 @@ void metrics_poll(struct metrics_server *m, const struct engine *e,
 	m->output_errors = engine_output_errors(e);
 	m->has_snapshot = 1;
 	m->generation++;
+	atomic_store(&m->snapshot_ms, monotonic_ms());
 	atomic_store_explicit(&m->requested, 0, memory_order_release);
 	pthread_cond_broadcast(&m->published);
 	pthread_mutex_unlock(&m->lock);
@@ -97,29 +143,55 @@ static void wait_for_snapshot(struct metrics_server *m)
 			break;
 }
 
-/* The exposition text of a fresh snapshot, malloc'ed; NULL if none. */
-static char *format_metrics(struct metrics_server *m, size_t *len)
+/* Formats the snapshot into m->text, once per generation (lock held). */
+static void format_snapshot(struct metrics_server *m)
 {
+	struct report_input in = {
+		.cat = m->cat, .idx = m->idx, .counters = m->snapshot,
+		.active_flows = m->active_flows, .evicted_flows = m->evicted_flows,
+		.evicted_unanswered_flows = m->evicted_unanswered_flows,
+		.capture = &m->capture, .inspect = &m->inspect, .dns = &m->dns,
+		.output_errors = m->output_errors, .http_refused = atomic_load(&m->refused),
+	};
 	char *text = NULL;
+	size_t len = 0;
 	FILE *out;
 
-	pthread_mutex_lock(&m->lock);
-	wait_for_snapshot(m);
-	out = m->has_snapshot ? open_memstream(&text, len) : NULL;
-	if (out) {
-		struct report_input in = {
-			.cat = m->cat, .idx = m->idx, .counters = m->snapshot,
-			.active_flows = m->active_flows, .evicted_flows = m->evicted_flows,
-			.evicted_unanswered_flows = m->evicted_unanswered_flows,
-			.capture = &m->capture, .inspect = &m->inspect, .dns = &m->dns,
-			.output_errors = m->output_errors,
-		};
+	if (m->text && m->text_generation == m->generation)
+		return;
+	out = open_memstream(&text, &len);
+	if (!out)
+		return;
+	report_write(REPORT_PROMETHEUS, &in, out);
+	if (fclose(out) != 0) {
+		free(text);
+		return;
+	}
+	free(m->text);
+	m->text = text;
+	m->text_len = len;
+	m->text_generation = m->generation;
+}
 
-		report_write(REPORT_PROMETHEUS, &in, out);
-		fclose(out);
+/* A copy of the exposition text of a fresh enough snapshot, malloc'ed;
+ * NULL if there is none. */
+static char *format_metrics(struct metrics_server *m, size_t *len)
+{
+	uint64_t now = monotonic_ms();
+	char *copy = NULL;
+
+	atomic_store(&m->scraped_ms, now);
+	pthread_mutex_lock(&m->lock);
+	if (!m->has_snapshot || now - atomic_load(&m->snapshot_ms) > FRESH_MS)
+		wait_for_snapshot(m);
+	if (m->has_snapshot)
+		format_snapshot(m);
+	if (m->text && (copy = malloc(m->text_len ? m->text_len : 1))) {
+		memcpy(copy, m->text, m->text_len);
+		*len = m->text_len;
 	}
 	pthread_mutex_unlock(&m->lock);
-	return text;
+	return copy;
 }
 
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -260,12 +332,117 @@ int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err)
 	return listen_address(spec, allow_public, &addr, err);
 }
 
+/* Counts a refused connection, and says so at most once per REFUSAL_NOTE_S,
+ * with how many since. */
+static void count_refusal(struct metrics_server *m)
+{
+	uint64_t now, refused;
+
+	refused = atomic_fetch_add(&m->refused, 1) + 1;
+	now = monotonic_ms();
+	if (now - atomic_load(&m->refusal_note_ms) < REFUSAL_NOTE_S * 1000u)
+		return;
+	atomic_store(&m->refusal_note_ms, now);
+	fprintf(stderr, "dsmflow: metrics endpoint: %llu connections refused (at most %u open, %u "
+			"from one address)\n",
+		(unsigned long long)(refused - atomic_exchange(&m->refusals_said, refused)),
+		MAX_CONNECTIONS, MAX_PER_ADDRESS);
+}
+
+/* libmicrohttpd's messages: a refusal at its connection limit is counted;
+ * others go to stderr. */
+static void on_mhd_message(void *cls, const char *fmt, va_list ap)
+{
+	if (strstr(fmt, "connection limit")) {
+		count_refusal(cls);
+		return;
+	}
+	fputs("dsmflow: metrics endpoint: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* The address of a client as 16 bytes (IPv4 mapped), for the per-address count. */
+static void address_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+/* The count of open connections from key: its slot, or a free one taken
+ * for it (NULL when every slot holds another address: then no
+ * per-address limit). A slot is free when its count is 0; the table is
+ * small and read once per connection, so it is simply scanned. */
+static uint32_t *open_from(struct metrics_server *m, const uint8_t key[16])
+{
+	int free_slot = -1;
+
+	for (int s = 0; s < ADDRESS_SLOTS; s++) {
+		if (!m->by_address[s].open) {
+			if (free_slot < 0)
+				free_slot = s;
+		} else if (memcmp(m->by_address[s].addr, key, 16) == 0) {
+			return &m->by_address[s].open;
+		}
+	}
+	if (free_slot < 0)
+		return NULL;
+	memcpy(m->by_address[free_slot].addr, key, 16);
+	return &m->by_address[free_slot].open;
+}
+
+/* Accepts a connection unless its address already holds MAX_PER_ADDRESS. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct metrics_server *m = cls;
+	uint8_t key[16];
+	uint32_t *open;
+
+	(void)len;
+	address_key(addr, key);
+	open = open_from(m, key);
+	if (open && *open >= MAX_PER_ADDRESS) {
+		count_refusal(m);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* Keeps the per-address counts of open connections. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct metrics_server *m = cls;
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	uint8_t key[16];
+	uint32_t *open;
+
+	(void)socket_context;
+	if (!info || !info->client_addr)
+		return;
+	address_key(info->client_addr, key);
+	open = open_from(m, key);
+	if (!open)
+		return;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		(*open)++;
+	else if (*open)
+		(*open)--;
+}
+
 struct metrics_server *metrics_start(const char *spec, int allow_public, const struct catalog *cat,
 				     const struct port_index *idx, struct dsm_err *err)
 {
 	struct sockaddr_storage addr;
 	struct metrics_server *m;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_ERROR_LOG | (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+					      ? MHD_USE_EPOLL_INTERNAL_THREAD
+					      : MHD_USE_POLL_INTERNAL_THREAD);
 	const union MHD_DaemonInfo *info;
 
 	if (listen_address(spec, allow_public, &addr, err))
@@ -281,9 +458,11 @@ struct metrics_server *metrics_start(const char *spec, int allow_public, const s
 	m->idx = idx;
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	m->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				     MHD_OPTION_END);
+	m->daemon = MHD_start_daemon(flags, 0, accept_policy, m, handle, m, MHD_OPTION_SOCK_ADDR,
+				     (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				     MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
+				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, m, MHD_OPTION_END);
 	if (!m->daemon) {
 		dsm_err_set(err, "--metrics '%s': cannot listen there (address in use or not local?)",
 			    spec);
@@ -324,6 +503,7 @@ void metrics_stop(struct metrics_server *m)
 	if (m->daemon)
 		MHD_stop_daemon(m->daemon);
 	counters_free(m->snapshot);
+	free(m->text);
 	pthread_cond_destroy(&m->published);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

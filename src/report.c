@@ -754,6 +754,9 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 	prom_inspection(data, out);
 	prom_family(out, "dsmflow_active_flows", "gauge", "Flows currently tracked.");
 	fprintf(out, "dsmflow_active_flows %llu\n", u(data->in->active_flows));
+	prom_family(out, "dsmflow_http_refused_connections_total", "counter",
+		    "Connections the metrics endpoint refused: too many open, or from one address.");
+	fprintf(out, "dsmflow_http_refused_connections_total %llu\n", u(data->in->http_refused));
 	prom_family(out, "dsmflow_output_errors_total", "counter",
 		    "Reports, summaries and logs dsmflow could not write (each said on standard error).");
 	fprintf(out, "dsmflow_output_errors_total %llu\n", u(data->in->output_errors));

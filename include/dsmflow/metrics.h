@@ -1,10 +1,13 @@
 /* metrics.h - the Prometheus endpoint of a running sensor (/metrics,
  * /healthz and a small / page), served by libmicrohttpd in its own thread.
  *
- * A scrape never takes a lock the packet path waits for: it asks the packet
- * thread for a snapshot, and the packet thread copies its counters when it
- * next looks (between packets, at least every CAPTURE_WAIT_MS) and only if
- * the snapshot is free; the scrape then formats the copy at leisure.
+ * A scrape never takes a lock the packet path waits for: the packet thread
+ * publishes a snapshot of its counters when asked, and every 50 ms while
+ * scrapes keep coming, between packets and only if the snapshot is free;
+ * scrapes serve the latest snapshot's text (formatted once) when it is
+ * younger than 250 ms, else ask for a new one and wait for it. The endpoint
+ * polls with epoll, caps its connections (512, 64 from one address) and
+ * drops idle ones after 5 s, counting what it refuses.
  */
 #ifndef DSMFLOW_METRICS_H
 #define DSMFLOW_METRICS_H
@@ -33,7 +36,8 @@ void metrics_stop(struct metrics_server *m);
 int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err);
 
 /* Called by the packet thread between packets: publishes a snapshot if a
- * scrape is waiting for one. One atomic load when none is. */
+ * scrape is waiting for one, or scrapes came lately and the last is 50 ms
+ * old. An atomic load and a clock read when neither. */
 void metrics_poll(struct metrics_server *m, const struct engine *e,
 		  const struct capture_stats *capture);
 

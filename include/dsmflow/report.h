@@ -34,6 +34,7 @@ struct report_input {
 	const struct inspect_stats *inspect;	/* NULL: not reported */
 	const struct dns_table_stats *dns;	/* NULL: not reported */
 	uint64_t output_errors;			/* reports and logs that could not be written */
+	uint64_t http_refused;			/* connections the metrics endpoint refused */
 };
 
 /* "table", "json", "csv", "prometheus" or "summary"; -1 when unknown. */
