@@ -94,6 +94,12 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 	if (engine_run_open("read", &o, cat, idx, api, &run) == 0) {
 		failed = read_files(run.engine, argv + optind, argc - optind);
 		engine_settle(run.engine);	/* the input ended: no more payload to wait for */
+		if (engine_alloc_failures(run.engine)) {
+			fprintf(stderr, "dsmflow read: out of memory: %llu packets could not be given a "
+					"flow (counted by their destination port, unclassified)\n",
+				(unsigned long long)engine_alloc_failures(run.engine));
+			failed++;
+		}
 		if (engine_run_report(&run, o.format, run.report, run.report_name, NULL))
 			failed++;
 		if (engine_run_close(&run))

@@ -255,6 +255,13 @@ static int sensor_run(const struct sensor_source *src, void *source,
 		rc = EXIT_NO_MATCH;
 	if (engine_output_errors(run->engine) && rc == EXIT_OK)
 		rc = EXIT_NO_MATCH;	/* a report during the run was lost: said and counted then */
+	if (engine_alloc_failures(run->engine)) {
+		fprintf(stderr, "dsmflow %s: out of memory: %llu packets could not be given a flow "
+				"(counted by their destination port, unclassified)\n", src->command,
+			(unsigned long long)engine_alloc_failures(run->engine));
+		if (rc == EXIT_OK)
+			rc = EXIT_NO_MATCH;
+	}
 	print_health(src, &stats);
 	return rc;
 }

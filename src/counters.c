@@ -175,6 +175,6 @@ void counters_sum(const struct counters *c, struct counter_row *classified,
 	for (p = c->ports; p; p = p->hh.next)
 		add_row(unclassified, &p->row);
 	add_row(unclassified, &c->no_row);
-	unclassified->packets[TO_SERVER] += c->totals.fragment_packets + c->totals.no_flow_packets;
-	unclassified->bytes[TO_SERVER] += c->totals.fragment_bytes + c->totals.no_flow_bytes;
+	unclassified->packets[TO_SERVER] += c->totals.fragment_packets;	/* no_flow: in port rows */
+	unclassified->bytes[TO_SERVER] += c->totals.fragment_bytes;
 }

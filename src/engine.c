@@ -251,6 +251,21 @@ static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why)
 
 /* ---- the packet path ---- */
 
+/* A packet whose flow could not be allocated: counted in the unclassified
+ * row of its destination port (the server's, most likely), rather than
+ * lost; the failures are counted for the caller to say so. */
+static void count_without_flow(struct engine *e, const struct decoded *d, uint32_t wire_len)
+{
+	struct counter_row *row = counters_row(e->counters, FLOW_UNCLASSIFIED, d->dport, d->ip_proto);
+	struct counter_totals *t = counters_totals(e->counters);
+
+	e->alloc_failures++;
+	t->no_flow_packets++;
+	t->no_flow_bytes += wire_len;
+	row->packets[TO_SERVER]++;
+	row->bytes[TO_SERVER] += wire_len;
+}
+
 /* A packet decoded before its turn, so that its flow's memory is on its
  * way into the cache while the packets before it are counted. Decoding
  * depends on the packet alone; everything that depends on the engine's
@@ -311,9 +326,7 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 		flow = NULL;
 	}
 	if (!flow && !(flow = new_flow(e, &a->key, a->hash, a->from, d))) {
-		e->alloc_failures++;
-		t->no_flow_packets++;	/* counted, as unclassified, rather than lost */
-		t->no_flow_bytes += wire_len;
+		count_without_flow(e, d, wire_len);
 		return;
 	}
 	flow_table_update(e->flows, flow, a->from, d, wire_len, e->now_us);

@@ -456,14 +456,15 @@ static void json_totals(const struct report_data *data, FILE *out)
 		     "\"evicted_flows\": %llu, \"unmatched_fragment_packets\": %llu, "
 		     "\"active_flows\": %llu, \"pending_packets\": %llu, \"pending_bytes\": %llu, "
 		     "\"truncated_packets\": %llu, \"truncated_bytes\": %llu, "
-		     "\"evicted_unanswered_flows\": %llu},\n",
+		     "\"evicted_unanswered_flows\": %llu, \"alloc_failures\": %llu},\n",
 		u(t->packets), u(t->bytes), u(data->classified.flows + data->unclassified.flows),
 		u(row_packets(&data->classified)), u(row_bytes(&data->classified)),
 		u(row_packets(&data->unclassified)), u(row_bytes(&data->unclassified)),
 		u(t->non_ip_packets), u(t->non_ip_bytes), u(t->malformed_packets),
 		u(t->malformed_bytes), u(data->in->evicted_flows), u(t->fragment_packets),
 		u(data->in->active_flows), u(t->pending_packets), u(t->pending_bytes),
-		u(t->truncated_packets), u(t->truncated_bytes), u(data->in->evicted_unanswered_flows));
+		u(t->truncated_packets), u(t->truncated_bytes), u(data->in->evicted_unanswered_flows),
+		u(t->no_flow_packets));
 }
 
 static void json_evidence(const struct counter_row *c, FILE *out)
@@ -757,6 +758,11 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 	prom_family(out, "dsmflow_http_refused_connections_total", "counter",
 		    "Connections the metrics endpoint refused: too many open, or from one address.");
 	fprintf(out, "dsmflow_http_refused_connections_total %llu\n", u(data->in->http_refused));
+	prom_family(out, "dsmflow_alloc_failures_total", "counter",
+		    "Packets whose flow could not be allocated (out of memory): counted by their "
+		    "destination port as unclassified.");
+	fprintf(out, "dsmflow_alloc_failures_total %llu\n",
+		u(counters_totals_const(data->in->counters)->no_flow_packets));
 	prom_family(out, "dsmflow_output_errors_total", "counter",
 		    "Reports, summaries and logs dsmflow could not write (each said on standard error).");
 	fprintf(out, "dsmflow_output_errors_total %llu\n", u(data->in->output_errors));

@@ -589,6 +589,8 @@ def test_errors(args):
 
         check_shrinking_file(args, tmp)
         check_flood(args, tmp)
+        if args.memory_limits:
+            check_out_of_memory(args, tmp)
 
         res = run([args.dsmflow, "read", "--max-flows", "3", "-f", "json", office])
         report = json.loads(res.stdout)
@@ -651,6 +653,24 @@ def check_flood(args, tmp):
     check(peak_kib < 60 * 1024, "flood: peak RSS %d KiB within the 8 MiB table and the program" % peak_kib)
 
 
+def check_out_of_memory(args, tmp):
+    """Flows that cannot be allocated (ulimit -v, no --max-memory bound):
+    their packets are counted by their port as unclassified, dsmflow says so
+    once and exits 1; nothing is lost."""
+    flood = os.path.join(tmp, "oom.pcap")
+    write_syn_flood(flood, 300000, 5, 2000)
+    res = subprocess.run(["bash", "-c", 'ulimit -v 61440; exec "$0" read --max-memory 0 -f json "$1"',
+                          args.dsmflow, flood], capture_output=True, text=True)
+    check(res.returncode == 1 and res.stderr.count("out of memory:") == 1,
+          "out of memory: exit 1 and one message (exit %d: %s)" % (res.returncode, res.stderr.strip()[-200:]))
+    report = json.loads(res.stdout)
+    t = report["totals"]
+    check(t["alloc_failures"] > 0, "out of memory: the failures are counted (%d)" % t["alloc_failures"])
+    check_invariants(report, "out of memory")
+    equal(unclassified(report, "tcp", 548)["packets"], t["alloc_failures"],
+          "out of memory: the packets without a flow are in their port's row")
+
+
 def check_shrinking_file(args, tmp):
     """A file truncated by another process while dsmflow reads it in place:
     no SIGBUS, an error naming the file and the packet, the report of what
@@ -688,6 +708,7 @@ def main():
     ap.add_argument("--pcapgen")
     ap.add_argument("--source")
     ap.add_argument("--shared")
+    ap.add_argument("--memory-limits", action="store_true", help="also run under ulimit -v (not with ASan)")
     args = ap.parse_args()
     rc = {"samples": test_samples, "real": test_real, "errors": test_errors}[args.what](args)
     print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))

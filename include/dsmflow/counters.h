@@ -31,7 +31,8 @@ struct counter_totals {
 	uint64_t non_ip_packets, non_ip_bytes;
 	uint64_t malformed_packets, malformed_bytes;
 	uint64_t fragment_packets, fragment_bytes;	/* later fragments whose first was not seen */
-	uint64_t no_flow_packets, no_flow_bytes;	/* no memory for their flow */
+	uint64_t no_flow_packets, no_flow_bytes;	/* no memory for their flow: counted in
+							 * their port's unclassified row too */
 	uint64_t pending_packets, pending_bytes;	/* in flows not decided yet: a gauge */
 	uint64_t truncated_packets, truncated_bytes;	/* transport header cut by the snapshot
 							 * (also counted where they belong) */
@@ -73,9 +74,9 @@ void counters_each_unclassified(const struct counters *c, counters_port_fn fn, v
 uint64_t row_packets(const struct counter_row *row);
 uint64_t row_bytes(const struct counter_row *row);
 
-/* Classified (service and group rows) and unclassified (port rows plus
- * unmatched fragments, packets without a flow and flows without a row)
- * sums. Pending packets are in neither: see counter_totals. */
+/* Classified (service and group rows) and unclassified (port rows, packets
+ * without a flow among them, plus unmatched fragments and flows without a
+ * row) sums. Pending packets are in neither: see counter_totals. */
 void counters_sum(const struct counters *c, struct counter_row *classified,
 		  struct counter_row *unclassified);
 
