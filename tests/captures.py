@@ -7,7 +7,11 @@
   captures.py real --dsmflow BIN --shared DIR
       the third-party captures of ../shared/pcaps (skipped, exit 77, if absent)
   captures.py errors --dsmflow BIN --source DIR
-      unreadable, foreign and truncated inputs
+      unreadable, foreign and truncated inputs, files that shrink, floods, no memory
+  captures.py corpus --dsmflow BIN --shared DIR
+      the regression corpus of DIR/corpus (435 captures: tunnels, IPv6,
+      fragments, fuzzed files): each read to its end with the totals adding up
+      and equal to capinfos' (skipped, exit 77, if absent)
 
 Every check compares dsmflow with an independent count (capinfos's packet and
 byte totals, tshark's dissectors and conversations) or with what the
@@ -526,6 +530,38 @@ def test_real(args):
     return 0
 
 
+# ---- the regression corpus ----
+
+def test_corpus(args):
+    corpus = os.path.join(args.shared, "corpus")
+    files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus) if f.endswith((".pcap", ".pcapng", ".cap"))) \
+        if os.path.isdir(corpus) else []
+    if not files:
+        print("SKIP: no regression corpus at %s" % corpus)
+        return SKIP
+    counted = {}
+    out = run(["capinfos", "-T", "-M", "-r", "-c", "-d"] + files).stdout
+    for line in out.splitlines():
+        name, packets, size = line.rsplit("\t", 2)
+        counted[name] = (int(packets), int(size))
+    for path in files:
+        name = os.path.basename(path)
+        res = run([args.dsmflow, "read", "-f", "json", path])
+        if res.returncode not in (0, 1) or not res.stdout.startswith("{"):
+            check(False, "%s: exit %d: %s" % (name, res.returncode, res.stderr.strip()[-300:]))
+            continue
+        if res.returncode == 1:
+            check(path + ": packet " in res.stderr, "%s: exit 1 names the file and packet: %s"
+                  % (name, res.stderr.strip()))
+        report = json.loads(res.stdout)
+        check_invariants(report, name)
+        if path in counted:
+            equal((report["totals"]["packets"], report["totals"]["bytes"]), counted[path],
+                  name + ": packets and bytes = capinfos")
+    print("corpus: %d captures read" % len(files))
+    return 0
+
+
 # ---- bad input ----
 
 def test_errors(args):
@@ -703,14 +739,15 @@ def check_shrinking_file(args, tmp):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["samples", "real", "errors"])
+    ap.add_argument("what", choices=["samples", "real", "errors", "corpus"])
     ap.add_argument("--dsmflow", required=True)
     ap.add_argument("--pcapgen")
     ap.add_argument("--source")
     ap.add_argument("--shared")
     ap.add_argument("--memory-limits", action="store_true", help="also run under ulimit -v (not with ASan)")
     args = ap.parse_args()
-    rc = {"samples": test_samples, "real": test_real, "errors": test_errors}[args.what](args)
+    rc = {"samples": test_samples, "real": test_real, "errors": test_errors,
+          "corpus": test_corpus}[args.what](args)
     print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))
     if rc == SKIP:
         return SKIP
