@@ -10,6 +10,8 @@
 #include "dsmflow/capture.h"
 #include "dsmflow/decode.h"
 
+#include <pcap/pcap.h>
+
 static const char usage[] =
 	"Usage: dsmflow read [OPTIONS] FILE...\n"
 	"\n"
@@ -70,9 +72,12 @@ static int read_files(struct engine *engine, char **paths, int count)
 			failed++;
 		}
 		if (result.packets && !decode_link_supported(result.link))
-			fprintf(stderr, "dsmflow read: %s: link type %d is not supported; its %llu "
+			fprintf(stderr, "dsmflow read: %s: link type %d (%s) is not supported; its %llu "
 					"packets were counted as non-IP\n",
-				paths[i], result.link, (unsigned long long)result.packets);
+				paths[i], result.link,
+				pcap_datalink_val_to_name(result.link) ? pcap_datalink_val_to_name(result.link)
+								       : "unknown",
+				(unsigned long long)result.packets);
 	}
 	return failed;
 }

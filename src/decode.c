@@ -28,8 +28,23 @@
 #define MAX_MPLS_LABELS 8
 #define MAX_IPV6_EXTENSIONS 16
 
+#define VXLAN_PORT 4789
+#define GENEVE_PORT 6081
+#define GTP_U_PORT 2152
+#define TEREDO_PORT 3544
+#define IPPROTO_GRE_ 47
+#define ETHERTYPE_TEB 0x6558		/* transparent Ethernet bridging */
+#define ETHERTYPE_ERSPAN_1_2 0x88be
+#define ETHERTYPE_ERSPAN_3 0x22eb
+#define ETHERTYPE_PPP 0x880b
+#define DLT_C_HDLC_ 104
+
 static enum decode_status decode_ipv4(struct cursor *c, struct decoded *out);
 static enum decode_status decode_ipv6(struct cursor *c, struct decoded *out);
+static enum decode_status decode_ip(struct cursor *c, struct decoded *out);
+static enum decode_status decode_ethernet(struct cursor *c, struct decoded *out);
+static enum decode_status decode_ethertype(struct cursor *c, uint16_t type, struct decoded *out);
+static enum decode_status decode_ppp(struct cursor *c, struct decoded *out);
 
 /* ---- transport ---- */
 
@@ -87,6 +102,213 @@ static enum decode_status decode_udp(struct cursor *c, struct decoded *out)
 	return DECODE_IP;
 }
 
+/* ---- tunnels ---- */
+
+/* Enters one more tunnel of kind: the packet is the inner one from here. 0
+ * when tunnels nest too deep. */
+static int enter_tunnel(struct decoded *out, enum decode_tunnel kind)
+{
+	if (++out->tunnels > DECODE_MAX_TUNNELS)
+		return 0;
+	if (out->tunnel == TUNNEL_NONE)
+		out->tunnel = (uint8_t)kind;
+	out->sport = out->dport = 0;
+	out->tcp_flags = 0;
+	return 1;
+}
+
+static uint16_t fold_vni(const uint8_t *vni)
+{
+	uint32_t v = rd_be24(vni);
+
+	return (uint16_t)(v ^ (v >> 16));
+}
+
+/* VXLAN: 8 bytes (flags with I, the identifier), then an Ethernet frame. */
+static int decode_vxlan(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = cur_peek(c, 8);
+
+	if (!h || !(h[0] & 0x08))
+		return -1;
+	cur_take(c, 8);
+	if (!enter_tunnel(out, TUNNEL_VXLAN))
+		return DECODE_MALFORMED;
+	out->tenant = fold_vni(h + 4);
+	return decode_ethernet(c, out);
+}
+
+/* GENEVE: 8 bytes and options, then what its protocol type says. */
+static int decode_geneve(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = cur_peek(c, 8);
+	uint16_t type;
+
+	if (!h || h[0] >> 6 != 0)
+		return -1;
+	type = rd_be16(h + 2);
+	if (type != ETHERTYPE_TEB && type != ETHERTYPE_IPV4 && type != ETHERTYPE_IPV6)
+		return -1;
+	if (!cur_take(c, 8 + (uint32_t)(h[0] & 0x3f) * 4) || !enter_tunnel(out, TUNNEL_GENEVE))
+		return DECODE_MALFORMED;
+	out->tenant = fold_vni(h + 4);
+	return type == ETHERTYPE_TEB ? decode_ethernet(c, out) : decode_ip(c, out);
+}
+
+/* GTP-U: version 1 G-PDUs, their optional fields and extension headers,
+ * then an IP packet. */
+static int decode_gtp(struct cursor *c, struct decoded *out)
+{
+	struct cursor at = *c;
+	const uint8_t *h = cur_take(&at, 8), *more, *ip;
+	uint8_t next = 0;
+
+	if (!h || h[0] >> 5 != 1 || !(h[0] & 0x10) || h[1] != 0xff)
+		return -1;
+	if (h[0] & 0x07) {	/* sequence number, N-PDU number, next extension type */
+		if (!(more = cur_take(&at, 4)))
+			return DECODE_MALFORMED;
+		next = (h[0] & 0x04) ? more[3] : 0;
+	}
+	for (int i = 0; next && i < 8; i++) {	/* each: length in 4-byte units, ..., next type */
+		const uint8_t *len = cur_peek(&at, 1), *ext;
+
+		if (!len || !*len || !(ext = cur_take(&at, (uint32_t)*len * 4)))
+			return DECODE_MALFORMED;
+		next = ext[(uint32_t)*len * 4 - 1];
+	}
+	ip = cur_peek(&at, 1);
+	if (next || !ip || (ip[0] >> 4 != 4 && ip[0] >> 4 != 6))
+		return -1;	/* not a user packet: GTP signalling rides on it too */
+	*c = at;
+	return enter_tunnel(out, TUNNEL_GTP) ? decode_ip(c, out) : DECODE_MALFORMED;
+}
+
+/* Teredo: an IPv6 packet, after an authentication or origin indication
+ * header when present. */
+static int decode_teredo(struct cursor *c, struct decoded *out)
+{
+	struct cursor at = *c;
+	const uint8_t *h = cur_peek(&at, 2), *auth, *ip;
+
+	if (h && h[0] == 0 && h[1] == 1) {	/* authentication: id and key lengths, nonce, confirmation */
+		auth = cur_take(&at, 4);
+		if (!auth || !cur_take(&at, (uint32_t)auth[2] + auth[3] + 9))
+			return -1;
+		h = cur_peek(&at, 2);
+	}
+	if (h && h[0] == 0 && h[1] == 0 && !cur_take(&at, 8))	/* origin indication */
+		return -1;
+	ip = cur_peek(&at, 40);
+	if (!ip || ip[0] >> 4 != 6)
+		return -1;	/* a bubble or a qualification: the UDP flow itself */
+	*c = at;
+	return enter_tunnel(out, TUNNEL_TEREDO) ? decode_ipv6(c, out) : DECODE_MALFORMED;
+}
+
+/* A UDP payload that is a tunnel's: the inner packet's status, or -1 when
+ * the datagram is no tunnel's (it stays the UDP flow it is). */
+static int decode_udp_tunnel(struct cursor *c, struct decoded *out)
+{
+	uint16_t sport = out->sport, dport = out->dport;
+
+	if (dport == VXLAN_PORT)
+		return decode_vxlan(c, out);
+	if (dport == GENEVE_PORT)
+		return decode_geneve(c, out);
+	if (dport == GTP_U_PORT || sport == GTP_U_PORT)
+		return decode_gtp(c, out);
+	if (dport == TEREDO_PORT || sport == TEREDO_PORT)
+		return decode_teredo(c, out);
+	return -1;
+}
+
+/* ERSPAN inside GRE: type I (no header, and GRE without a sequence number),
+ * II (8 bytes) or III (12, and 8 more with the O flag), then the mirrored
+ * Ethernet frame. */
+static int decode_erspan(struct cursor *c, uint16_t type, int sequenced, struct decoded *out)
+{
+	const uint8_t *h;
+
+	if (type == ETHERTYPE_ERSPAN_3) {
+		if (!(h = cur_take(c, 12)) || ((h[11] & 0x01) && !cur_take(c, 8)))
+			return DECODE_MALFORMED;
+	} else if (sequenced && !cur_take(c, 8)) {
+		return DECODE_MALFORMED;
+	}
+	return enter_tunnel(out, TUNNEL_ERSPAN) ? decode_ethernet(c, out) : DECODE_MALFORMED;
+}
+
+/* GRE (RFC 2784, 2890; version 1: PPTP's, with PPP inside): the inner
+ * packet's status, or -1 when it carries nothing the decoder reads. */
+static int decode_gre(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = cur_peek(c, 4);
+	uint16_t flags, type;
+	uint32_t len = 4;
+
+	if (!h)
+		return -1;
+	flags = rd_be16(h);
+	type = rd_be16(h + 2);
+	if ((flags & 0x4000) || (flags & 7) > 1)
+		return -1;	/* source routing, or a version that is not 0 or 1 */
+	len += (flags & 0x8000) ? 4 : 0;	/* checksum */
+	len += (flags & 0x2000) ? 4 : 0;	/* key (PPTP: payload length and call id) */
+	len += (flags & 0x1000) ? 4 : 0;	/* sequence number */
+	len += ((flags & 7) == 1 && (flags & 0x0080)) ? 4 : 0;	/* PPTP's acknowledgement */
+	if (!cur_take(c, len))
+		return DECODE_MALFORMED;
+	switch (type) {
+	case ETHERTYPE_ERSPAN_1_2:
+	case ETHERTYPE_ERSPAN_3:
+		return decode_erspan(c, type, (flags & 0x1000) != 0, out);
+	case ETHERTYPE_PPP:
+		return enter_tunnel(out, TUNNEL_GRE) ? decode_ppp(c, out) : DECODE_MALFORMED;
+	case ETHERTYPE_TEB:
+		return enter_tunnel(out, TUNNEL_GRE) ? decode_ethernet(c, out) : DECODE_MALFORMED;
+	case ETHERTYPE_IPV4:
+	case ETHERTYPE_IPV6:
+		return enter_tunnel(out, TUNNEL_GRE) ? decode_ethertype(c, type, out) : DECODE_MALFORMED;
+	default:
+		return -1;
+	}
+}
+
+/* Decodes what a UDP or GRE payload tunnels (with open, which returns -1
+ * when it is no tunnel): 1 with *status the inner packet's, 0 to go on with
+ * the outer packet. A tunnelled packet the snapshot length cut before the
+ * inner ports is counted by the outer ones, as truncated. */
+static int decode_tunnel(struct cursor *c, struct decoded *out,
+			 int (*open)(struct cursor *, struct decoded *), enum decode_status *status)
+{
+	struct decoded outer = *out;
+	struct cursor at = *c;
+	int inner = open(c, out);
+
+	if (inner < 0)
+		return 0;
+	if (inner == DECODE_MALFORMED && outer.frame_cut) {
+		*out = outer;
+		*c = at;
+		out->truncated = 1;
+		return 0;
+	}
+	*status = (enum decode_status)inner;
+	return 1;
+}
+
+const char *decode_tunnel_name(enum decode_tunnel t)
+{
+	static const char *const names[] = {
+		[TUNNEL_IPIP] = "ipip", [TUNNEL_GRE] = "gre", [TUNNEL_ERSPAN] = "erspan",
+		[TUNNEL_VXLAN] = "vxlan", [TUNNEL_GENEVE] = "geneve", [TUNNEL_GTP] = "gtp",
+		[TUNNEL_TEREDO] = "teredo",
+	};
+
+	return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : NULL;
+}
+
 static enum decode_status decode_icmp(struct cursor *c, struct decoded *out)
 {
 	/* type, code and checksum; the rest varies by type and is not needed */
@@ -106,14 +328,23 @@ static enum decode_status decode_transport(struct cursor *c, uint8_t proto, stru
 		return DECODE_IP;	/* no transport header in this fragment */
 	switch (proto) {
 	case IPPROTO_TCP: status = decode_tcp(c, out); break;
-	case IPPROTO_UDP: status = decode_udp(c, out); break;
+	case IPPROTO_UDP:
+		status = decode_udp(c, out);
+		if (status == DECODE_IP && out->fragment == FRAG_NONE && !out->truncated &&
+		    decode_tunnel(c, out, decode_udp_tunnel, &status))
+			return status;
+		break;
+	case IPPROTO_GRE_:
+		if (out->fragment == FRAG_NONE && decode_tunnel(c, out, decode_gre, &status))
+			return status;
+		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: status = decode_icmp(c, out); break;
 	case IPPROTO_IPIP:
 	case IPPROTO_IPV6:
 		if (out->fragment != FRAG_NONE)
 			return DECODE_IP;	/* a fragmented tunnel: the outer header is all we have */
-		if (++out->tunnels > DECODE_MAX_TUNNELS)
+		if (!enter_tunnel(out, TUNNEL_IPIP))
 			return DECODE_MALFORMED;
 		return proto == IPPROTO_IPIP ? decode_ipv4(c, out) : decode_ipv6(c, out);
 	default: break;
@@ -361,12 +592,20 @@ static enum decode_status decode_ppp(struct cursor *c, struct decoded *out)
 	return proto ? decode_ppp_protocol(c, rd_be16(proto), out) : DECODE_MALFORMED;
 }
 
+/* Cisco HDLC: address, control, then an EtherType. */
+static enum decode_status decode_c_hdlc(struct cursor *c, struct decoded *out)
+{
+	const uint8_t *h = cur_take(c, 4);
+
+	return h ? decode_ethertype(c, rd_be16(h + 2), out) : DECODE_MALFORMED;
+}
+
 int decode_link_supported(int link)
 {
 	switch (link) {
 	case DLT_EN10MB: case DLT_LINUX_SLL: case DLT_LINUX_SLL2: case DLT_NULL:
 	case DLT_LOOP: case DLT_RAW: case DLT_IPV4: case DLT_IPV6: case DLT_PPP:
-	case DLT_PPP_SERIAL: case DLT_PPP_ETHER: case DECODE_LINK_IP:
+	case DLT_PPP_SERIAL: case DLT_PPP_ETHER: case DLT_C_HDLC_: case DECODE_LINK_IP:
 		return 1;
 	default:
 		return 0;
@@ -379,6 +618,8 @@ enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen
 	struct cursor c = cur_make(frame, caplen);
 
 	out->tunnels = 0;
+	out->tunnel = TUNNEL_NONE;
+	out->tenant = 0;
 	out->tcp_seq = 0;
 	out->cut = 0;
 	out->frame_cut = caplen < wire_len;
@@ -397,6 +638,7 @@ enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen
 	case DLT_PPP:
 	case DLT_PPP_SERIAL: return decode_ppp(&c, out);
 	case DLT_PPP_ETHER: return decode_pppoe(&c, out);
+	case DLT_C_HDLC_: return decode_c_hdlc(&c, out);
 	case DLT_RAW:
 	case DLT_IPV4:
 	case DLT_IPV6:

@@ -224,6 +224,7 @@ static struct flow *new_flow(struct engine *e, const struct flow_key *key, uint3
 	if (!flow)
 		return NULL;
 	attribute_flow(e->attributor, flow, from, d, e->now_us);
+	flow->tunnel = d->tunnel;
 	if (!e->ports_only && inspect_dns_flow(flow))
 		flow->payload |= FLOW_PAYLOAD_DNS;
 	if (e->ports_only || !inspect_wanted(e->inspector, flow) ||

@@ -340,7 +340,7 @@ void flow_key_make(const struct decoded *pkt, struct flow_key *key, uint8_t *fro
 	key->port[!*from] = pkt->dport;
 	key->ip_proto = pkt->ip_proto;
 	key->family = pkt->family;
-	key->zero = 0;
+	key->tenant = pkt->tenant;
 }
 
 uint32_t flow_key_hash(const struct flow_table *table, const struct flow_key *key)

@@ -9,6 +9,7 @@
  * server_name (from the TLS server name or a DNS answer), remote_access,
  * uncatalogued_port, outside_candidates; last, end (why it ended).
  */
+#include "dsmflow/decode.h"
 #include "dsmflow/flowlog.h"
 #include "dsmflow/jsonout.h"
 #include "dsmflow/netaddr.h"
@@ -96,6 +97,10 @@ static void write_evidence(const struct evidence_store *kept, const struct flow 
 
 static void write_marks(const struct flow *flow, FILE *out)
 {
+	if (flow->tunnel)
+		fprintf(out, ", \"tunnel\": \"%s\"", decode_tunnel_name(flow->tunnel));
+	if (flow->key.tenant)
+		fprintf(out, ", \"tenant\": %u", flow->key.tenant);
 	if (flow->marks & FLOW_MARK_REMOTE_ACCESS)
 		fputs(", \"remote_access\": true", out);
 	if (flow->marks & FLOW_MARK_UNCATALOGUED)

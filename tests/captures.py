@@ -558,8 +558,39 @@ def test_corpus(args):
         if path in counted:
             equal((report["totals"]["packets"], report["totals"]["bytes"]), counted[path],
                   name + ": packets and bytes = capinfos")
+    tunnelled = 0
+    for path in files:
+        if tshark_count(path, TUNNELS):
+            check_tunnels(args, path)
+            tunnelled += 1
+    check(tunnelled >= 5, "corpus: captures with tunnels cross-checked (%d)" % tunnelled)
     print("corpus: %d captures read" % len(files))
     return 0
+
+
+TUNNELS = "vxlan || geneve || gtp || gre || erspan || teredo"
+
+
+def check_tunnels(args, path):
+    """Every inner TCP or UDP conversation tshark finds inside a tunnel is a
+    flow of dsmflow's, between the inner addresses, with its tunnel named."""
+    name = os.path.basename(path)
+    inner = set()
+    for key, frames in tshark_by_flow(path, "(%s) && (tcp || udp)" % TUNNELS, ("frame.protocols",)).items():
+        layers = frames[0][0].split(":")
+        after = [i for i, l in enumerate(layers) if l in ("vxlan", "geneve", "gtp", "gre", "erspan", "teredo")]
+        ips = [i for i, l in enumerate(layers) if l in ("ip", "ipv6")]
+        ports = [i for i, l in enumerate(layers) if l in ("tcp", "udp")]
+        if not after or not ips or not ports or not (after[0] < ips[-1] < ports[-1]):
+            continue    # the tunnel carries no inner TCP or UDP: the key is the outer one
+        client, cport, server, sport = key
+        inner.add(frozenset([(client, cport), (server, sport)]))
+    report, flows = dsmflow_read(args, [path])
+    ours = {frozenset([(f["client"], f["client_port"]), (f["server"], f["server_port"])])
+            for f in flows if f.get("tunnel")}
+    missing = inner - ours
+    check(not missing, "%s: the tunnelled conversations tshark sees are flows of their own: missing %r"
+          % (name, sorted(tuple(sorted(m)) for m in missing)[:3]))
 
 
 # ---- bad input ----

@@ -384,11 +384,108 @@ static void test_tunnels(void **state)
 	assert_int_equal(decode_whole(DLT_RAW, &b, &d), DECODE_IP);
 	assert_tcp4(&d);
 
+	pkb_init(&b);	/* Cisco HDLC */
+	pkb_bytes(&b, "\x0f\x00\x08\x00", 4);
+	tcp4(&b);
+	assert_int_equal(decode_whole(104, &b, &d), DECODE_IP);
+	assert_tcp4(&d);
+
 	pkb_init(&b);	/* five nested tunnels are one too many */
 	for (int i = 0; i < 5; i++)
 		pkb_ipv4(&b, r1, r2, 4, 1, 0, 0);
 	tcp4(&b);
 	assert_int_equal(decode_whole(DLT_RAW, &b, &d), DECODE_MALFORMED);
+}
+
+/* An outer IPv4 packet from 10.0.0.1 to 10.0.0.2 of protocol proto, UDP to
+ * dport when proto is 17, then the tunnel header hdr[0..n); what follows is
+ * the caller's. */
+static void outer(struct pkb *b, uint8_t proto, uint16_t dport, const void *hdr, uint32_t n)
+{
+	static const uint8_t r1[4] = { 10, 0, 0, 1 }, r2[4] = { 10, 0, 0, 2 };
+
+	pkb_init(b);
+	pkb_ether(b, 0x0800);
+	pkb_ipv4(b, r1, r2, proto, 1, 0, 0);
+	if (proto == 17)
+		pkb_udp(b, 40000, dport);
+	pkb_bytes(b, hdr, n);
+}
+
+/* The inner packet is found, counted as the flow, its tunnel named. */
+static void assert_tunnel(const struct pkb *b, enum decode_tunnel kind, uint16_t tenant)
+{
+	struct decoded d;
+
+	assert_int_equal(decode_whole(DLT_EN10MB, b, &d), DECODE_IP);
+	assert_tcp4(&d);
+	assert_int_equal(d.tunnel, kind);
+	assert_int_equal(d.tenant, tenant);
+	assert_non_null(decode_tunnel_name(kind));
+}
+
+static void test_udp_and_gre_tunnels(void **state)
+{
+	struct pkb b;
+	struct decoded d;
+
+	(void)state;
+	outer(&b, 17, 4789, "\x08\0\0\0\0\x04\x57\0", 8);	/* VXLAN, VNI 1111 */
+	pkb_ether(&b, 0x0800);
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_VXLAN, 1111);
+	outer(&b, 17, 6081, "\x01\0\x65\x58\0\0\x2a\0" "\0\0\0\0", 12);	/* GENEVE, 4 bytes of options */
+	pkb_ether(&b, 0x0800);
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_GENEVE, 42);
+	outer(&b, 17, 6081, "\0\0\x08\0\0\0\x2a\0", 8);	/* GENEVE carrying IP */
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_GENEVE, 42);
+	outer(&b, 17, 2152, "\x30\xff\0\0\0\0\0\x01", 8);	/* GTP-U G-PDU */
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_GTP, 0);
+	/* GTP-U with a sequence number and a PDU session extension header */
+	outer(&b, 17, 2152, "\x36\xff\0\0\0\0\0\x01" "\0\x01\0\x85" "\x01\x10\x09\x00", 16);
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_GTP, 0);
+	outer(&b, 17, 2152, "\x32\x01\0\0\0\0\0\x01\0\0\0\0", 12);	/* GTP signalling: the UDP flow */
+	pkb_finish(&b);
+	assert_int_equal(decode_whole(DLT_EN10MB, &b, &d), DECODE_IP);
+	assert_int_equal(d.dport, 2152);
+	assert_int_equal(d.tunnel, TUNNEL_NONE);
+	outer(&b, 47, 0, "\0\0\x08\0", 4);	/* GRE */
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_GRE, 0);
+	outer(&b, 47, 0, "\xb0\0\x08\0" "\0\0\0\0" "\0\0\0\x07" "\0\0\0\x01", 16);	/* checksum, key, sequence */
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_GRE, 0);
+	outer(&b, 47, 0, "\0\0\x88\xbe", 4);	/* ERSPAN type I */
+	pkb_ether(&b, 0x0800);
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_ERSPAN, 0);
+	outer(&b, 47, 0, "\x10\0\x88\xbe\0\0\0\x01" "\x10\x01\0\x00\0\0\0\0", 16);	/* type II */
+	pkb_ether(&b, 0x0800);
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_ERSPAN, 0);
+	outer(&b, 47, 0, "\x10\0\x22\xeb\0\0\0\x01" "\x20\x01\0\0\0\0\0\0\0\0\0\x01"
+			 "\0\0\0\0\0\0\0\0", 28);	/* type III with its platform subheader */
+	pkb_ether(&b, 0x0800);
+	tcp4(&b);
+	assert_tunnel(&b, TUNNEL_ERSPAN, 0);
+	outer(&b, 17, 3544, "", 0);	/* Teredo: IPv6 in UDP */
+	tcp6(&b);
+	assert_int_equal(decode_whole(DLT_EN10MB, &b, &d), DECODE_IP);
+	assert_int_equal(d.family, 6);
+	assert_int_equal(d.dport, 445);
+	assert_int_equal(d.tunnel, TUNNEL_TEREDO);
+	/* a tunnel cut by the snapshot before the inner ports: the outer flow */
+	outer(&b, 17, 4789, "\x08\0\0\0\0\x04\x57\0", 8);
+	pkb_ether(&b, 0x0800);
+	tcp4(&b);
+	assert_int_equal(decode_packet(DLT_EN10MB, guard_place(b.data, 64), 64, b.len, &d),
+			 DECODE_IP);
+	assert_int_equal(d.dport, 4789);
+	assert_true(d.truncated);
 }
 
 /* A cut at every byte: before the last header byte the packet is
@@ -535,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_tunnels),
 		cmocka_unit_test(test_truncation_at_every_boundary),
 		cmocka_unit_test(test_snapshot_cuts_keep_the_ports),
+		cmocka_unit_test(test_udp_and_gre_tunnels),
 		cmocka_unit_test(test_random_input_is_survived),
 	};
 

@@ -25,7 +25,19 @@ enum decode_fragment {
 /* Link types beyond libpcap's DLT_ values: */
 #define DECODE_LINK_IP 0x10000	/* a bare IPv4 or IPv6 packet (NFQUEUE) */
 
-#define DECODE_MAX_TUNNELS 4	/* IP-in-IP nesting decoded before giving up */
+#define DECODE_MAX_TUNNELS 4	/* tunnels nested in one packet decoded before giving up */
+
+/* The tunnels the decoder opens; the flow is the innermost packet's. */
+enum decode_tunnel {
+	TUNNEL_NONE,
+	TUNNEL_IPIP,	/* IPv4 or IPv6 in IPv4 or IPv6 (6in4 among them) */
+	TUNNEL_GRE,	/* GRE with IP, Ethernet or (PPTP's) PPP inside */
+	TUNNEL_ERSPAN,	/* GRE carrying ERSPAN type I, II or III: a switch's remote mirror */
+	TUNNEL_VXLAN,	/* udp/4789 */
+	TUNNEL_GENEVE,	/* udp/6081 */
+	TUNNEL_GTP,	/* GTP-U, udp/2152 */
+	TUNNEL_TEREDO,	/* IPv6 in udp/3544 */
+};
 
 struct decoded {
 	uint8_t family;		/* 4 or 6: the innermost IP header */
@@ -36,7 +48,10 @@ struct decoded {
 	uint8_t src[16];	/* IPv4 in the first 4 bytes, rest zero */
 	uint8_t dst[16];
 	uint16_t sport, dport;	/* 0 where the protocol has no ports */
-	uint8_t tunnels;	/* IP-in-IP layers removed */
+	uint8_t tunnels;	/* tunnel layers removed */
+	uint8_t tunnel;		/* enum decode_tunnel: the outermost one, TUNNEL_NONE for none */
+	uint16_t tenant;	/* VXLAN's or GENEVE's network identifier, folded to 16 bits:
+				 * tenants may reuse addresses (0: none) */
 	uint8_t frame_cut;	/* the capture holds less of the frame than the wire had */
 	uint8_t cut;		/* the snapshot length cut the IP payload (the capture holds
 				 * less than the IP length says, and less than the wire had) */
@@ -64,5 +79,8 @@ enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen
 
 /* Whether decode_packet understands link type link. */
 int decode_link_supported(int link);
+
+/* "ipip", "gre", "erspan", "vxlan", "geneve", "gtp", "teredo"; NULL for none. */
+const char *decode_tunnel_name(enum decode_tunnel t);
 
 #endif

@@ -58,7 +58,8 @@ struct flow_key {
 	uint16_t port[2];
 	uint8_t ip_proto;
 	uint8_t family;
-	uint16_t zero;		/* keeps the key free of padding: it is hashed as bytes */
+	uint16_t tenant;	/* VXLAN/GENEVE network, folded (0: none); it also keeps the
+				 * key free of padding: the key is hashed as words */
 };
 
 /* Per-flow direction index into packets[] and bytes[]. */
@@ -88,7 +89,7 @@ struct flow {
 	uint8_t decided_by;		/* enum service_evidence: what decided its attribution */
 	uint8_t payload;		/* FLOW_PAYLOAD_* bits: which of its payloads are read */
 	uint8_t marks;			/* FLOW_MARK_* bits: what its evidence said */
-	uint8_t unused;
+	uint8_t tunnel;			/* enum decode_tunnel its packets came in (the first's) */
 } __attribute__((aligned(128)));
 
 /* What decided a flow's service, strongest first. */
