@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
+
 #include "dsmflow/attribute.h"
 #include "dsmflow/expect.h"
 #include "dsmflow/ftp.h"
 #include "dsmflow/names.h"
 
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
 #define TFTP_PORT 69
 
 enum track { TRACK_NONE, TRACK_FTP };
@@ -41,10 +41,10 @@ struct attributor {
 int attribute_dsm_proto(uint8_t ip_proto)
 {
 	switch (ip_proto) {
-	case IPPROTO_TCP_: return DSM_PROTO_TCP;
-	case IPPROTO_UDP_: return DSM_PROTO_UDP;
-	case 1:
-	case 58: return DSM_PROTO_ICMP;
+	case IPPROTO_TCP: return DSM_PROTO_TCP;
+	case IPPROTO_UDP: return DSM_PROTO_UDP;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: return DSM_PROTO_ICMP;
 	default: return -1;
 	}
 }
@@ -256,10 +256,10 @@ static void decide_server(const struct attributor *a, struct flow *flow, uint8_t
 	const struct flow_key *k = &flow->key;
 	int side;
 
-	if (pkt->ip_proto == IPPROTO_TCP_ && (pkt->tcp_flags & TCP_SYN) && pkt->fragment != FRAG_LATER) {
+	if (pkt->ip_proto == IPPROTO_TCP && (pkt->tcp_flags & TCP_SYN) && pkt->fragment != FRAG_LATER) {
 		flow->server = (pkt->tcp_flags & TCP_ACK) ? from : !from;
 		flow->evidence = EVIDENCE_SYN;
-	} else if (pkt->ip_proto != IPPROTO_TCP_ && pkt->ip_proto != IPPROTO_UDP_) {
+	} else if (pkt->ip_proto != IPPROTO_TCP && pkt->ip_proto != IPPROTO_UDP) {
 		flow->server = !from;
 		flow->evidence = EVIDENCE_FIRST_PACKET;
 	} else if ((side = server_by_nas(a, k, proto, nas)) >= 0) {
@@ -308,7 +308,7 @@ static void expect_tftp_transfer(struct attributor *a, const struct flow *flow, 
 				 uint64_t now_us)
 {
 	struct expectation x = {
-		.family = flow->key.family, .ip_proto = IPPROTO_UDP_, .listener_is_server = 0,
+		.family = flow->key.family, .ip_proto = IPPROTO_UDP, .listener_is_server = 0,
 		.listen_port = flow->key.port[from], .service = (uint16_t)a->tftp_service,
 		.expires_us = now_us + EXPECT_TIMEOUT_US,
 	};
@@ -331,10 +331,10 @@ void attribute_flow(struct attributor *a, struct flow *flow, uint8_t from,
 	if (flow->kind != FLOW_SERVICE)
 		return;
 	if (flow->attribution == a->ftp_service && flow->evidence != EVIDENCE_EXPECTED &&
-	    pkt->ip_proto == IPPROTO_TCP_)
+	    pkt->ip_proto == IPPROTO_TCP)
 		flow->tracked = TRACK_FTP;
 	else if (flow->attribution == a->tftp_service && flow->evidence != EVIDENCE_EXPECTED &&
-		 pkt->ip_proto == IPPROTO_UDP_ && from != flow->server)
+		 pkt->ip_proto == IPPROTO_UDP && from != flow->server)
 		expect_tftp_transfer(a, flow, from, now_us);
 }
 
@@ -342,7 +342,7 @@ void attribute_payload(struct attributor *a, const struct flow *flow, uint8_t fr
 		       const struct decoded *pkt, uint64_t now_us)
 {
 	struct expectation x = {
-		.family = flow->key.family, .ip_proto = IPPROTO_TCP_, .listener_is_server = 1,
+		.family = flow->key.family, .ip_proto = IPPROTO_TCP, .listener_is_server = 1,
 		.service = flow->attribution, .expires_us = now_us + EXPECT_TIMEOUT_US,
 	};
 	enum ftp_announce announce;

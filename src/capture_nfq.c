@@ -182,21 +182,29 @@ int capture_queue_dispatch(struct queue_capture *q, packet_fn fn, void *ctx, str
 }
 
 /* The kernel's own drop counters for the queue, from
- * /proc/net/netfilter/nfnetlink_queue: queue, peer portid, waiting, copy
- * mode, copy range, queue dropped, user dropped, last id, 1. */
+ * /proc/net/netfilter/nfnetlink_queue, a line per queue: queue, peer
+ * portid, waiting, copy mode, copy range, queue dropped, user dropped,
+ * last id, 1. */
 static void read_kernel_counters(struct queue_capture *q)
 {
 	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
-	unsigned queue, portid, waiting, mode, range, id, one;
-	unsigned long long dropped, user_dropped;
+	char line[256];
 
 	if (!f)
 		return;
-	while (fscanf(f, "%u %u %u %u %u %llu %llu %u %u", &queue, &portid, &waiting, &mode, &range,
-		      &dropped, &user_dropped, &id, &one) == 9) {
-		if (queue == q->queue) {
-			q->stats.dropped_queue = dropped;
-			q->stats.dropped_user = user_dropped;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long field[9];
+		char *at = line, *end;
+		int n = 0;
+
+		for (; n < 9; n++, at = end) {
+			field[n] = strtoull(at, &end, 10);
+			if (end == at)
+				break;
+		}
+		if (n == 9 && field[0] == q->queue) {
+			q->stats.dropped_queue = field[5];
+			q->stats.dropped_user = field[6];
 		}
 	}
 	fclose(f);

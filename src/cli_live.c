@@ -73,10 +73,13 @@ static char *join_filter(int argc, char **argv)
 	for (int i = 0; i < argc; i++)
 		len += strlen(argv[i]) + 1;
 	filter = calloc(1, len);
-	for (int i = 0; filter && i < argc; i++) {
-		strcat(filter, argv[i]);
-		if (i + 1 < argc)
-			strcat(filter, " ");
+	for (size_t i = 0, at = 0; filter && i < (size_t)argc; i++) {
+		size_t n = strlen(argv[i]);
+
+		memcpy(filter + at, argv[i], n);
+		at += n;
+		if (i + 1 < (size_t)argc)
+			filter[at++] = ' ';
 	}
 	return filter;
 }

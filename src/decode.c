@@ -6,6 +6,7 @@
  * cast to host structs (a VLAN tag leaves IP unaligned), and lengths from
  * headers only ever shrink the cursor, never extend it past the capture.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <netinet/in.h>
@@ -296,6 +297,17 @@ static int decode_tunnel(struct cursor *c, struct decoded *out,
 	}
 	*status = (enum decode_status)inner;
 	return 1;
+}
+
+const char *decode_ip_proto_name(uint8_t proto, char *buf, size_t size)
+{
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	default: snprintf(buf, size, "ip-%u", proto); return buf;
+	}
 }
 
 const char *decode_tunnel_name(enum decode_tunnel t)

@@ -20,6 +20,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
@@ -409,10 +410,10 @@ struct flow *flow_table_find(struct flow_table *table, const struct flow_key *ke
 static enum flow_timeout_class initial_class(uint8_t ip_proto)
 {
 	switch (ip_proto) {
-	case 6: return FLOW_TCP_ESTABLISHED;	/* refined by the first packet's flags */
-	case 17: return FLOW_UDP;
-	case 1:
-	case 58: return FLOW_ICMP;
+	case IPPROTO_TCP: return FLOW_TCP_ESTABLISHED;	/* refined by the first packet's flags */
+	case IPPROTO_UDP: return FLOW_UDP;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6: return FLOW_ICMP;
 	default: return FLOW_OTHER;
 	}
 }
@@ -510,9 +511,9 @@ static void update_tcp_state(struct flow *flow, uint8_t flags)
 static enum flow_timeout_class class_of(const struct flow *flow)
 {
 	switch (flow->key.ip_proto) {
-	case 6:
+	case IPPROTO_TCP:
 		return flow->tcp_state == TCP_ESTABLISHED ? FLOW_TCP_ESTABLISHED : FLOW_TCP_TRANSITORY;
-	case 17:
+	case IPPROTO_UDP:
 		return flow->packets[TO_SERVER] && flow->packets[TO_CLIENT] ? FLOW_UDP_STREAM : FLOW_UDP;
 	default:
 		return (enum flow_timeout_class)flow->timeout_class;
@@ -529,7 +530,7 @@ void flow_table_update(struct flow_table *table, struct flow *flow, uint8_t from
 	flow->bytes[dir] += wire_len;
 	if (now_us > flow->last_us)
 		flow->last_us = now_us;
-	if (pkt->ip_proto == 6 && pkt->fragment != FRAG_LATER)
+	if (pkt->ip_proto == IPPROTO_TCP && pkt->fragment != FRAG_LATER)
 		update_tcp_state(flow, pkt->tcp_flags);
 	class = class_of(flow);
 	if (class != flow->timeout_class) {	/* a few times in a flow's life */
@@ -541,7 +542,7 @@ void flow_table_update(struct flow_table *table, struct flow *flow, uint8_t from
 
 int flow_is_reused_by(const struct flow *flow, const struct decoded *pkt)
 {
-	return pkt->ip_proto == 6 && (pkt->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+	return pkt->ip_proto == IPPROTO_TCP && (pkt->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
 	       flow->tcp_state == TCP_CLOSING;
 }
 

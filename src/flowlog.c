@@ -14,17 +14,6 @@
 #include "dsmflow/jsonout.h"
 #include "dsmflow/netaddr.h"
 
-static const char *ip_proto_name(uint8_t p, char *buf, size_t size)
-{
-	switch (p) {
-	case 6: return "tcp";
-	case 17: return "udp";
-	case 1: return "icmp";
-	case 58: return "icmpv6";
-	default: snprintf(buf, size, "ip-%u", p); return buf;
-	}
-}
-
 void flowlog_time(FILE *out, uint64_t us)
 {
 	fprintf(out, "%llu.%06llu", (unsigned long long)(us / 1000000),
@@ -39,7 +28,7 @@ void flowlog_tuple(FILE *out, const struct flow *flow)
 
 	fprintf(out, "\"proto\": \"%s\", \"client\": \"%s\", \"client_port\": %u, "
 		     "\"server\": \"%s\", \"server_port\": %u",
-		ip_proto_name(k->ip_proto, proto, sizeof(proto)),
+		decode_ip_proto_name(k->ip_proto, proto, sizeof(proto)),
 		addr_format(k->family, k->addr[c], client, sizeof(client)), k->port[c],
 		addr_format(k->family, k->addr[s], server, sizeof(server)), k->port[s]);
 }

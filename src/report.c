@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsmflow/decode.h"
 #include "dsmflow/evidence.h"
 #include "dsmflow/jsonout.h"
 #include "dsmflow/report.h"
@@ -230,17 +231,6 @@ static void release(struct report_data *data)
 
 /* ---- shared helpers ---- */
 
-static const char *proto_name(uint8_t ip_proto, char *buf, size_t size)
-{
-	switch (ip_proto) {
-	case 6: return "tcp";
-	case 17: return "udp";
-	case 1: return "icmp";
-	case 58: return "icmpv6";
-	default: snprintf(buf, size, "ip-%u", ip_proto); return buf;
-	}
-}
-
 static const char *candidate_name(const struct report_data *data, const struct report_row *r,
 				  size_t i)
 {
@@ -432,7 +422,7 @@ static void write_table(const struct report_data *data, const struct table_limit
 			"FLOWS", "PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
 		for (size_t i = 0; i < ports; i++) {
 			snprintf(name, sizeof(name), "%s/%u",
-				 proto_name(data->ports[i].ip_proto, proto, sizeof(proto)),
+				 decode_ip_proto_name(data->ports[i].ip_proto, proto, sizeof(proto)),
 				 data->ports[i].port);
 			table_row(out, width, name, "", data->ports[i].counts);
 		}
@@ -534,7 +524,7 @@ static void write_json(const struct report_data *data, FILE *out)
 		const struct port_line *p = &data->ports[i];
 
 		fprintf(out, "    {\"proto\": \"%s\", \"port\": %u, ",
-			proto_name(p->ip_proto, proto, sizeof(proto)), p->port);
+			decode_ip_proto_name(p->ip_proto, proto, sizeof(proto)), p->port);
 		json_counts(p->counts, out);
 		fputs(i + 1 < data->port_count ? "},\n" : "}\n", out);
 	}

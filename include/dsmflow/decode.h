@@ -7,6 +7,7 @@
 #ifndef DSMFLOW_DECODE_H
 #define DSMFLOW_DECODE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum decode_status {
@@ -79,6 +80,10 @@ enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen
 
 /* Whether decode_packet understands link type link. */
 int decode_link_supported(int link);
+
+/* The name reports give IP protocol proto: "tcp", "udp", "icmp", "icmpv6",
+ * or "ip-N" written into buf. The one table of IP protocol names. */
+const char *decode_ip_proto_name(uint8_t proto, char *buf, size_t size);
 
 /* "ipip", "gre", "erspan", "vxlan", "geneve", "gtp", "teredo"; NULL for none. */
 const char *decode_tunnel_name(enum decode_tunnel t);
