@@ -12,6 +12,7 @@
 
 #include <uthash.h>
 
+#include "dsmflow/decimal.h"
 #include "dsmflow/catalog.h"
 #include "dsmflow/jsonout.h"
 #include "dsmflow/tsv.h"
@@ -255,16 +256,9 @@ static bool field_is_empty_marker(const struct tsv_field *f)
 /* Decimal 0..65535, digits only. */
 static bool parse_port(const struct tsv_field *f, uint16_t *port)
 {
-	unsigned value = 0;
+	uint64_t value;
 
-	if (f->n == 0 || f->n > 5)
-		return false;
-	for (size_t i = 0; i < f->n; i++) {
-		if (!isdigit((unsigned char)f->p[i]))
-			return false;
-		value = value * 10 + (unsigned)(f->p[i] - '0');
-	}
-	if (value > UINT16_MAX)
+	if (decimal_parse(f->p, f->n, UINT16_MAX, &value))
 		return false;
 	*port = (uint16_t)value;
 	return true;

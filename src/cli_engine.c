@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsmflow/decimal.h"
 #include "cli_engine.h"
 
 void engine_options_init(struct engine_options *o)
@@ -15,17 +16,7 @@ void engine_options_init(struct engine_options *o)
 
 int cli_parse_count(const char *text, uint64_t max, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	if (text[0] < '0' || text[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
+	return decimal_parse(text, strlen(text), max, out);
 }
 
 int engine_option(const char *cmd, struct engine_options *o, int opt, const char *arg)

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "dsmflow/decimal.h"
 #include "dsmflow/ftp.h"
 
 /* A line within the payload: [p, p + n). */
@@ -29,6 +30,13 @@ static int starts_with_nocase(const struct line *l, const char *word)
 	return 1;
 }
 
+/* The decimal digits of l from position at: how many, and their value in
+ * *v (limit + 1 when larger than limit). */
+static size_t line_decimal(const struct line *l, uint32_t at, uint64_t limit, uint64_t *v)
+{
+	return decimal_prefix((const char *)l->p + at, l->n - at, limit, v);
+}
+
 /* Reads up to max_count comma-separated decimal numbers (each <= 255)
  * starting at *i; returns how many were read. */
 static int read_byte_list(const struct line *l, uint32_t *i, unsigned *values, int max_count)
@@ -36,17 +44,12 @@ static int read_byte_list(const struct line *l, uint32_t *i, unsigned *values, i
 	int count = 0;
 
 	while (count < max_count && *i < l->n && isdigit(l->p[*i])) {
-		unsigned v = 0;
-		int digits = 0;
+		uint64_t v;
 
-		while (*i < l->n && isdigit(l->p[*i]) && digits < 4) {
-			v = v * 10 + (unsigned)(l->p[*i] - '0');
-			(*i)++;
-			digits++;
-		}
+		*i += (uint32_t)line_decimal(l, *i, 255, &v);
 		if (v > 255)
 			return -1;
-		values[count++] = v;
+		values[count++] = (unsigned)v;
 		if (count < max_count) {
 			if (*i >= l->n || l->p[*i] != ',')
 				return count;
@@ -76,15 +79,11 @@ static int find_host_port(const struct line *l, uint32_t from, uint16_t *port)
 
 static int read_port_number(const struct line *l, uint32_t *i, uint16_t *port)
 {
-	unsigned v = 0;
-	int digits = 0;
+	uint64_t v;
+	size_t digits = line_decimal(l, *i, UINT16_MAX, &v);
 
-	while (*i < l->n && isdigit(l->p[*i]) && digits < 6) {
-		v = v * 10 + (unsigned)(l->p[*i] - '0');
-		(*i)++;
-		digits++;
-	}
-	if (digits == 0 || v == 0 || v > 65535)
+	*i += (uint32_t)digits;
+	if (digits == 0 || v == 0 || v > UINT16_MAX)
 		return 0;
 	*port = (uint16_t)v;
 	return 1;

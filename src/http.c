@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "dsmflow/decimal.h"
 #include "dsmflow/cursor.h"
 #include "dsmflow/http.h"
 
@@ -283,11 +284,10 @@ static void header_line(struct http_scan *s)
 
 	s->line[s->line_len] = '\0';
 	if ((v = header_value(s, "content-length:"))) {
-		int64_t n = 0;
+		uint64_t n;
 
-		for (; *v >= '0' && *v <= '9' && n < (int64_t)UINT32_MAX; v++)
-			n = n * 10 + (*v - '0');
-		s->content_length = n;
+		decimal_prefix(v, strlen(v), UINT32_MAX, &n);
+		s->content_length = (int64_t)n;
 	} else if ((v = header_value(s, "content-type:"))) {
 		s->body_form = starts_with(v, "application/x-www-form-urlencoded") ||
 			       starts_with(v, "multipart/form-data");

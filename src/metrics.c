@@ -27,6 +27,7 @@
 
 #include <microhttpd.h>
 
+#include "dsmflow/decimal.h"
 #include "dsmflow/metrics.h"
 #include "dsmflow/report.h"
 
@@ -246,10 +247,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 
 static int parse_port(const char *text, uint16_t *port)
 {
-	char *end;
-	unsigned long v = strtoul(text, &end, 10);
+	uint64_t v;
 
-	if (!*text || *end || v > 65535 || text[0] < '0' || text[0] > '9')
+	if (decimal_parse(text, strlen(text), UINT16_MAX, &v))
 		return -1;
 	*port = (uint16_t)v;
 	return 0;

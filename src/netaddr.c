@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsmflow/decimal.h"
 #include "dsmflow/netaddr.h"
 
 static void clear_host_bits(uint8_t *addr, unsigned prefix_len, unsigned bytes)
@@ -23,7 +24,6 @@ int cidr_parse(const char *text, struct cidr *out, struct dsm_err *err)
 	const char *slash = strchr(text, '/');
 	size_t addr_len = slash ? (size_t)(slash - text) : strlen(text);
 	unsigned max_len;
-	char *end;
 
 	memset(out, 0, sizeof(*out));
 	if (addr_len == 0 || addr_len >= sizeof(addr_text))
@@ -39,12 +39,9 @@ int cidr_parse(const char *text, struct cidr *out, struct dsm_err *err)
 	max_len = out->family == 4 ? 32 : 128;
 	out->prefix_len = (uint8_t)max_len;
 	if (slash) {
-		unsigned long len;
+		uint64_t len;
 
-		if (slash[1] < '0' || slash[1] > '9')
-			goto bad;
-		len = strtoul(slash + 1, &end, 10);
-		if (*end || len > max_len)
+		if (decimal_parse(slash + 1, strlen(slash + 1), max_len, &len))
 			goto bad;
 		out->prefix_len = (uint8_t)len;
 	}

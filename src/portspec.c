@@ -1,23 +1,16 @@
 /* portspec.c - parsing PROTO/PORT[-PORT]; strict, because a typo in a port
  * given on the command line must not quietly look up or add another port. */
-#include <ctype.h>
 #include <string.h>
 
+#include "dsmflow/decimal.h"
 #include "dsmflow/portspec.h"
 
 /* Decimal 0..65535 from s[0..n). */
 static int parse_number(const char *s, size_t n, uint16_t *out)
 {
-	unsigned value = 0;
+	uint64_t value;
 
-	if (n == 0 || n > 5)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		value = value * 10 + (unsigned)(s[i] - '0');
-	}
-	if (value > UINT16_MAX)
+	if (decimal_parse(s, n, UINT16_MAX, &value))
 		return -1;
 	*out = (uint16_t)value;
 	return 0;
