@@ -465,15 +465,17 @@ while time.time() < end:
     time.sleep(0.02)
 """
 
-# DSM web requests whose Web API name arrives in two segments a little
-# apart: each flow is pending (its counts in no row yet) until the second
-# part names the package, then moves to File Station's row at once.
+# DSM web requests whose Web API name arrives in two segments apart: each
+# flow is pending (its counts in no row yet) until the second part names the
+# package, then moves to File Station's row at once. The gap spans several
+# of the sensor's idle wake-ups (CAPTURE_WAIT_MS, 100 ms) so that a snapshot
+# is taken while the flow is pending even on a loaded machine.
 SLOW_CLIENT = """
 import socket, sys, time
 for i in range(int(sys.argv[2])):
     s = socket.create_connection((sys.argv[1], 5000), timeout=5)
     s.sendall(b"GET /webapi/entry.cgi?api=SYNO.")
-    time.sleep(0.15)
+    time.sleep(0.35)
     s.sendall(b"FileStation.List&version=2&method=list HTTP/1.0\\r\\nHost: nas\\r\\n\\r\\n")
     while s.recv(65536):
         pass
@@ -484,7 +486,7 @@ for i in range(int(sys.argv[2])):
 def check_counters_never_go_down(hosts, port):
     """Scrapes a sensor every 20 ms while flows go from pending to decided:
     no counter ever goes down, and every scrape adds up."""
-    scraper = hosts.start("python3", "-c", SCRAPER, "http://127.0.0.1:%d/metrics" % port, "8", ns=NAS,
+    scraper = hosts.start("python3", "-c", SCRAPER, "http://127.0.0.1:%d/metrics" % port, "12", ns=NAS,
                           stdout=subprocess.PIPE, text=True)
     client = hosts.start("python3", "-c", SLOW_CLIENT, NAS_C1, "25", ns=C1)
     client.wait(timeout=60)
