@@ -598,6 +598,14 @@ static void prom_family(FILE *out, const char *name, const char *type, const cha
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled series. */
+static void prom_scalar(FILE *out, const char *name, const char *type, const char *help,
+			uint64_t value)
+{
+	prom_family(out, name, type, help);
+	fprintf(out, "%s %llu\n", name, u(value));
+}
+
 static void prom_service_labels(FILE *out, const char *metric, const struct report_row *r)
 {
 	fprintf(out, "%s{dsm_service=", metric);
@@ -662,30 +670,30 @@ static void prom_inspection(const struct report_data *data, FILE *out)
 	const struct inspect_stats *i = data->in->inspect;
 	const struct dns_table_stats *d = data->in->dns;
 
-	prom_family(out, "dsmflow_pending_packets", "gauge",
+	prom_scalar(out, "dsmflow_pending_packets", "gauge",
 		    "Packets of flows whose service their payload may still name: counted in no "
-		    "result yet, added to their service when the flow is decided.");
-	fprintf(out, "dsmflow_pending_packets %llu\n", u(t->pending_packets));
-	prom_family(out, "dsmflow_pending_bytes", "gauge", "Bytes of those packets.");
-	fprintf(out, "dsmflow_pending_bytes %llu\n", u(t->pending_bytes));
+		    "result yet, added to their service when the flow is decided.",
+		    t->pending_packets);
+	prom_scalar(out, "dsmflow_pending_bytes", "gauge", "Bytes of those packets.",
+		    t->pending_bytes);
 	if (i) {
-		prom_family(out, "dsmflow_inspected_flows_total", "counter",
-			    "Flows whose first payload was read for evidence of their service.");
-		fprintf(out, "dsmflow_inspected_flows_total %llu\n", u(i->started));
-		prom_family(out, "dsmflow_inspection_skipped_flows_total", "counter",
+		prom_scalar(out, "dsmflow_inspected_flows_total", "counter",
+			    "Flows whose first payload was read for evidence of their service.",
+			    i->started);
+		prom_scalar(out, "dsmflow_inspection_skipped_flows_total", "counter",
 			    "Flows that should have been inspected but were decided by port: no "
-			    "inspection slot was free.");
-		fprintf(out, "dsmflow_inspection_skipped_flows_total %llu\n", u(i->no_slot));
-		prom_family(out, "dsmflow_dns_answers_total", "counter", "DNS A and AAAA answers read.");
-		fprintf(out, "dsmflow_dns_answers_total %llu\n", u(i->dns_answers));
+			    "inspection slot was free.",
+			    i->no_slot);
+		prom_scalar(out, "dsmflow_dns_answers_total", "counter", "DNS A and AAAA answers read.",
+			    i->dns_answers);
 	}
 	if (d) {
 		prom_family(out, "dsmflow_dns_table_entries", "gauge",
 			    "Addresses in the table of DNS answers (its capacity in the capacity label).");
 		fprintf(out, "dsmflow_dns_table_entries{capacity=\"%zu\"} %zu\n", d->capacity, d->entries);
-		prom_family(out, "dsmflow_dns_table_evicted_total", "counter",
-			    "DNS answers pushed out of the full table before their TTL passed.");
-		fprintf(out, "dsmflow_dns_table_evicted_total %llu\n", u(d->evicted));
+		prom_scalar(out, "dsmflow_dns_table_evicted_total", "counter",
+			    "DNS answers pushed out of the full table before their TTL passed.",
+			    d->evicted);
 	}
 }
 
@@ -704,16 +712,16 @@ static void prom_results(const struct report_data *data, FILE *out)
 	prom_family(out, "dsmflow_bytes_total", "counter", "Bytes seen, by classification result.");
 	for (int i = 0; i < 4; i++)
 		fprintf(out, "dsmflow_bytes_total{result=\"%s\"} %llu\n", names[i], u(bytes[i]));
-	prom_family(out, "dsmflow_truncated_packets_total", "counter",
+	prom_scalar(out, "dsmflow_truncated_packets_total", "counter",
 		    "Packets whose transport header the snapshot length cut after the ports: "
-		    "counted by their ports as usual, and here too.");
-	fprintf(out, "dsmflow_truncated_packets_total %llu\n", u(t->truncated_packets));
-	prom_family(out, "dsmflow_read_packets_total", "counter",
-		    "Packets read: dsmflow_packets_total over every result plus dsmflow_pending_packets.");
-	fprintf(out, "dsmflow_read_packets_total %llu\n", u(t->packets));
-	prom_family(out, "dsmflow_read_bytes_total", "counter",
-		    "Bytes read: dsmflow_bytes_total over every result plus dsmflow_pending_bytes.");
-	fprintf(out, "dsmflow_read_bytes_total %llu\n", u(t->bytes));
+		    "counted by their ports as usual, and here too.",
+		    t->truncated_packets);
+	prom_scalar(out, "dsmflow_read_packets_total", "counter",
+		    "Packets read: dsmflow_packets_total over every result plus dsmflow_pending_packets.",
+		    t->packets);
+	prom_scalar(out, "dsmflow_read_bytes_total", "counter",
+		    "Bytes read: dsmflow_bytes_total over every result plus dsmflow_pending_bytes.",
+		    t->bytes);
 }
 
 static void prom_capture(const struct capture_stats *capture, FILE *out)
@@ -724,18 +732,18 @@ static void prom_capture(const struct capture_stats *capture, FILE *out)
 	uint64_t dropped[4] = { c->dropped_kernel, c->dropped_interface, c->dropped_queue,
 				c->dropped_user };
 
-	prom_family(out, "dsmflow_capture_received_packets_total", "counter",
-		    "Packets the capture source delivered (0 when reading files).");
-	fprintf(out, "dsmflow_capture_received_packets_total %llu\n", u(c->received));
+	prom_scalar(out, "dsmflow_capture_received_packets_total", "counter",
+		    "Packets the capture source delivered (0 when reading files).",
+		    c->received);
 	prom_family(out, "dsmflow_capture_dropped_packets_total", "counter",
 		    "Packets lost before dsmflow saw them: by the kernel's capture buffer or the "
 		    "interface (live), by a full queue or undeliverable netlink messages (queue).");
 	for (int i = 0; i < 4; i++)
 		fprintf(out, "dsmflow_capture_dropped_packets_total{reason=\"%s\"} %llu\n", reasons[i],
 			u(dropped[i]));
-	prom_family(out, "dsmflow_queue_enobufs_total", "counter",
-		    "Receive errors ENOBUFS on the NFQUEUE socket (survived; packets were lost).");
-	fprintf(out, "dsmflow_queue_enobufs_total %llu\n", u(c->enobufs));
+	prom_scalar(out, "dsmflow_queue_enobufs_total", "counter",
+		    "Receive errors ENOBUFS on the NFQUEUE socket (survived; packets were lost).",
+		    c->enobufs);
 }
 
 static void write_prometheus(const struct report_data *data, FILE *out)
@@ -743,26 +751,26 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 	prom_services(data, out);
 	prom_results(data, out);
 	prom_inspection(data, out);
-	prom_family(out, "dsmflow_active_flows", "gauge", "Flows currently tracked.");
-	fprintf(out, "dsmflow_active_flows %llu\n", u(data->in->active_flows));
-	prom_family(out, "dsmflow_http_refused_connections_total", "counter",
-		    "Connections the metrics endpoint refused: too many open, or from one address.");
-	fprintf(out, "dsmflow_http_refused_connections_total %llu\n", u(data->in->http_refused));
+	prom_scalar(out, "dsmflow_active_flows", "gauge", "Flows currently tracked.",
+		    data->in->active_flows);
+	prom_scalar(out, "dsmflow_http_refused_connections_total", "counter",
+		    "Connections the metrics endpoint refused: too many open, or from one address.",
+		    data->in->http_refused);
 	prom_family(out, "dsmflow_alloc_failures_total", "counter",
 		    "Packets whose flow could not be allocated (out of memory): counted by their "
 		    "destination port as unclassified.");
 	fprintf(out, "dsmflow_alloc_failures_total %llu\n",
 		u(counters_totals_const(data->in->counters)->no_flow_packets));
-	prom_family(out, "dsmflow_output_errors_total", "counter",
-		    "Reports, summaries and logs dsmflow could not write (each said on standard error).");
-	fprintf(out, "dsmflow_output_errors_total %llu\n", u(data->in->output_errors));
-	prom_family(out, "dsmflow_evicted_flows_total", "counter",
-		    "Flows ended early because the flow table was full (--max-memory, --max-flows).");
-	fprintf(out, "dsmflow_evicted_flows_total %llu\n", u(data->in->evicted_flows));
-	prom_family(out, "dsmflow_evicted_unanswered_flows_total", "counter",
+	prom_scalar(out, "dsmflow_output_errors_total", "counter",
+		    "Reports, summaries and logs dsmflow could not write (each said on standard error).",
+		    data->in->output_errors);
+	prom_scalar(out, "dsmflow_evicted_flows_total", "counter",
+		    "Flows ended early because the flow table was full (--max-memory, --max-flows).",
+		    data->in->evicted_flows);
+	prom_scalar(out, "dsmflow_evicted_unanswered_flows_total", "counter",
 		    "Of the evicted flows, those dropped first because they were never answered "
-		    "(a SYN, a one-way datagram) or were closing: what a flood leaves.");
-	fprintf(out, "dsmflow_evicted_unanswered_flows_total %llu\n", u(data->in->evicted_unanswered_flows));
+		    "(a SYN, a one-way datagram) or were closing: what a flood leaves.",
+		    data->in->evicted_unanswered_flows);
 	prom_capture(data->in->capture, out);
 	prom_family(out, "dsmflow_build_info", "gauge", "dsmflow's version; always 1.");
 	fprintf(out, "dsmflow_build_info{version=\"%s\"} 1\n", DSMFLOW_VERSION);
