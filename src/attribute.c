@@ -170,7 +170,8 @@ void attributor_free(struct attributor *a)
 
 static const struct candidate_set *set_at(const struct attributor *a, int proto, uint16_t port)
 {
-	return proto < 0 ? NULL : port_index_set(a->idx, port_index_lookup(a->idx, proto, port));
+	return proto < 0 ? NULL
+			 : port_index_set(a->idx, port_index_lookup(a->idx, (enum dsm_proto)proto, port));
 }
 
 static int has_role(const struct candidate_set *set, uint8_t role)
@@ -279,7 +280,8 @@ static void decide_server(const struct attributor *a, struct flow *flow, uint8_t
 static void decide_attribution(const struct attributor *a, struct flow *flow, int proto, int nas)
 {
 	uint16_t port = flow->key.port[flow->server];
-	uint16_t set_id = proto < 0 ? PORT_INDEX_NONE : port_index_lookup(a->idx, proto, port);
+	uint16_t set_id = proto < 0 ? PORT_INDEX_NONE
+				   : port_index_lookup(a->idx, (enum dsm_proto)proto, port);
 	const struct candidate_set *set;
 
 	if (nas >= 0 && set_id != PORT_INDEX_NONE) {

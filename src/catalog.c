@@ -72,9 +72,9 @@ const char *dsm_proto_name(enum dsm_proto proto)
 
 int dsm_proto_parse(const char *s, size_t n)
 {
-	for (int p = 0; p < DSM_PROTO_COUNT; p++)
+	for (enum dsm_proto p = 0; p < DSM_PROTO_COUNT; p++)
 		if (strlen(dsm_proto_name(p)) == n && strncasecmp(s, dsm_proto_name(p), n) == 0)
-			return p;
+			return (int)p;
 	return -1;
 }
 

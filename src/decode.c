@@ -105,6 +105,14 @@ static enum decode_status decode_udp(struct cursor *c, struct decoded *out)
 
 /* ---- tunnels ---- */
 
+/* A tunnel decoder returns -1 when the packet is not its tunnel, else the
+ * inner packet's status (enumerators 0..DECODE_MALFORMED and beyond, all
+ * small): the one place that status becomes that int. */
+static int inner_status(enum decode_status status)
+{
+	return (int)status;
+}
+
 /* Enters one more tunnel of kind: the packet is the inner one from here. 0
  * when tunnels nest too deep. */
 static int enter_tunnel(struct decoded *out, enum decode_tunnel kind)
@@ -136,7 +144,7 @@ static int decode_vxlan(struct cursor *c, struct decoded *out)
 	if (!enter_tunnel(out, TUNNEL_VXLAN))
 		return DECODE_MALFORMED;
 	out->tenant = fold_vni(h + 4);
-	return decode_ethernet(c, out);
+	return inner_status(decode_ethernet(c, out));
 }
 
 /* GENEVE: 8 bytes and options, then what its protocol type says. */
@@ -153,7 +161,7 @@ static int decode_geneve(struct cursor *c, struct decoded *out)
 	if (!cur_take(c, 8 + (uint32_t)(h[0] & 0x3f) * 4) || !enter_tunnel(out, TUNNEL_GENEVE))
 		return DECODE_MALFORMED;
 	out->tenant = fold_vni(h + 4);
-	return type == ETHERTYPE_TEB ? decode_ethernet(c, out) : decode_ip(c, out);
+	return inner_status(type == ETHERTYPE_TEB ? decode_ethernet(c, out) : decode_ip(c, out));
 }
 
 /* GTP-U: version 1 G-PDUs, their optional fields and extension headers,
@@ -182,7 +190,7 @@ static int decode_gtp(struct cursor *c, struct decoded *out)
 	if (next || !ip || (ip[0] >> 4 != 4 && ip[0] >> 4 != 6))
 		return -1;	/* not a user packet: GTP signalling rides on it too */
 	*c = at;
-	return enter_tunnel(out, TUNNEL_GTP) ? decode_ip(c, out) : DECODE_MALFORMED;
+	return inner_status(enter_tunnel(out, TUNNEL_GTP) ? decode_ip(c, out) : DECODE_MALFORMED);
 }
 
 /* Teredo: an IPv6 packet, after an authentication or origin indication
@@ -204,7 +212,7 @@ static int decode_teredo(struct cursor *c, struct decoded *out)
 	if (!ip || ip[0] >> 4 != 6)
 		return -1;	/* a bubble or a qualification: the UDP flow itself */
 	*c = at;
-	return enter_tunnel(out, TUNNEL_TEREDO) ? decode_ipv6(c, out) : DECODE_MALFORMED;
+	return inner_status(enter_tunnel(out, TUNNEL_TEREDO) ? decode_ipv6(c, out) : DECODE_MALFORMED);
 }
 
 /* A UDP payload that is a tunnel's: the inner packet's status, or -1 when
@@ -237,7 +245,7 @@ static int decode_erspan(struct cursor *c, uint16_t type, int sequenced, struct 
 	} else if (sequenced && !cur_take(c, 8)) {
 		return DECODE_MALFORMED;
 	}
-	return enter_tunnel(out, TUNNEL_ERSPAN) ? decode_ethernet(c, out) : DECODE_MALFORMED;
+	return inner_status(enter_tunnel(out, TUNNEL_ERSPAN) ? decode_ethernet(c, out) : DECODE_MALFORMED);
 }
 
 /* GRE (RFC 2784, 2890; version 1: PPTP's, with PPP inside): the inner
@@ -265,12 +273,12 @@ static int decode_gre(struct cursor *c, struct decoded *out)
 	case ETHERTYPE_ERSPAN_3:
 		return decode_erspan(c, type, (flags & 0x1000) != 0, out);
 	case ETHERTYPE_PPP:
-		return enter_tunnel(out, TUNNEL_GRE) ? decode_ppp(c, out) : DECODE_MALFORMED;
+		return inner_status(enter_tunnel(out, TUNNEL_GRE) ? decode_ppp(c, out) : DECODE_MALFORMED);
 	case ETHERTYPE_TEB:
-		return enter_tunnel(out, TUNNEL_GRE) ? decode_ethernet(c, out) : DECODE_MALFORMED;
+		return inner_status(enter_tunnel(out, TUNNEL_GRE) ? decode_ethernet(c, out) : DECODE_MALFORMED);
 	case ETHERTYPE_IPV4:
 	case ETHERTYPE_IPV6:
-		return enter_tunnel(out, TUNNEL_GRE) ? decode_ethertype(c, type, out) : DECODE_MALFORMED;
+		return inner_status(enter_tunnel(out, TUNNEL_GRE) ? decode_ethertype(c, type, out) : DECODE_MALFORMED);
 	default:
 		return -1;
 	}

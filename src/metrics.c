@@ -351,6 +351,7 @@ static void count_refusal(struct metrics_server *m)
 
 /* libmicrohttpd's messages: a refusal at its connection limit is counted;
  * others go to stderr. */
+__attribute__((format(printf, 2, 0)))
 static void on_mhd_message(void *cls, const char *fmt, va_list ap)
 {
 	if (strstr(fmt, "connection limit")) {

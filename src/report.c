@@ -400,7 +400,8 @@ static void write_table(const struct report_data *data, const struct table_limit
 	size_t ports = data->port_count < limits->ports ? data->port_count : limits->ports;
 
 	for (size_t i = 0; i < data->row_count; i++)
-		with_traffic += has_traffic(&data->rows[i]);
+		if (has_traffic(&data->rows[i]))
+			with_traffic++;
 	fprintf(out, "%-*s %-20s %7s %10s %11s %11s %11s\n", width, "DSM SERVICE", "CATEGORY", "FLOWS",
 		"PACKETS", "BYTES", "TO SERVER", "TO CLIENT");
 	if (!with_traffic)

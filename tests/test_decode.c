@@ -613,7 +613,7 @@ static void test_random_input_is_survived(void **state)
 		else
 			tcp6(&b);
 		for (int m = 0; m < 1 + round % 6; m++)
-			b.data[rand_r(&seed) % b.len] = (uint8_t)rand_r(&seed);
+			b.data[(uint32_t)rand_r(&seed) % b.len] = (uint8_t)rand_r(&seed);
 		b.len = 1 + (uint32_t)rand_r(&seed) % b.len;
 		assert_in_range(decode_whole(link, &b, &d), DECODE_IP, DECODE_MALFORMED);
 	}

@@ -347,7 +347,7 @@ static void test_compression_pointers(void **state)
 		first = (uint16_t)m.len;
 		put16(&m, 0xc00c);
 		for (int i = 1; i < jumps - 1; i++)
-			put16(&m, 0xc000 | (first + 2 * (i - 1)));
+			put16(&m, (uint16_t)(0xc000 | (first + 2 * (i - 1))));
 		put16(&m, 0xc000 | (m.len - 2));
 		rr_a(&m, 1, 60);
 		assert_int_equal(parse(&m, &got), jumps == 16 ? DNS_OK : DNS_BAD);

@@ -250,7 +250,7 @@ static void test_mutations_are_survived(void **state)
 
 		memcpy(buf, base, len);
 		for (int m = rand() % 8; m >= 0; m--)
-			buf[rand() % len] = (uint8_t)rand();
+			buf[(size_t)rand() % len] = (uint8_t)rand();
 		http_scan_init(&s);
 		while (off < len) {
 			size_t n = 1 + (size_t)rand() % (len - off);

@@ -163,7 +163,7 @@ static void test_every_port_matches_a_scan(void **state)
 	struct fixture *f = *state;
 	size_t n = catalog_record_count(f->cat);
 
-	for (int proto = DSM_PROTO_TCP; proto <= DSM_PROTO_UDP; proto++) {
+	for (enum dsm_proto proto = DSM_PROTO_TCP; proto <= DSM_PROTO_UDP; proto++) {
 		for (uint32_t port = 0; port <= UINT16_MAX; port++) {
 			const struct candidate_set *set = set_of(f, proto, (uint16_t)port);
 			size_t expected = 0;

@@ -2,8 +2,9 @@
 # dev.sh - set-up, build and run for a fresh Debian 12 machine (as root).
 #
 #   tools/dev.sh demo   install what is missing, build, run dsmflow on pcaps/
-#   tools/dev.sh test   install what is missing, build (plain and with
-#                       AddressSanitizer+UBSan), run the whole test suite
+#   tools/dev.sh test   install what is missing, build with gcc and clang,
+#                       each plain and with AddressSanitizer+UBSan, and run
+#                       the whole test suite in all four builds
 #   tools/dev.sh build  install the build dependencies and build only
 #   tools/dev.sh bench [BASELINE_REV]
 #                       install what the benchmarks compare with, build
@@ -14,7 +15,8 @@
 #                       build the libFuzzer harnesses of tests/fuzz with clang
 #                       and run each for SECONDS (default 60)
 #
-# Builds go to build/ (RelWithDebInfo) and build-asan/.
+# Builds go to build/ (RelWithDebInfo) and build-asan/; clang's to
+# build-clang/ and build-clang-asan/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,9 +24,11 @@ build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev uth
 	libcmocka-dev libmicrohttpd-dev)
 # tshark/capinfos/dumpcap cross-check packet counts; python3 drives the
 # capture and sensor tests; prometheus (with promtool) scrapes the sensors;
-# iproute2, iptables, procps (sysctl) and curl build and use the test hosts.
+# iproute2, iptables, procps (sysctl) and curl build and use the test hosts;
+# clang (with its sanitizer runtimes) makes the second pair of builds.
 # valgrind and time (GNU) serve the benchmark's smoke run.
-test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time)
+test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time clang
+	libclang-rt-dev)
 
 # ndpiReader is the peer dsmflow is compared with; tcpreplay and iperf3 drive
 # the live and inline rate runs.
@@ -71,15 +75,22 @@ build)
 	;;
 test)
 	install_missing "${build_packages[@]}" "${test_packages[@]}"
-	echo "== build: plain (-Wall -Wextra -Werror)"
-	configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
-	echo "== build: AddressSanitizer + UndefinedBehaviorSanitizer"
-	configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DDSMFLOW_SANITIZE=ON -DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
-	echo "== tests: sanitizers"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-		ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
-	echo "== tests: plain"
-	ctest --test-dir build --output-on-failure -j"$(nproc)"
+	# gcc and clang each warn about things the other misses, and their
+	# sanitizers instrument differently: every build runs the whole suite.
+	for cc in gcc clang; do
+		suffix=$([ $cc = gcc ] && echo "" || echo "-clang")
+		echo "== build: $cc, plain (warnings as errors)"
+		configure_and_build "build$suffix" -DCMAKE_C_COMPILER=$cc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+			-DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
+		echo "== build: $cc, AddressSanitizer + UndefinedBehaviorSanitizer"
+		configure_and_build "build$suffix-asan" -DCMAKE_C_COMPILER=$cc -DCMAKE_BUILD_TYPE=Debug \
+			-DDSMFLOW_SANITIZE=ON -DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
+	done
+	for dir in build-asan build-clang-asan build build-clang; do
+		echo "== tests: $dir"
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+			ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
+	done
 	;;
 bench)
 	install_missing "${build_packages[@]}" "${bench_packages[@]}" python3
