@@ -18,6 +18,9 @@
  * zeros over the lost page and notes the shrink, the walk stops there, and
  * the read ends with "FILE: shrank while being read at packet N" (the
  * packet being handed over when the pages went may have read zeros).
+ *
+ * As a capture source (capture_file_ops), a file is read a few thousand
+ * packets per dispatch, walked in place first and through libpcap after.
  */
 #include <pcap/pcap.h>
 #include <signal.h>
@@ -230,106 +233,209 @@ static void release_behind(const struct mapped *m, size_t offset, size_t *releas
 	*released = upto;
 }
 
-/* Walks the mapping in batches; returns the offset of the first record
- * it could not walk (the end of the file when all were well-formed, the
- * record it stopped at when the file shrank). */
-static size_t walk_mapped(struct mapped *m, int link, packet_fn fn, void *ctx,
-			  uint64_t *packets)
+/* ---- the source ---- */
+
+#define BATCHES_PER_DISPATCH 64	/* then the caller gets control back */
+
+enum file_phase { PHASE_MAPPED, PHASE_LIBPCAP, PHASE_END };
+
+struct file_source {
+	struct capture_source base;
+	pcap_t *p;
+	const char *path;
+	int link;
+	enum file_phase phase;
+	uint64_t packets;	/* handed over so far */
+	struct mapped m;	/* PHASE_MAPPED: the mapping and the walk's place */
+	size_t offset, fetched, released;
+};
+
+/* Unmaps the file and positions libpcap at the record the walk stopped at. */
+static int leave_mapping(struct file_source *f, struct dsm_err *err)
 {
-	struct packet batch[BATCH];
-	size_t offset = FILE_HEADER_LEN, n = 0, fetched = 0, released = 0, at = offset;
-	struct pcap_pkthdr h;
-	const uint8_t *data;
-
-	while (!walking.shrank && next_record(m, &offset, &h, &data)) {
-		if (walking.shrank) {	/* that record's header was on a lost page */
-			offset = at;
-			break;
-		}
-		at = offset;
-		packet_from_pcap(&batch[n++], &h, data, link);
-		stream_ahead(m, offset, &fetched);
-		if (n < BATCH)
-			continue;
-		*packets += n;
-		fn(ctx, batch, n);
-		n = 0;
-		release_behind(m, offset, &released);
-		map_ahead(m, offset);
-	}
-	if (n) {
-		*packets += n;
-		fn(ctx, batch, n);
-	}
-	return offset;
-}
-
-/* ---- through libpcap ---- */
-
-static int read_with_libpcap(pcap_t *p, const char *path, packet_fn fn, void *ctx,
-			     struct capture_file_result *result, struct dsm_err *err)
-{
-	struct pcap_pkthdr *header;
-	const u_char *data;
-	int rc;
-
-	while ((rc = pcap_next_ex(p, &header, &data)) == 1) {
-		struct packet pkt;
-
-		packet_from_pcap(&pkt, header, data, result->link);
-		result->packets++;
-		fn(ctx, &pkt, 1);
-	}
-	if (rc != PCAP_ERROR_BREAK) {
-		dsm_err_set(err, "%s: packet %llu: %s", display_name(path),
-			    (unsigned long long)result->packets + 1, pcap_geterr(p));
+	munmap((void *)f->m.base, f->m.size);
+	f->m.base = NULL;
+	f->phase = PHASE_LIBPCAP;
+	if (fseeko(pcap_file(f->p), (off_t)f->offset, SEEK_SET) != 0) {
+		dsm_err_set(err, "%s: packet %llu: cannot seek to offset %zu", display_name(f->path),
+			    (unsigned long long)f->packets + 1, f->offset);
 		return -1;
 	}
 	return 0;
 }
 
+/* Walks up to BATCHES_PER_DISPATCH batches of the mapping; at the first
+ * record it cannot walk (the end of the file, or one that is not plainly
+ * well-formed) hands the rest to libpcap, positioned there. -1 with err
+ * when the file shrank under the walk. */
+static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	struct packet batch[BATCH];
+	size_t n = 0, at = f->offset;
+	int batches = 0, handed = 0, more = 1;
+	struct pcap_pkthdr h;
+	const uint8_t *data;
+	struct sigaction old;
+
+	guard_walk(f->m.base, f->m.size, &old);
+	while (batches < BATCHES_PER_DISPATCH && !walking.shrank &&
+	       (more = next_record(&f->m, &f->offset, &h, &data))) {
+		if (walking.shrank) {	/* that record's header was on a lost page */
+			f->offset = at;
+			break;
+		}
+		at = f->offset;
+		packet_from_pcap(&batch[n++], &h, data, f->link);
+		stream_ahead(&f->m, f->offset, &f->fetched);
+		if (n < BATCH)
+			continue;
+		f->packets += n;
+		handed += (int)n;
+		fn(ctx, batch, n);
+		n = 0;
+		batches++;
+		release_behind(&f->m, f->offset, &f->released);
+		map_ahead(&f->m, f->offset);
+	}
+	if (n) {
+		f->packets += n;
+		handed += (int)n;
+		fn(ctx, batch, n);
+	}
+	unguard_walk(&old);
+	if (walking.shrank) {
+		dsm_err_set(err, "%s: shrank while being read at packet %llu", display_name(f->path),
+			    (unsigned long long)f->packets + 1);
+		return -1;
+	}
+	if (!more)
+		return leave_mapping(f, err) ? -1 : handed;
+	return handed;
+}
+
+/* Up to BATCHES_PER_DISPATCH * BATCH packets through libpcap, one at a
+ * time (its buffer holds one). */
+static int dispatch_libpcap(struct file_source *f, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	struct pcap_pkthdr *header;
+	const u_char *data;
+	int handed = 0, rc = 1;
+
+	while (handed < BATCHES_PER_DISPATCH * BATCH && (rc = pcap_next_ex(f->p, &header, &data)) == 1) {
+		struct packet pkt;
+
+		packet_from_pcap(&pkt, header, data, f->link);
+		f->packets++;
+		handed++;
+		fn(ctx, &pkt, 1);
+	}
+	if (rc == 1)
+		return handed;
+	f->phase = PHASE_END;
+	if (rc != PCAP_ERROR_BREAK) {
+		dsm_err_set(err, "%s: packet %llu: %s", display_name(f->path),
+			    (unsigned long long)f->packets + 1, pcap_geterr(f->p));
+		return -1;
+	}
+	return handed ? handed : CAPTURE_END;
+}
+
+static int file_dispatch(struct capture_source *src, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	struct file_source *f = (struct file_source *)src;
+
+	switch (f->phase) {
+	case PHASE_MAPPED:
+		return dispatch_mapped(f, fn, ctx, err);
+	case PHASE_LIBPCAP:
+		return dispatch_libpcap(f, fn, ctx, err);
+	default:
+		return CAPTURE_END;
+	}
+}
+
+static struct capture_source *file_open(const struct capture_options *o, struct dsm_err *err)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct file_source *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		dsm_err_set(err, "%s: out of memory", display_name(o->path));
+		return NULL;
+	}
+	f->base.ops = &capture_file_ops;
+	f->path = o->path;
+	f->p = pcap_open_offline(o->path, errbuf);
+	if (!f->p) {
+		dsm_err_set(err, "%s: %s", display_name(o->path), errbuf);
+		free(f);
+		return NULL;
+	}
+	f->link = pcap_datalink(f->p);
+	f->phase = o->in_place && map_file(f->p, f->link, &f->m) == 0 ? PHASE_MAPPED : PHASE_LIBPCAP;
+	f->offset = FILE_HEADER_LEN;
+	return &f->base;
+}
+
+static int file_fd(const struct capture_source *src)
+{
+	(void)src;
+	return -1;
+}
+
+static void file_stats(struct capture_source *src, struct capture_stats *out)
+{
+	(void)src;
+	memset(out, 0, sizeof(*out));	/* nothing is lost before a file is read */
+}
+
+static void file_print_health(const struct capture_stats *s, FILE *out)
+{
+	(void)s;
+	(void)out;
+}
+
+static void file_close(struct capture_source *src)
+{
+	struct file_source *f = (struct file_source *)src;
+
+	if (!f)
+		return;
+	if (f->m.base)
+		munmap((void *)f->m.base, f->m.size);
+	pcap_close(f->p);
+	free(f);
+}
+
+const struct capture_ops capture_file_ops = {
+	.name = "file",
+	.open = file_open,
+	.fd = file_fd,
+	.dispatch = file_dispatch,
+	.stats = file_stats,
+	.print_health = file_print_health,
+	.close = file_close,
+};
+
+/* ---- a whole file in one call ---- */
+
 int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
 			   struct capture_file_result *result, struct dsm_err *err)
 {
-	char errbuf[PCAP_ERRBUF_SIZE] = "";
-	struct mapped m;
-	pcap_t *p;
+	struct capture_options o = { .path = path, .in_place = in_place };
+	struct capture_source *src;
 	int rc;
 
 	memset(result, 0, sizeof(*result));
-	p = pcap_open_offline(path, errbuf);
-	if (!p) {
-		dsm_err_set(err, "%s: %s", display_name(path), errbuf);
+	src = capture_file_ops.open(&o, err);
+	if (!src)
 		return -1;
-	}
-	result->link = pcap_datalink(p);
-	if (in_place && map_file(p, result->link, &m) == 0) {
-		struct sigaction old;
-		size_t stop;
-		int shrank;
-
-		guard_walk(m.base, m.size, &old);
-		stop = walk_mapped(&m, result->link, fn, ctx, &result->packets);
-		shrank = walking.shrank;
-		unguard_walk(&old);
-		munmap((void *)m.base, m.size);
-		if (shrank) {
-			dsm_err_set(err, "%s: shrank while being read at packet %llu", display_name(path),
-				    (unsigned long long)result->packets + 1);
-			pcap_close(p);
-			return -1;
-		}
-		/* libpcap goes on from the record the walk stopped at */
-		if (fseeko(pcap_file(p), (off_t)stop, SEEK_SET) != 0) {
-			dsm_err_set(err, "%s: packet %llu: cannot seek to offset %zu", display_name(path),
-				    (unsigned long long)result->packets + 1, stop);
-			pcap_close(p);
-			return -1;
-		}
-	}
-	rc = read_with_libpcap(p, path, fn, ctx, result, err);
-	pcap_close(p);
-	return rc;
+	result->link = ((struct file_source *)src)->link;
+	while ((rc = capture_file_ops.dispatch(src, fn, ctx, err)) >= 0)
+		;
+	result->packets = ((struct file_source *)src)->packets;
+	capture_file_ops.close(src);
+	return rc == CAPTURE_END ? 0 : -1;
 }
 
 int capture_read_file(const char *path, packet_fn fn, void *ctx,

@@ -1,56 +1,179 @@
-/* capture_nfq.c - inline on a Linux NFQUEUE, never altering or dropping.
+/* capture_nfq.c - inline on a Linux NFQUEUE, never altering or dropping:
+ * capture_queue_ops.
  *
  * Every packet is accepted, unchanged: dsmflow only looks. The queue is
  * configured so that dsmflow can never become a blackhole: fail-open (a full
  * queue passes packets instead of dropping them), GSO packets unsegmented, only
- * the headers copied, verdicts sent in one batch per read, a long queue and a
- * large socket buffer. ENOBUFS (netlink could not deliver some messages) is
- * counted and the loop goes on: those packets were already passed or will
- * time out of the queue; the rule's --queue-bypass covers dsmflow not running.
+ * the headers copied, a long queue and a large socket buffer. ENOBUFS
+ * (netlink could not deliver some messages) is counted and the loop goes on:
+ * those packets were already passed or will time out of the queue; the
+ * rule's --queue-bypass covers dsmflow not running.
+ *
+ * libnetfilter_queue's current interface over libmnl: the netlink messages
+ * are built and parsed here (nfq_nlmsg_*), the socket is ours. Each message
+ * is its own datagram, so recvmmsg() reads up to RECV_BATCH of them per
+ * system call; their packets go to the engine as one batch, and one
+ * NFQNL_MSG_VERDICT_BATCH accepts them all (every id up to the highest).
+ * The configuration is sent as one request of four messages, each
+ * acknowledged: a refusal names what was refused. Packets that arrive
+ * while the acknowledgements are awaited are kept for the first dispatch.
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <libmnl/libmnl.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_queue.h>
 
 #include "dsmflow/capture.h"
 #include "dsmflow/decode.h"
 
-#define RECV_BUFFER (256 * 1024)	/* several batches of header-only messages */
-#define MAX_READS_PER_DISPATCH 64	/* then let the caller serve its timers */
+#define RECV_BATCH 64			/* datagrams per recvmmsg() */
+#define MESSAGE_OVERHEAD 1024		/* netlink and attribute headers around a copy */
+#define MAX_RECVS_PER_DISPATCH 16	/* then let the caller serve its timers */
+#define CONFIG_WAIT_MS 2000		/* for the configuration's acknowledgements */
+
+/* The configuration messages' sequence numbers; verdicts use 0. */
+#define SEQ_BIND 1u
+#define SEQ_PARAMS 2u
+#define SEQ_MAXLEN 3u
+#define SEQ_FLAGS 4u
+#define CONFIG_MESSAGES 4
 
 struct queue_capture {
-	struct nfq_handle *h;
-	struct nfq_q_handle *qh;
-	uint16_t queue;
+	struct capture_source base;
+	struct mnl_socket *nl;
 	int fd;
-	packet_fn fn;			/* set for the duration of a dispatch */
-	void *ctx;
-	uint32_t last_id;		/* highest packet id not yet given a verdict */
-	int pending;			/* whether last_id awaits a verdict */
-	int handled;			/* packets in this dispatch */
+	uint16_t queue;
+	size_t slot_size;		/* bytes of each receive buffer */
+	unsigned char *slots;		/* RECV_BATCH buffers of slot_size */
+	struct mmsghdr msgs[RECV_BATCH];
+	struct iovec iov[RECV_BATCH];
+	int kept;			/* datagrams received while configuring, unread */
 	struct capture_stats stats;
-	char buf[RECV_BUFFER];
+	struct packet pkts[RECV_BATCH];
 };
+
+/* ---- parsing (no socket: the fuzz harness drives this part) ---- */
 
 /* The IP length of a (possibly truncated) IP packet: what byte counters
  * count in this mode, there being no link layer. */
-static uint32_t ip_length(const unsigned char *p, int caplen)
+static uint32_t ip_length(const unsigned char *p, uint32_t caplen)
 {
 	if (caplen >= 4 && p[0] >> 4 == 4)
 		return (uint32_t)(p[2] << 8 | p[3]);
 	if (caplen >= 6 && p[0] >> 4 == 6)
 		return 40u + (uint32_t)(p[4] << 8 | p[5]);
-	return caplen > 0 ? (uint32_t)caplen : 0;
+	return caplen;
 }
+
+struct parse_ctx {
+	struct queue_parse *out;
+	struct packet *pkts;
+	size_t max;
+	uint64_t ts_us;
+};
+
+static int on_packet_message(const struct nlmsghdr *nlh, void *data)
+{
+	struct parse_ctx *p = data;
+	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
+	const struct nfqnl_msg_packet_hdr *ph;
+	struct packet *pkt;
+	uint32_t id;
+
+	if (nlh->nlmsg_type != (NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET))
+		return MNL_CB_OK;	/* nothing else is sent to a queue's listener */
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
+		p->out->unreadable++;
+		return MNL_CB_OK;
+	}
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	id = ntohl(ph->packet_id);
+	p->out->last_id = id;	/* ids rise in arrival order (and wrap) */
+	p->out->ids++;
+	if (p->out->packets >= p->max) {
+		p->out->unreadable++;	/* no room: accepted with the others, not counted */
+		return MNL_CB_OK;
+	}
+	pkt = &p->pkts[p->out->packets++];
+	memset(pkt, 0, sizeof(*pkt));
+	pkt->ts_us = p->ts_us;
+	pkt->link = DECODE_LINK_IP;
+	if (attr[NFQA_PAYLOAD]) {
+		pkt->data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+		pkt->caplen = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	}
+	pkt->wire_len = ip_length(pkt->data, pkt->caplen);
+	if (pkt->wire_len < pkt->caplen)
+		pkt->wire_len = pkt->caplen;
+	return MNL_CB_OK;
+}
+
+/* An acknowledgement (error 0) or an error, of a request of ours. */
+static int on_ack(const struct nlmsghdr *nlh, void *data)
+{
+	struct parse_ctx *p = data;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e)) {
+		p->out->unreadable++;
+		return MNL_CB_OK;
+	}
+	p->out->acks++;
+	p->out->acked_seq = nlh->nlmsg_seq;
+	if (e->error) {
+		/* the kernel's is a negated errno; anything else is no errno */
+		p->out->error = e->error < 0 && e->error > -4096 ? -e->error : EPROTO;
+		p->out->error_seq = nlh->nlmsg_seq;
+	}
+	return MNL_CB_OK;
+}
+
+/* The length of buf's longest prefix of whole messages. (libmnl's own
+ * check reads a length above INT_MAX as negative, and walks off the end:
+ * the kernel never sends one, a fuzzer does.) */
+static size_t whole_messages(const unsigned char *buf, size_t len)
+{
+	size_t at = 0;
+
+	while (len - at >= sizeof(struct nlmsghdr)) {
+		uint32_t n;
+
+		memcpy(&n, buf + at + offsetof(struct nlmsghdr, nlmsg_len), sizeof(n));
+		if (n < sizeof(struct nlmsghdr) || n > len - at)
+			break;
+		at = NLMSG_ALIGN(n) < len - at ? at + NLMSG_ALIGN(n) : len;	/* padding may be cut */
+	}
+	return at;
+}
+
+void capture_queue_parse(const void *buf, size_t len, uint64_t ts_us, struct packet *pkts,
+			 size_t max, struct queue_parse *out)
+{
+	static mnl_cb_t control[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = on_ack };	/* never written */
+	struct parse_ctx p = { out, pkts, max, ts_us };
+	size_t whole = whole_messages(buf, len < INT32_MAX ? len : INT32_MAX);
+
+	memset(out, 0, sizeof(*out));
+	/* sequence and port id 0: not checked (the kernel is the only sender) */
+	if (whole && mnl_cb_run2(buf, whole, 0, 0, on_packet_message, &p, control, NLMSG_MIN_TYPE) < 0 &&
+	    out->packets == 0 && out->acks == 0)
+		out->unreadable++;
+	else if (whole < len)
+		out->unreadable++;	/* a message cut short, or claiming too much */
+}
+
+/* ---- the socket ---- */
 
 static uint64_t now_us(void)
 {
@@ -60,114 +183,230 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int on_queued_packet(struct nfq_q_handle *qh, struct nfgenmsg *msg, struct nfq_data *nfa,
-			    void *data)
+static struct nlmsghdr *put_config(char *buf, uint16_t queue, uint32_t seq)
 {
-	struct queue_capture *q = data;
-	struct nfqnl_msg_packet_hdr *ph = nfq_get_msg_packet_hdr(nfa);
-	unsigned char *payload = NULL;
-	int caplen = nfq_get_payload(nfa, &payload);
-	struct packet pkt = { .ts_us = now_us(), .link = DECODE_LINK_IP };
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, queue);
 
-	(void)qh;
-	(void)msg;
-	if (!ph)
-		return 0;
-	q->last_id = ntohl(ph->packet_id);
-	q->pending = 1;
-	q->handled++;
-	q->stats.received++;
-	pkt.data = payload;
-	pkt.caplen = caplen > 0 ? (uint32_t)caplen : 0;
-	pkt.wire_len = ip_length(payload, caplen);
-	if (pkt.wire_len < pkt.caplen)
-		pkt.wire_len = pkt.caplen;
-	q->fn(q->ctx, &pkt, 1);
-	return 0;
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	return nlh;
 }
 
-static int configure(struct queue_capture *q, const struct queue_options *o, struct dsm_err *err)
+/* The four configuration messages, one request. */
+static size_t build_config(char *buf, const struct queue_options *o)
 {
 	uint32_t flags = NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO;
-	struct timeval no_wait = { 0, 0 };
+	struct nlmsghdr *nlh;
+	size_t len = 0;
 
-	if (nfq_set_mode(q->qh, NFQNL_COPY_PACKET, o->copy_range) < 0) {
-		dsm_err_set(err, "queue %u: cannot set the copy range: %s", o->queue, strerror(errno));
+	nlh = put_config(buf + len, o->queue, SEQ_BIND);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_UNSPEC, NFQNL_CFG_CMD_BIND);
+	len += NLMSG_ALIGN(nlh->nlmsg_len);
+	nlh = put_config(buf + len, o->queue, SEQ_PARAMS);
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)o->copy_range);
+	len += NLMSG_ALIGN(nlh->nlmsg_len);
+	nlh = put_config(buf + len, o->queue, SEQ_MAXLEN);
+	nfq_nlmsg_cfg_put_qmaxlen(nlh, o->max_len);
+	len += NLMSG_ALIGN(nlh->nlmsg_len);
+	nlh = put_config(buf + len, o->queue, SEQ_FLAGS);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(flags));
+	len += NLMSG_ALIGN(nlh->nlmsg_len);
+	return len;
+}
+
+/* What a refusal of request seq means, as the end of a sentence. */
+static int describe_refusal(uint16_t queue, uint32_t seq, int error, struct dsm_err *err)
+{
+	switch (seq) {
+	case SEQ_BIND:
+		/* the kernel says EPERM both without CAP_NET_ADMIN and when
+		 * another socket holds the queue */
+		dsm_err_set(err, "cannot bind to queue %u: %s (%s)", queue, strerror(error),
+			    error == EPERM && geteuid() != 0
+				    ? "root or CAP_NET_ADMIN is needed; or is another process bound to it?"
+				    : "is another process bound to it?");
+		return -1;
+	case SEQ_PARAMS:
+		dsm_err_set(err, "queue %u: cannot set the copy range: %s", queue, strerror(error));
+		return -1;
+	case SEQ_MAXLEN:	/* the kernel's default length still works */
+		fprintf(stderr, "dsmflow queue: queue %u: cannot set the queue length: %s\n", queue,
+			strerror(error));
+		return 0;
+	case SEQ_FLAGS:
+		dsm_err_set(err, "queue %u: the kernel does not support fail-open (%s): refusing to "
+				 "run without it", queue, strerror(error));
+		return -1;
+	default:
+		dsm_err_set(err, "queue %u: the kernel refused a verdict: %s", queue, strerror(error));
 		return -1;
 	}
-	if (nfq_set_queue_maxlen(q->qh, o->max_len) < 0)
-		fprintf(stderr, "dsmflow queue: queue %u: cannot set the queue length: %s\n", o->queue,
-			strerror(errno));
-	if (nfq_set_queue_flags(q->qh, flags, flags) < 0) {
-		dsm_err_set(err, "queue %u: the kernel does not support fail-open: refusing to run "
-				 "without it", o->queue);
+}
+
+static void set_receive_buffer(int fd, uint32_t bytes)
+{
+	int size = bytes > INT32_MAX ? INT32_MAX : (int)bytes;
+
+	/* FORCE passes net.core.rmem_max for root; the plain one is capped by it */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
+/* Sends the configuration and waits for its four acknowledgements; a
+ * datagram with packets that arrives meanwhile is kept for the first
+ * dispatch. */
+static int configure(struct queue_capture *q, const struct queue_options *o, struct dsm_err *err)
+{
+	char request[MNL_SOCKET_BUFFER_SIZE];
+	size_t len = build_config(request, o);
+	int acks = 0;
+
+	if (mnl_socket_sendto(q->nl, request, len) < 0) {
+		dsm_err_set(err, "queue %u: cannot configure: %s", o->queue, strerror(errno));
 		return -1;
 	}
-	nfnl_rcvbufsiz(nfq_nfnlh(q->h), o->rcvbuf);
-	setsockopt(q->fd, SOL_SOCKET, SO_RCVTIMEO, &no_wait, sizeof(no_wait));
+	while (acks < CONFIG_MESSAGES && q->kept < RECV_BATCH) {
+		struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+		unsigned char *slot = q->slots + (size_t)q->kept * q->slot_size;
+		struct queue_parse parsed;
+		ssize_t n;
+
+		if (poll(&pfd, 1, CONFIG_WAIT_MS) <= 0) {
+			dsm_err_set(err, "queue %u: no answer from the kernel to the configuration",
+				    o->queue);
+			return -1;
+		}
+		n = recv(q->fd, slot, q->slot_size, 0);
+		if (n < 0 && errno == ENOBUFS)
+			continue;
+		if (n <= 0) {
+			dsm_err_set(err, "queue %u: %s", o->queue, n == 0 ? "socket closed" : strerror(errno));
+			return -1;
+		}
+		capture_queue_parse(slot, (size_t)n, 0, q->pkts, RECV_BATCH, &parsed);
+		if (parsed.error && describe_refusal(o->queue, parsed.error_seq, parsed.error, err))
+			return -1;
+		acks += parsed.acks;
+		if (parsed.packets) {	/* keep it: the first dispatch reads it */
+			q->msgs[q->kept].msg_len = (unsigned)n;
+			q->kept++;
+		}
+	}
 	return 0;
 }
 
-struct queue_capture *capture_queue_open(const struct queue_options *o, struct dsm_err *err)
+static void queue_close(struct capture_source *src);
+
+static struct capture_source *queue_open(const struct capture_options *options, struct dsm_err *err)
 {
+	const struct queue_options *o = &options->queue;
 	struct queue_capture *q = calloc(1, sizeof(*q));
 
 	if (!q) {
-		dsm_err_set(err, "out of memory");
+		dsm_err_set(err, "queue %u: out of memory", o->queue);
 		return NULL;
 	}
+	q->base.ops = &capture_queue_ops;
 	q->queue = o->queue;
-	q->h = nfq_open();
-	if (!q->h) {
+	q->slot_size = o->copy_range + MESSAGE_OVERHEAD;
+	q->slots = malloc(q->slot_size * RECV_BATCH);
+	q->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!q->slots || !q->nl || mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		dsm_err_set(err, "cannot open a netfilter queue socket: %s (root or CAP_NET_ADMIN "
-				 "is needed)", strerror(errno));
+				 "is needed)", q->slots ? strerror(errno) : "out of memory");
 		goto fail;
 	}
-	q->qh = nfq_create_queue(q->h, o->queue, on_queued_packet, q);
-	if (!q->qh) {
-		dsm_err_set(err, "cannot bind to queue %u: %s (is another process bound to it?)",
-			    o->queue, strerror(errno));
-		goto fail;
+	q->fd = mnl_socket_get_fd(q->nl);
+	for (int i = 0; i < RECV_BATCH; i++) {
+		q->iov[i].iov_base = q->slots + (size_t)i * q->slot_size;
+		q->iov[i].iov_len = q->slot_size;
+		q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+		q->msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	q->fd = nfq_fd(q->h);
+	set_receive_buffer(q->fd, o->rcvbuf);
 	if (configure(q, o, err))
 		goto fail;
-	return q;
+	return &q->base;
 fail:
-	capture_queue_close(q);
+	queue_close(&q->base);
 	return NULL;
 }
 
-/* Accepts every packet up to the last one seen, in one message. A verdict
- * the kernel refuses leaves traffic stuck: that ends the run, so that
+/* Accepts every packet up to id, in one message. A verdict the kernel
+ * cannot take leaves traffic stuck: that ends the run, so that
  * --queue-bypass lets packets through again. */
-static int accept_pending(struct queue_capture *q)
+static int accept_up_to(struct queue_capture *q, uint32_t id)
 {
-	if (!q->pending)
-		return 0;
-	q->pending = 0;
-	return nfq_set_verdict_batch(q->qh, q->last_id, NF_ACCEPT) < 0 ? -1 : 0;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT_BATCH, q->queue);
+
+	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);
+	return mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0 ? -1 : 0;
 }
 
-int capture_queue_dispatch(struct queue_capture *q, packet_fn fn, void *ctx, struct dsm_err *err)
+/* Parses count received datagrams, hands their packets to fn as one
+ * batch, then accepts them; returns the packets, or -1 with err. */
+static int handle_datagrams(struct queue_capture *q, int count, packet_fn fn, void *ctx,
+			    struct dsm_err *err)
 {
-	struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+	uint64_t ts_us = now_us();
+	size_t packets = 0;
+	uint32_t last_id = 0;
+	int any = 0;
 
-	q->fn = fn;
-	q->ctx = ctx;
-	q->handled = 0;
+	for (int i = 0; i < count; i++) {
+		struct queue_parse parsed;
+
+		if (q->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			q->stats.dropped_unreadable++;	/* cut: its packet is accepted below */
+			continue;
+		}
+		capture_queue_parse(q->iov[i].iov_base, q->msgs[i].msg_len, ts_us, q->pkts + packets,
+				    RECV_BATCH - packets, &parsed);
+		q->stats.dropped_unreadable += (uint64_t)parsed.unreadable;
+		if (parsed.error)
+			return describe_refusal(q->queue, parsed.error_seq, parsed.error, err);
+		if (parsed.ids) {
+			last_id = parsed.last_id;
+			any = 1;
+		}
+		packets += parsed.packets;
+	}
+	q->stats.received += packets;
+	if (packets)
+		fn(ctx, q->pkts, packets);
+	if (any && accept_up_to(q, last_id)) {
+		dsm_err_set(err, "queue %u: the kernel refused the verdict: %s", q->queue, strerror(errno));
+		return -1;
+	}
+	return (int)packets;
+}
+
+static int queue_dispatch(struct capture_source *src, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	struct queue_capture *q = (struct queue_capture *)src;
+	struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+	int handled = 0;
+
+	if (q->kept) {	/* packets that came with the configuration's answers */
+		int kept = q->kept;
+
+		q->kept = 0;
+		return handle_datagrams(q, kept, fn, ctx, err);
+	}
 	if (poll(&pfd, 1, CAPTURE_WAIT_MS) <= 0)
-		return 0;
-	for (int reads = 0; reads < MAX_READS_PER_DISPATCH; reads++) {
-		ssize_t n = recv(q->fd, q->buf, sizeof(q->buf), MSG_DONTWAIT);
+		return 0;	/* nothing yet, or a signal: the caller looks at its flags */
+	for (int recvs = 0; recvs < MAX_RECVS_PER_DISPATCH; recvs++) {
+		int n = recvmmsg(q->fd, q->msgs, RECV_BATCH, MSG_DONTWAIT, NULL), rc;
 
 		if (n > 0) {
-			nfq_handle_packet(q->h, q->buf, (int)n);
-			if (accept_pending(q) == 0)
-				continue;
-			dsm_err_set(err, "queue %u: the kernel refused the verdict: %s", q->queue,
-				    strerror(errno));
-			return -1;
+			if ((rc = handle_datagrams(q, n, fn, ctx, err)) < 0)
+				return -1;
+			handled += rc;
+			if (n < RECV_BATCH)
+				break;	/* the socket is drained */
+			continue;
 		}
 		if (n < 0 && errno == ENOBUFS) {
 			q->stats.enobufs++;	/* messages were lost; the queue goes on */
@@ -178,7 +417,7 @@ int capture_queue_dispatch(struct queue_capture *q, packet_fn fn, void *ctx, str
 		dsm_err_set(err, "queue %u: %s", q->queue, n == 0 ? "socket closed" : strerror(errno));
 		return -1;
 	}
-	return q->handled;
+	return handled;
 }
 
 /* The kernel's own drop counters for the queue, from
@@ -210,21 +449,55 @@ static void read_kernel_counters(struct queue_capture *q)
 	fclose(f);
 }
 
-void capture_queue_stats(struct queue_capture *q, struct capture_stats *out)
+static void queue_stats(struct capture_source *src, struct capture_stats *out)
 {
+	struct queue_capture *q = (struct queue_capture *)src;
+
 	read_kernel_counters(q);
 	*out = q->stats;
 }
 
-void capture_queue_close(struct queue_capture *q)
+static int queue_fd(const struct capture_source *src)
 {
+	return ((const struct queue_capture *)src)->fd;
+}
+
+static void queue_print_health(const struct capture_stats *s, FILE *out)
+{
+	fprintf(out, "dsmflow queue: %llu packets queued and accepted; %llu dropped by a full "
+		     "queue (passed by fail-open), %llu undeliverable, %llu unreadable, %llu ENOBUFS\n",
+		(unsigned long long)s->received, (unsigned long long)s->dropped_queue,
+		(unsigned long long)s->dropped_user, (unsigned long long)s->dropped_unreadable,
+		(unsigned long long)s->enobufs);
+}
+
+static void queue_close(struct capture_source *src)
+{
+	struct queue_capture *q = (struct queue_capture *)src;
+
 	if (!q)
 		return;
-	if (q->qh) {
-		accept_pending(q);
-		nfq_destroy_queue(q->qh);
+	if (q->kept) {	/* never dispatched: closing would drop them */
+		struct queue_parse parsed;
+
+		capture_queue_parse(q->iov[q->kept - 1].iov_base, q->msgs[q->kept - 1].msg_len, 0,
+				    q->pkts, RECV_BATCH, &parsed);
+		if (parsed.ids)
+			accept_up_to(q, parsed.last_id);
 	}
-	if (q->h)
-		nfq_close(q->h);
+	if (q->nl)
+		mnl_socket_close(q->nl);	/* the kernel unbinds the queue with the socket */
+	free(q->slots);
 	free(q);
 }
+
+const struct capture_ops capture_queue_ops = {
+	.name = "queue",
+	.needs_net_admin = 1,
+	.open = queue_open,
+	.fd = queue_fd,
+	.dispatch = queue_dispatch,
+	.stats = queue_stats,
+	.print_health = queue_print_health,
+	.close = queue_close,
+};

@@ -2,8 +2,8 @@
  *
  * pcap_create with a short timeout, non-blocking and waited for with
  * poll(), so that the caller gets control back on an idle network; the
- * kernel's 32-bit drop counters widened to 64 bits. (Files are read by
- * capture_file.c.)
+ * kernel's 32-bit drop counters widened to 64 bits: capture_live_ops.
+ * (Files are read by capture_file.c.)
  */
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -13,9 +13,8 @@
 #include "capture_libpcap.h"
 #include "dsmflow/capture.h"
 
-/* ---- live capture ---- */
-
 struct live_capture {
+	struct capture_source base;
 	pcap_t *p;
 	int fd;
 	int link;
@@ -54,8 +53,9 @@ static int set_filter(pcap_t *p, const char *filter, struct dsm_err *err)
 	return rc ? -1 : 0;
 }
 
-struct live_capture *capture_live_open(const struct live_options *o, struct dsm_err *err)
+static struct capture_source *live_open(const struct capture_options *options, struct dsm_err *err)
 {
+	const struct live_options *o = &options->live;
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct live_capture *live = calloc(1, sizeof(*live));
 	int rc;
@@ -86,15 +86,17 @@ struct live_capture *capture_live_open(const struct live_options *o, struct dsm_
 		goto fail;
 	}
 	live->link = pcap_datalink(live->p);
-	return live;
+	live->base.ops = &capture_live_ops;
+	return &live->base;
 fail:
 	pcap_close(live->p);
 	free(live);
 	return NULL;
 }
 
-int capture_live_dispatch(struct live_capture *live, packet_fn fn, void *ctx, struct dsm_err *err)
+static int live_dispatch(struct capture_source *src, packet_fn fn, void *ctx, struct dsm_err *err)
 {
+	struct live_capture *live = (struct live_capture *)src;
 	struct dispatch_ctx d = { fn, ctx, live->link };
 	struct pollfd pfd = { .fd = live->fd, .events = POLLIN };
 	int n;
@@ -117,8 +119,9 @@ static void widen(uint64_t *total, u_int now, u_int *last)
 	*last = now;
 }
 
-void capture_live_stats(struct live_capture *live, struct capture_stats *out)
+static void live_stats(struct capture_source *src, struct capture_stats *out)
 {
+	struct live_capture *live = (struct live_capture *)src;
 	struct pcap_stat now;
 
 	if (pcap_stats(live->p, &now) == 0) {
@@ -129,10 +132,35 @@ void capture_live_stats(struct live_capture *live, struct capture_stats *out)
 	*out = live->total;
 }
 
-void capture_live_close(struct live_capture *live)
+static void live_close(struct capture_source *src)
 {
+	struct live_capture *live = (struct live_capture *)src;
+
 	if (!live)
 		return;
 	pcap_close(live->p);
 	free(live);
 }
+
+static int live_fd(const struct capture_source *src)
+{
+	return ((const struct live_capture *)src)->fd;
+}
+
+static void live_print_health(const struct capture_stats *s, FILE *out)
+{
+	fprintf(out, "dsmflow live: %llu packets received, %llu dropped by the kernel, "
+		     "%llu dropped by the interface\n",
+		(unsigned long long)s->received, (unsigned long long)s->dropped_kernel,
+		(unsigned long long)s->dropped_interface);
+}
+
+const struct capture_ops capture_live_ops = {
+	.name = "live",
+	.open = live_open,
+	.fd = live_fd,
+	.dispatch = live_dispatch,
+	.stats = live_stats,
+	.print_health = live_print_health,
+	.close = live_close,
+};

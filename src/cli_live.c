@@ -29,7 +29,7 @@ static const char usage[] =
 enum { OPT_NO_PROMISC = OPT_SENSOR_FIRST_FREE };
 
 struct live_cli {
-	struct live_options capture;
+	struct capture_options capture;
 	struct sensor_options sensor;
 	struct engine_options engine;
 	char *filter;
@@ -42,20 +42,20 @@ static int live_option(struct live_cli *c, int opt, const char *arg)
 
 	switch (opt) {
 	case 'i':
-		c->capture.interface = arg;
+		c->capture.live.interface = arg;
 		return 0;
 	case 's':
 		if (cli_parse_count(arg, 262144, &n) || n < 64)
 			return cli_usage_error("live", "-s: '%s' is not a snapshot length 64..262144", arg);
-		c->capture.snaplen = (int)n;
+		c->capture.live.snaplen = (int)n;
 		return 0;
 	case 'p':
-		c->capture.promiscuous = 0;
+		c->capture.live.promiscuous = 0;
 		return 0;
 	case 'B':
 		if (cli_parse_count(arg, 4 * 1024 * 1024, &n) || n == 0)
 			return cli_usage_error("live", "-B: '%s' is not a buffer size in KiB", arg);
-		c->capture.buffer_kib = (int)n;
+		c->capture.live.buffer_kib = (int)n;
 		return 0;
 	}
 	rc = sensor_option("live", &c->sensor, opt, arg);
@@ -99,8 +99,8 @@ static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_comm
 	int opt, rc, status;
 
 	memset(c, 0, sizeof(*c));
-	c->capture.snaplen = CAPTURE_DEFAULT_SNAPLEN;
-	c->capture.promiscuous = 1;
+	c->capture.live.snaplen = CAPTURE_DEFAULT_SNAPLEN;
+	c->capture.live.promiscuous = 1;
 	sensor_options_init(&c->sensor);
 	engine_options_init(&c->engine);
 	opterr = 0;
@@ -116,45 +116,22 @@ static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_comm
 				return rc;
 		}
 	}
-	if (!c->capture.interface)
+	if (!c->capture.live.interface)
 		return cli_usage_error("live", "no interface: give -i IFACE");
 	if ((rc = sensor_options_check("live", &c->sensor)))
 		return rc;
 	c->filter = join_filter(argc - optind, argv + optind);
-	c->capture.filter = c->filter;
+	c->capture.live.filter = c->filter;
 	return 0;
-}
-
-static void *open_live(const void *options, struct dsm_err *err)
-{
-	return capture_live_open(options, err);
-}
-
-static int dispatch_live(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
-{
-	return capture_live_dispatch(source, fn, ctx, err);
-}
-
-static void stats_live(void *source, struct capture_stats *out)
-{
-	capture_live_stats(source, out);
-}
-
-static void close_live(void *source)
-{
-	capture_live_close(source);
 }
 
 int cli_live(int argc, char **argv, struct cli_common *common)
 {
-	static const struct sensor_source live = {
-		"live", 0, open_live, dispatch_live, stats_live, close_live,
-	};
 	struct live_cli c;
 	int rc = parse_live(argc, argv, &c, common);
 
 	if (rc == 0)
-		rc = sensor_main(&live, &c.capture, &c.sensor, &c.engine, common);
+		rc = sensor_main(&capture_live_ops, &c.capture, &c.sensor, &c.engine, common);
 	free(c.filter);
 	return rc < 0 ? EXIT_OK : rc;
 }

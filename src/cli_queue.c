@@ -32,7 +32,7 @@ static const char usage[] =
 enum { OPT_COPY_RANGE = OPT_SENSOR_FIRST_FREE, OPT_QUEUE_MAXLEN, OPT_RCVBUF };
 
 struct queue_cli {
-	struct queue_options capture;
+	struct capture_options capture;
 	int have_queue;
 	struct sensor_options sensor;
 	struct engine_options engine;
@@ -47,23 +47,23 @@ static int queue_option(struct queue_cli *c, int opt, const char *arg)
 	case 'q':
 		if (cli_parse_count(arg, 65535, &n))
 			return cli_usage_error("queue", "--queue: '%s' is not a queue number 0..65535", arg);
-		c->capture.queue = (uint16_t)n;
+		c->capture.queue.queue = (uint16_t)n;
 		c->have_queue = 1;
 		return 0;
 	case OPT_COPY_RANGE:
 		if (cli_parse_count(arg, 65535, &n) || n < 64)
 			return cli_usage_error("queue", "--copy-range: '%s' is not 64..65535 bytes", arg);
-		c->capture.copy_range = (uint32_t)n;
+		c->capture.queue.copy_range = (uint32_t)n;
 		return 0;
 	case OPT_QUEUE_MAXLEN:
 		if (cli_parse_count(arg, UINT32_MAX, &n) || n == 0)
 			return cli_usage_error("queue", "--queue-maxlen: '%s' is not a packet count", arg);
-		c->capture.max_len = (uint32_t)n;
+		c->capture.queue.max_len = (uint32_t)n;
 		return 0;
 	case OPT_RCVBUF:
 		if (cli_parse_count(arg, 2047, &n) || n == 0)
 			return cli_usage_error("queue", "--rcvbuf: '%s' is not 1..2047 MiB", arg);
-		c->capture.rcvbuf = (uint32_t)n << 20;
+		c->capture.queue.rcvbuf = (uint32_t)n << 20;
 		return 0;
 	}
 	rc = sensor_option("queue", &c->sensor, opt, arg);
@@ -85,9 +85,9 @@ static int parse_queue(int argc, char **argv, struct queue_cli *c, struct cli_co
 	int opt, rc, status;
 
 	memset(c, 0, sizeof(*c));
-	c->capture.copy_range = CAPTURE_DEFAULT_SNAPLEN;
-	c->capture.max_len = 65536;
-	c->capture.rcvbuf = 64u << 20;
+	c->capture.queue.copy_range = CAPTURE_DEFAULT_SNAPLEN;
+	c->capture.queue.max_len = 65536;
+	c->capture.queue.rcvbuf = 64u << 20;
 	sensor_options_init(&c->sensor);
 	engine_options_init(&c->engine);
 	opterr = 0;
@@ -110,35 +110,12 @@ static int parse_queue(int argc, char **argv, struct queue_cli *c, struct cli_co
 	return sensor_options_check("queue", &c->sensor);
 }
 
-static void *open_queue(const void *options, struct dsm_err *err)
-{
-	return capture_queue_open(options, err);
-}
-
-static int dispatch_queue(void *source, packet_fn fn, void *ctx, struct dsm_err *err)
-{
-	return capture_queue_dispatch(source, fn, ctx, err);
-}
-
-static void stats_queue(void *source, struct capture_stats *out)
-{
-	capture_queue_stats(source, out);
-}
-
-static void close_queue(void *source)
-{
-	capture_queue_close(source);
-}
-
 int cli_queue(int argc, char **argv, struct cli_common *common)
 {
-	static const struct sensor_source queue = {
-		"queue", 1, open_queue, dispatch_queue, stats_queue, close_queue,
-	};
 	struct queue_cli c;
 	int rc = parse_queue(argc, argv, &c, common);
 
 	if (rc == 0)
-		rc = sensor_main(&queue, &c.capture, &c.sensor, &c.engine, common);
+		rc = sensor_main(&capture_queue_ops, &c.capture, &c.sensor, &c.engine, common);
 	return rc < 0 ? EXIT_OK : rc;
 }

@@ -156,20 +156,6 @@ static void feed(void *ctx, const struct packet *pkts, size_t count)
 	engine_packets(ctx, pkts, count);
 }
 
-static void print_health(const struct sensor_source *src, const struct capture_stats *s)
-{
-	if (strcmp(src->command, "queue") == 0)
-		fprintf(stderr, "dsmflow queue: %llu packets queued and accepted; %llu dropped by a full "
-				"queue (passed by fail-open), %llu undeliverable, %llu ENOBUFS\n",
-			(unsigned long long)s->received, (unsigned long long)s->dropped_queue,
-			(unsigned long long)s->dropped_user, (unsigned long long)s->enobufs);
-	else
-		fprintf(stderr, "dsmflow live: %llu packets received, %llu dropped by the kernel, "
-				"%llu dropped by the interface\n",
-			(unsigned long long)s->received, (unsigned long long)s->dropped_kernel,
-			(unsigned long long)s->dropped_interface);
-}
-
 /* The capture clock (libpcap's and the queue's packet times are the
  * system's real time), in microseconds. */
 static uint64_t capture_clock_us(void)
@@ -181,7 +167,7 @@ static uint64_t capture_clock_us(void)
 }
 
 /* The loop; returns an exit status. */
-static int run_loop(const struct sensor_source *src, void *source, const struct sensor_options *o,
+static int run_loop(const struct capture_ops *ops, struct capture_source *source, const struct sensor_options *o,
 		    struct engine_run *run, struct metrics_server *metrics)
 {
 	double start = monotonic_s(), next_summary = start + o->interval_s;
@@ -192,8 +178,12 @@ static int run_loop(const struct sensor_source *src, void *source, const struct 
 		double now;
 		int summary_due;
 
-		if (src->dispatch(source, feed, run->engine, &err) < 0) {
-			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
+		int got = ops->dispatch(source, feed, run->engine, &err);
+
+		if (got == CAPTURE_END)
+			break;
+		if (got < 0) {
+			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 			return EXIT_NO_MATCH;
 		}
 		/* time passes on a quiet network too: idle flows end, pending
@@ -203,7 +193,7 @@ static int run_loop(const struct sensor_source *src, void *source, const struct 
 		summary_due = o->interval_s > 0 && now >= next_summary;
 		/* capture statistics cost system calls: only when someone reads them */
 		if (report_requested || summary_due || metrics_wanted(metrics))
-			src->stats(source, &stats);
+			ops->stats(source, &stats);
 		metrics_poll(metrics, run->engine, &stats);
 		if (reopen_requested) {
 			reopen_requested = 0;
@@ -223,7 +213,7 @@ static int run_loop(const struct sensor_source *src, void *source, const struct 
 	return EXIT_OK;
 }
 
-static int sensor_run(const struct sensor_source *src, void *source,
+static int sensor_run(const struct capture_ops *ops, struct capture_source *source,
 		      const struct sensor_options *o, struct engine_run *run)
 {
 	struct metrics_server *metrics = NULL;
@@ -234,22 +224,22 @@ static int sensor_run(const struct sensor_source *src, void *source,
 	if (o->metrics) {
 		metrics = metrics_start(o->metrics, o->metrics_public, run->cat, run->idx, &err);
 		if (!metrics) {
-			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
+			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 			return EXIT_USAGE;
 		}
 		char url[128];
 
-		fprintf(stderr, "dsmflow %s: metrics at %s\n", src->command,
+		fprintf(stderr, "dsmflow %s: metrics at %s\n", ops->name,
 			metrics_url(metrics, url, sizeof(url)));
 	}
-	if (drop_privileges(src->command, o->user, src->keep_net_admin)) {
+	if (drop_privileges(ops->name, o->user, ops->needs_net_admin)) {
 		metrics_stop(metrics);
 		return EXIT_NO_MATCH;
 	}
 	install_signals();
-	rc = run_loop(src, source, o, run, metrics);
+	rc = run_loop(ops, source, o, run, metrics);
 	metrics_stop(metrics);
-	src->stats(source, &stats);
+	ops->stats(source, &stats);
 	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
 	if (engine_run_report(run, run->format, run->report, run->report_name, &stats))
 		rc = EXIT_NO_MATCH;
@@ -257,16 +247,16 @@ static int sensor_run(const struct sensor_source *src, void *source,
 		rc = EXIT_NO_MATCH;	/* a report during the run was lost: said and counted then */
 	if (engine_alloc_failures(run->engine)) {
 		fprintf(stderr, "dsmflow %s: out of memory: %llu packets could not be given a flow "
-				"(counted by their destination port, unclassified)\n", src->command,
+				"(counted by their destination port, unclassified)\n", ops->name,
 			(unsigned long long)engine_alloc_failures(run->engine));
 		if (rc == EXIT_OK)
 			rc = EXIT_NO_MATCH;
 	}
-	print_health(src, &stats);
+	ops->print_health(&stats, stderr);
 	return rc;
 }
 
-int sensor_main(const struct sensor_source *src, const void *source_options,
+int sensor_main(const struct capture_ops *ops, const struct capture_options *capture,
 		const struct sensor_options *o, const struct engine_options *eo,
 		const struct cli_common *common)
 {
@@ -275,18 +265,18 @@ int sensor_main(const struct sensor_source *src, const void *source_options,
 	struct webapi_table *api;
 	struct engine_run run;
 	struct dsm_err err;
-	void *source;
+	struct capture_source *source;
 	int rc = EXIT_NO_MATCH;
 
 	if (cli_load(common, &cat, &idx, &api))
 		return EXIT_USAGE;
-	if (engine_run_open(src->command, eo, cat, idx, api, &run) == 0) {
-		source = src->open(source_options, &err);
+	if (engine_run_open(ops->name, eo, cat, idx, api, &run) == 0) {
+		source = ops->open(capture, &err);
 		if (source) {
-			rc = sensor_run(src, source, o, &run);
-			src->close(source);
+			rc = sensor_run(ops, source, o, &run);
+			ops->close(source);
 		} else {
-			fprintf(stderr, "dsmflow %s: %s\n", src->command, err.msg);
+			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		}
 		if (engine_run_close(&run) && rc == EXIT_OK)
 			rc = EXIT_NO_MATCH;

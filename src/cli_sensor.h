@@ -43,16 +43,6 @@ struct sensor_options {
 	"The final report goes to standard output (or --output) at SIGINT, SIGTERM or\n"      \
 	"the end of --duration; SIGUSR1 prints the report so far and goes on.\n"
 
-/* A kind of capture source, seen through four calls. */
-struct sensor_source {
-	const char *command;	/* "live" or "queue": for messages */
-	int keep_net_admin;	/* verdicts on a queue need CAP_NET_ADMIN to the end */
-	void *(*open)(const void *options, struct dsm_err *err);
-	int (*dispatch)(void *source, packet_fn fn, void *ctx, struct dsm_err *err);
-	void (*stats)(void *source, struct capture_stats *out);
-	void (*close)(void *source);
-};
-
 void sensor_options_init(struct sensor_options *o);
 /* Takes a sensor option: 0 taken, EXIT_USAGE after a message, -1 not one. */
 int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char *arg);
@@ -62,10 +52,10 @@ int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char
 int sensor_options_check(const char *cmd, const struct sensor_options *o);
 
 /* The whole of a sensor command once its options are parsed: loads the
- * catalogue, opens the engine and its files, opens the source with
- * source_options, runs until a stop, prints the final report and the
- * capture's health. Returns an exit status. */
-int sensor_main(const struct sensor_source *src, const void *source_options,
+ * catalogue, opens the engine and its files, opens the source (ops, with
+ * capture), runs until a stop (or a file's end), prints the final report
+ * and the capture's health. Returns an exit status. */
+int sensor_main(const struct capture_ops *ops, const struct capture_options *capture,
 		const struct sensor_options *o, const struct engine_options *eo,
 		const struct cli_common *common);
 

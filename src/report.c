@@ -729,17 +729,18 @@ static void prom_capture(const struct capture_stats *capture, FILE *out)
 {
 	static const struct capture_stats none;
 	const struct capture_stats *c = capture ? capture : &none;
-	const char *reasons[4] = { "kernel", "interface", "queue_full", "user" };
-	uint64_t dropped[4] = { c->dropped_kernel, c->dropped_interface, c->dropped_queue,
-				c->dropped_user };
+	const char *reasons[5] = { "kernel", "interface", "queue_full", "user", "unreadable" };
+	uint64_t dropped[5] = { c->dropped_kernel, c->dropped_interface, c->dropped_queue,
+				c->dropped_user, c->dropped_unreadable };
 
 	prom_scalar(out, "dsmflow_capture_received_packets_total", "counter",
 		    "Packets the capture source delivered (0 when reading files).",
 		    c->received);
 	prom_family(out, "dsmflow_capture_dropped_packets_total", "counter",
 		    "Packets lost before dsmflow saw them: by the kernel's capture buffer or the "
-		    "interface (live), by a full queue or undeliverable netlink messages (queue).");
-	for (int i = 0; i < 4; i++)
+		    "interface (live), by a full queue, undeliverable or unreadable netlink messages "
+		    "(queue).");
+	for (int i = 0; i < 5; i++)
 		fprintf(out, "dsmflow_capture_dropped_packets_total{reason=\"%s\"} %llu\n", reasons[i],
 			u(dropped[i]));
 	prom_scalar(out, "dsmflow_queue_enobufs_total", "counter",

@@ -296,6 +296,10 @@ def test_queue(args):
         dsm = start_dsmflow(hosts, args, "queue", "--queue", "7", "--nas", NAS_C1)
         wait_for(lambda: queue_bound(7), 10, "dsmflow to bind queue 7")
         wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow queue to drop root")
+        second = sh(args.dsmflow, "queue", "--queue", "7", "--duration", "1", ns=NAS, check_rc=False)
+        equal(second.returncode, 1, "queue: a second sensor on a bound queue fails")
+        check("cannot bind to queue 7" in second.stderr and "another process" in second.stderr,
+              "queue: the refusal is named: " + second.stderr[-300:])
         for _ in range(3):
             equal(curl(C1, NAS_C1, 5000), want, "queue: the download arrives unchanged")
         udp_echo(C1, NAS_C1, 25)

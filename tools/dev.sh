@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev uthash-dev
+build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev libmnl-dev uthash-dev
 	libcmocka-dev libmicrohttpd-dev)
 # tshark/capinfos/dumpcap cross-check packet counts; python3 drives the
 # capture and sensor tests; prometheus (with promtool) scrapes the sensors;
@@ -111,7 +111,7 @@ fuzz)
 	configure_and_build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DDSMFLOW_FUZZ=ON -DDSMFLOW_TESTS=OFF
 	python3 tests/fuzz/seeds.py build-fuzz/seeds
-	for kind in engine capture catalog webapi tls dns http; do
+	for kind in engine capture catalog webapi tls dns http nfq output metrics; do
 		echo "== fuzz_$kind for ${2:-60} s"
 		mkdir -p "build-fuzz/corpus/$kind"
 		log="build-fuzz/fuzz_$kind.log"

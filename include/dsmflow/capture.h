@@ -1,10 +1,12 @@
-/* capture.h - packet sources: files, live interfaces and an NFQUEUE. Each
- * hands every packet it reads, once and in order, to a packet_fn. */
+/* capture.h - packet sources: files, live interfaces and an NFQUEUE, all
+ * behind one ops table (struct capture_ops). Each hands every packet it
+ * reads, once and in order, to a packet_fn. */
 #ifndef DSMFLOW_CAPTURE_H
 #define DSMFLOW_CAPTURE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "dsmflow/err.h"
 #include "dsmflow/packet.h"
@@ -20,24 +22,10 @@ struct capture_stats {
 	uint64_t dropped_interface;	/* libpcap: dropped by the interface or driver */
 	uint64_t dropped_queue;		/* NFQUEUE: queue full (passed by fail-open) */
 	uint64_t dropped_user;		/* NFQUEUE: netlink could not deliver to dsmflow */
+	uint64_t dropped_unreadable;	/* NFQUEUE: a message dsmflow could not parse
+					 * (accepted with the others, not counted) */
 	uint64_t enobufs;		/* NFQUEUE: receive errors ENOBUFS, survived */
 };
-
-struct capture_file_result {
-	uint64_t packets;	/* packets read and handed over */
-	int link;		/* the file's DLT_ link type */
-};
-
-/* Reads the pcap or pcapng file at path ("-": standard input), calling fn
- * for each packet. Returns 0 at the end of the file, or -1 with err
- * "PATH: message" (cannot open, not a capture) or "PATH: packet N: message"
- * (truncated or corrupt); the packets before the error were handed over. */
-int capture_read_file(const char *path, packet_fn fn, void *ctx,
-		      struct capture_file_result *result, struct dsm_err *err);
-/* The same, with in_place 0: every packet through libpcap's reader, not
- * from a mapping of the file (for tests that compare the two). */
-int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
-			   struct capture_file_result *result, struct dsm_err *err);
 
 /* Bytes captured of each packet by default: every header dsmflow decodes
  * (link, tags, IPv6 extension chains, TCP options) and the payload its
@@ -51,7 +39,7 @@ int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *c
  * caller's timers, signals and metrics are served on an idle network. */
 #define CAPTURE_WAIT_MS 100
 
-/* ---- live capture with libpcap ---- */
+/* ---- the one interface of every packet source ---- */
 
 struct live_options {
 	const char *interface;
@@ -61,17 +49,6 @@ struct live_options {
 	int buffer_kib;		/* 0: libpcap's default */
 };
 
-struct live_capture;
-
-struct live_capture *capture_live_open(const struct live_options *o, struct dsm_err *err);
-/* Hands the packets that arrive within about CAPTURE_WAIT_MS to fn;
- * returns how many, or -1 with err filled. */
-int capture_live_dispatch(struct live_capture *live, packet_fn fn, void *ctx, struct dsm_err *err);
-void capture_live_stats(struct live_capture *live, struct capture_stats *out);
-void capture_live_close(struct live_capture *live);
-
-/* ---- inline on an NFQUEUE ---- */
-
 struct queue_options {
 	uint16_t queue;		/* --queue N */
 	uint32_t copy_range;	/* bytes of each packet copied to dsmflow */
@@ -79,13 +56,86 @@ struct queue_options {
 	uint32_t rcvbuf;	/* socket receive buffer, bytes */
 };
 
-struct queue_capture;
+/* What to open; each source reads its own part. */
+struct capture_options {
+	const char *path;	/* file: a pcap or pcapng file, "-" standard input */
+	int in_place;		/* file: walk a mapping of a classic pcap file (1, the
+				 * default) or read every packet through libpcap (0) */
+	struct live_options live;
+	struct queue_options queue;
+};
 
-struct queue_capture *capture_queue_open(const struct queue_options *o, struct dsm_err *err);
-/* Reads what arrives within about CAPTURE_WAIT_MS, hands each packet to fn
- * and accepts it; returns how many, or -1 with err filled. */
-int capture_queue_dispatch(struct queue_capture *q, packet_fn fn, void *ctx, struct dsm_err *err);
-void capture_queue_stats(struct queue_capture *q, struct capture_stats *out);
-void capture_queue_close(struct queue_capture *q);
+struct capture_ops;
+
+/* An open source; each implementation's state begins with this. */
+struct capture_source {
+	const struct capture_ops *ops;
+};
+
+/* dispatch's return at the end of the input (files only). */
+#define CAPTURE_END (-2)
+
+struct capture_ops {
+	const char *name;	/* "file", "live", "queue": the command's name too */
+	int needs_net_admin;	/* keeps needing CAP_NET_ADMIN after opening (verdicts) */
+	/* NULL with err "WHAT: message" when the source cannot be opened. */
+	struct capture_source *(*open)(const struct capture_options *o, struct dsm_err *err);
+	/* A descriptor that poll() reports readable when packets wait (-1: a
+	 * file, always ready). */
+	int (*fd)(const struct capture_source *src);
+	/* Hands what is ready to fn in batches, having waited up to
+	 * CAPTURE_WAIT_MS for the first packet; returns how many were handed
+	 * over (0: none arrived), CAPTURE_END at the end of a file, or -1 with
+	 * err filled ("PATH: packet N: message" for files). */
+	int (*dispatch)(struct capture_source *src, packet_fn fn, void *ctx, struct dsm_err *err);
+	void (*stats)(struct capture_source *src, struct capture_stats *out);
+	/* One line for the operator at the end of a run: the stats in words. */
+	void (*print_health)(const struct capture_stats *s, FILE *out);
+	void (*close)(struct capture_source *src);
+};
+
+extern const struct capture_ops capture_file_ops;	/* capture_file.c */
+extern const struct capture_ops capture_live_ops;	/* capture_pcap.c: libpcap */
+extern const struct capture_ops capture_queue_ops;	/* capture_nfq.c: NFQUEUE */
+
+/* ---- files, read to the end in one call ---- */
+
+struct capture_file_result {
+	uint64_t packets;	/* packets read and handed over */
+	int link;		/* the file's DLT_ link type */
+};
+
+/* Reads the pcap or pcapng file at path ("-": standard input) through
+ * capture_file_ops to its end, calling fn for each packet. Returns 0 at
+ * the end of the file, or -1 with err "PATH: message" (cannot open, not a
+ * capture) or "PATH: packet N: message" (truncated or corrupt); the
+ * packets before the error were handed over. */
+int capture_read_file(const char *path, packet_fn fn, void *ctx,
+		      struct capture_file_result *result, struct dsm_err *err);
+/* The same, with in_place 0: every packet through libpcap's reader, not
+ * from a mapping of the file (for tests that compare the two). */
+int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
+			   struct capture_file_result *result, struct dsm_err *err);
+
+/* ---- NFQUEUE messages, for the fuzz harness and tests ---- */
+
+/* What one datagram from the queue's socket held. */
+struct queue_parse {
+	size_t packets;		/* packets filled in, at most the caller's max */
+	uint32_t last_id;	/* the last packet message's id (if ids) */
+	int ids;		/* packet messages whose id was read */
+	int unreadable;		/* messages that could not be parsed */
+	uint32_t acked_seq;	/* acknowledgements: the last one's sequence number */
+	int acks;		/* how many acknowledgements (errors included) */
+	int error;		/* errno of the last error acknowledgement, or 0 */
+	uint32_t error_seq;	/* its sequence number */
+};
+
+/* Parses the netlink messages in buf[0..len) (libmnl and
+ * libnetfilter_queue's parsers): packet messages become pkts (link
+ * DECODE_LINK_IP, the given time, wire length the IP length), pointing
+ * into buf; acknowledgements and errors are noted in out. */
+void capture_queue_parse(const void *buf, size_t len, uint64_t ts_us, struct packet *pkts,
+			 size_t max, struct queue_parse *out);
 
 #endif

@@ -15,11 +15,7 @@
 #include <stdio.h>
 
 #include "dsmflow/engine.h"
-
-#define MAX_PACKETS 64
-
-static const int links[] = { DLT_EN10MB, DLT_RAW, DLT_LINUX_SLL, DLT_LINUX_SLL2,
-			     DLT_NULL, DLT_PPP, DLT_LOOP, DLT_PPP_ETHER };
+#include "fuzz_packets.h"
 
 static struct catalog *cat;
 static struct port_index *idx;
@@ -53,27 +49,6 @@ static void check_sums(const struct engine *e)
 	    t->bytes != row_bytes(&classified) + row_bytes(&unclassified) + t->non_ip_bytes +
 			t->malformed_bytes + t->pending_bytes)
 		abort();
-}
-
-/* Cuts data into at most MAX_PACKETS packets; returns how many. */
-static size_t cut(const uint8_t *data, size_t size, struct packet *pkts)
-{
-	uint64_t ts = 1700000000000000ull;
-	size_t n = 0;
-
-	while (size >= 2 && n < MAX_PACKETS) {
-		size_t len = data[1] < size - 2 ? data[1] : size - 2;
-		uint8_t *copy = malloc(len ? len : 1);
-
-		memcpy(copy, data + 2, len);
-		ts += 1000000ull * (data[0] >> 4);	/* up to 15 s apart: timeouts */
-		pkts[n++] = (struct packet){ .ts_us = ts, .data = copy, .caplen = (uint32_t)len,
-					     .wire_len = (uint32_t)len + (data[0] & 8),
-					     .link = links[data[0] % 8] };
-		data += 2 + len;
-		size -= 2 + len;
-	}
-	return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -111,7 +86,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_sums(batched);
 	engine_free(batched);
 	engine_free(single);
-	for (size_t i = 0; i < n; i++)
-		free((void *)pkts[i].data);
+	free_packets(pkts, n);
 	return 0;
 }

@@ -3,7 +3,11 @@
 
   tests/fuzz/seeds.py OUTDIR
 
-  OUTDIR/capture  the sample captures' first 4 KiB, and the edge-case one whole
+  OUTDIR/capture  the sample captures' first 4 KiB, and the edge-case one whole;
+                  from ../shared/pcaps (and its corpus/), the first 4 KiB of one
+                  capture of every link type and of every pcapng file
+  OUTDIR/nfq      NFQUEUE packet messages carrying the sample captures' IP
+                  packets (one, or three in a datagram), acknowledgements and an error
   OUTDIR/engine   the sample captures' packets, eight at a time, in the engine
                   harness's format: [link index | seconds << 4][length][bytes]
   OUTDIR/catalog  the catalogue, 30 lines at a time
@@ -11,18 +15,22 @@
   OUTDIR/tls      the first ClientHello of each TCP stream that starts with one, in
                   the tls harness's format: [cuts][cut lengths, 2 bytes LE][stream],
                   whole and cut where the segments were
+  OUTDIR/output   the engine seeds again, for the writers' harness
+  OUTDIR/metrics  HTTP requests to the metrics endpoint
   OUTDIR/dns      every UDP payload from port 53
   OUTDIR/http     the client stream of each TCP connection that starts with an HTTP
                   request, in the http harness's format: [cuts][cut lengths][stream]
   (tls, dns and http read the sample captures and ../shared/pcaps, when present)
 """
 import os
+import socket
 import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "..", "..")
-LINKS = {1: 0, 101: 1, 12: 1, 113: 2, 276: 3, 0: 4, 9: 5, 108: 6, 51: 7}  # LINKTYPE -> harness index
+# LINKTYPE -> fuzz_engine's link index
+LINKS = {1: 0, 101: 1, 12: 1, 113: 2, 276: 3, 0: 4, 9: 5, 108: 6, 51: 7, 228: 8, 229: 9, 50: 10, 104: 11}
 
 
 def packets(path):
@@ -104,6 +112,69 @@ def payload_seeds(outdir, path):
         write(outdir, "http", "%s-%d-cut" % (name, j), bytes([len(cuts)]) + bytes(cuts) + stream)
 
 
+def capture_kinds(shared):
+    """One capture of each (format, link type) in shared and its corpus, and
+    every pcapng file (their link types are inside)."""
+    seen = set()
+    for d in (shared, os.path.join(shared, "corpus")):
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d)):
+            path = os.path.join(d, f)
+            if not os.path.isfile(path):
+                continue
+            head = open(path, "rb").read(24)
+            if head[:4] == b"\x0a\x0d\x0d\x0a":
+                yield path
+            elif len(head) == 24:
+                for order in "<>":
+                    magic, = struct.unpack(order + "I", head[:4])
+                    if magic in (0xa1b2c3d4, 0xa1b23c4d):
+                        key = (order, magic, struct.unpack(order + "I", head[20:24])[0] & 0xffff)
+                        if key not in seen:
+                            seen.add(key)
+                            yield path
+
+
+def nfq_message(packet_id, payload):
+    """A NFQNL_MSG_PACKET message as the kernel sends it."""
+    nfgen = struct.pack("<BBH", 0, 0, socket.htons(0))
+    attrs = struct.pack("<HH", 11, 1) + struct.pack(">IHB", packet_id, 0x0800, 1) + b"\0"
+    attrs += struct.pack("<HH", 4 + len(payload), 10) + payload + b"\0" * (-len(payload) % 4)
+    body = nfgen + attrs
+    return struct.pack("<IHHII", 16 + len(body), 3 << 8 | 0, 0, 0, 0) + body
+
+
+def nfq_ack(seq, error):
+    body = struct.pack("<i", -error) + struct.pack("<IHHII", 16, 0, 0, seq, 0)
+    return struct.pack("<IHHII", 16 + len(body), 2, 0, seq, 0) + body
+
+
+def nfq_seeds(outdir, samples):
+    n = 0
+    for path in samples:
+        ips = [frame[14:] for link, frame in packets(path)
+               if link == 1 and frame[12:14] in (b"\x08\x00", b"\x86\xdd")][:12]
+        for i, ip in enumerate(ips):
+            write(outdir, "nfq", "packet-%d" % n, nfq_message(i + 1, ip[:512]))
+            n += 1
+        if len(ips) >= 3:
+            write(outdir, "nfq", "three-%d" % n, b"".join(nfq_message(i + 1, ip[:256]) for i, ip in enumerate(ips[:3])))
+    write(outdir, "nfq", "acks", nfq_ack(1, 0) + nfq_ack(2, 0))
+    write(outdir, "nfq", "refused", nfq_ack(4, 95))
+
+
+HTTP_REQUESTS = [
+    b"GET /metrics HTTP/1.1\r\nHost: nas\r\n\r\n",
+    b"GET /healthz HTTP/1.0\r\n\r\n",
+    b"HEAD / HTTP/1.1\r\nHost: nas\r\nConnection: close\r\n\r\n",
+    b"POST /metrics HTTP/1.1\r\nHost: nas\r\nContent-Length: 5\r\n\r\nhello",
+    b"GET /metrics HTTP/1.1\r\nHost: nas\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"GET /metrics?x=%zz HTTP/1.1\r\nHost: nas\r\nAccept-Encoding: gzip\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+    b"GET /nothing HTTP/1.1\r\nHost: nas\r\n\r\n",
+]
+
+
 def write(outdir, kind, name, blob):
     os.makedirs(os.path.join(outdir, kind), exist_ok=True)
     with open(os.path.join(outdir, kind, name), "wb") as f:
@@ -123,6 +194,7 @@ def main():
             chunk += bytes([LINKS.get(link, 0), len(frame)]) + frame
             if i % 8 == 7:
                 write(outdir, "engine", "%s-%d" % (name, i // 8), chunk)
+                write(outdir, "output", "%s-%d" % (name, i // 8), chunk)
                 chunk = b""
             if i >= 8 * 40:
                 break
@@ -139,6 +211,11 @@ def main():
                                               "corpus/codm.pcap", "corpus/dns_ambiguous_names.pcap")]
     for path in samples + [p for p in more if os.path.exists(p)]:
         payload_seeds(outdir, path)
+    for path in capture_kinds(shared):
+        write(outdir, "capture", "shared-" + os.path.basename(path), open(path, "rb").read()[:4096])
+    nfq_seeds(outdir, samples)
+    for i, request in enumerate(HTTP_REQUESTS):
+        write(outdir, "metrics", "request-%d" % i, request)
     return 0
 
 
