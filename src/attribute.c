@@ -159,6 +159,28 @@ struct attributor *attributor_new(const struct catalog *cat, const struct port_i
 	return a;
 }
 
+int attributor_retarget(struct attributor *a, const struct catalog *cat,
+			const struct port_index *idx)
+{
+	struct attributor before = *a;	/* its arrays are not copied: restored on failure */
+
+	a->cat = cat;
+	a->idx = idx;
+	a->domains = NULL;
+	a->domain_count = 0;
+	memset(a->http_ports, 0, sizeof(a->http_ports));
+	mark_http_ports(a);
+	if (gather_domain_lists(a)) {
+		free(a->domains);
+		*a = before;
+		return -1;
+	}
+	a->ftp_service = dynamic_tcp_service(cat);
+	a->tftp_service = sole_service(idx, DSM_PROTO_UDP, TFTP_PORT);
+	free(before.domains);
+	return 0;
+}
+
 void attributor_free(struct attributor *a)
 {
 	if (!a)

@@ -528,6 +528,50 @@ int catalog_add_service(struct catalog *cat, const char *category, const char *n
 	return id;
 }
 
+/* Copies rec into cat with its strings pooled there and its service
+ * mapped to service; -1 when memory runs out. */
+static int copy_record(struct catalog *cat, const struct dsm_record *rec, uint16_t service)
+{
+	struct dsm_record copy = *rec;
+	unsigned earlier;
+
+	copy.service = service;
+	copy.label = intern(cat, rec->label, strlen(rec->label));
+	copy.note = intern(cat, rec->note, strlen(rec->note));
+	copy.domains = intern(cat, rec->domains, strlen(rec->domains));
+	if (!copy.label || !copy.note || !copy.domains)
+		return -1;
+	return append_record(cat, &copy, &earlier) < 0 ? -1 : 0;
+}
+
+struct catalog *catalog_merge(const struct catalog *old, const struct catalog *fresh,
+			      struct dsm_err *err)
+{
+	struct catalog *cat = catalog_new();
+	size_t i;
+
+	for (i = 0; cat && i < old->service_count; i++)
+		if (catalog_add_service(cat, old->services[i].category, old->services[i].name, err) < 0)
+			goto fail;
+	for (i = 0; cat && i < fresh->record_count; i++) {
+		const struct dsm_service *s = &fresh->services[fresh->records[i].service];
+		int id = catalog_add_service(cat, s->category, s->name, err);
+
+		if (id < 0 || copy_record(cat, &fresh->records[i], (uint16_t)id))
+			goto fail;
+	}
+	for (i = 0; cat && i < fresh->service_count; i++)	/* those without records too */
+		if (catalog_add_service(cat, fresh->services[i].category, fresh->services[i].name, err) < 0)
+			goto fail;
+	if (cat)
+		return cat;
+	dsm_err_set(err, "out of memory merging the catalogues");
+	return NULL;
+fail:
+	catalog_free(cat);
+	return NULL;
+}
+
 int catalog_truncate_services(struct catalog *cat, size_t count)
 {
 	if (count > cat->service_count)

@@ -61,6 +61,12 @@ enum cli_option_result {
 enum cli_option_result cli_shared_option(const char *cmd, const char *usage, int opt, char **argv,
 					 struct cli_common *common, int *status);
 
+/* The tables as cli_load makes them, errors in err rather than printed;
+ * with prev_cat and prev_idx (a reload), the catalogue is merged into
+ * prev_cat (catalog_merge) and the index keeps prev_idx's set ids. */
+int cli_load_tables(const struct cli_common *common, const struct catalog *prev_cat,
+		    const struct port_index *prev_idx, struct catalog **cat,
+		    struct port_index **idx, struct webapi_table **api, struct dsm_err *err);
 /* Loads the catalogue and the Web API table the options ask for, binds the
  * table to the catalogue (which gains a service per package it lacks), adds
  * the --port entries and builds the index; prints the error and returns -1 on

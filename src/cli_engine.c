@@ -132,15 +132,18 @@ int engine_run_report(const struct engine_run *run, enum report_format format, F
 {
 	struct inspect_stats inspect;
 	struct dns_table_stats dns;
+	struct reload_stats reload;
 	struct report_input in = {
 		.cat = run->cat, .idx = run->idx, .counters = engine_counters(run->engine),
 		.active_flows = engine_active_flows(run->engine),
 		.evicted_flows = engine_evicted_flows(run->engine), .capture = capture,
 		.evicted_unanswered_flows = engine_evicted_unanswered_flows(run->engine),
 		.inspect = &inspect, .dns = &dns, .output_errors = engine_output_errors(run->engine),
+		.reload = capture ? &reload : NULL,	/* sensors reload; read does not */
 	};
 	int rc;
 
+	engine_reload_stats(run->engine, &reload);
 	engine_inspect_stats(run->engine, &inspect);
 	engine_dns_stats(run->engine, &dns);
 	errno = 0;

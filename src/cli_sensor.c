@@ -166,9 +166,67 @@ static uint64_t capture_clock_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The tables in force, which a reload replaces. */
+struct sensor_tables {
+	const struct cli_common *common;	/* where they come from: --catalog, --webapi, --port */
+	struct catalog *cat;
+	struct port_index *idx;
+	struct webapi_table *api;
+};
+
+/* SIGHUP: loads the tables again (from --catalog and --webapi when given),
+ * merged into those in force, and puts them in force; a table that does
+ * not load is refused with its FILE:LINE error, and the tables in force
+ * stay. Every counter is kept (see engine_reload). */
+static void reload_tables(const struct capture_ops *ops, struct sensor_tables *t,
+			  struct engine_run *run, struct metrics_server *metrics)
+{
+	size_t services_before = catalog_service_count(t->cat);
+	struct counters *snapshot = NULL;
+	struct webapi_table *api;
+	struct port_index *idx;
+	struct catalog *cat;
+	struct dsm_err err;
+
+	if (cli_load_tables(t->common, t->cat, t->idx, &cat, &idx, &api, &err)) {
+		engine_count_reload_failure(run->engine);
+		fprintf(stderr, "dsmflow %s: reload refused: %s; the tables in force stay\n", ops->name,
+			err.msg);
+		return;
+	}
+	if (metrics && !(snapshot = counters_new(catalog_service_count(cat), port_index_set_count(idx))))
+		dsm_err_set(&err, "out of memory");
+	if ((metrics && !snapshot) ||
+	    engine_reload(run->engine, cat, idx, api, capture_clock_us(), &err)) {
+		engine_count_reload_failure(run->engine);
+		fprintf(stderr, "dsmflow %s: reload refused: %s; the tables in force stay\n", ops->name,
+			err.msg);
+		counters_free(snapshot);
+		webapi_free(api);
+		port_index_free(idx);
+		catalog_free(cat);
+		return;
+	}
+	if (metrics)
+		metrics_retarget(metrics, cat, idx, snapshot);
+	run->cat = cat;
+	run->idx = idx;
+	webapi_free(t->api);
+	port_index_free(t->idx);
+	catalog_free(t->cat);
+	t->cat = cat;
+	t->idx = idx;
+	t->api = api;
+	fprintf(stderr, "dsmflow %s: reloaded %s: %zu records, %zu services (%zu new since the last)\n",
+		ops->name, t->common->catalog_path ? t->common->catalog_path : "the built-in catalogue",
+		catalog_record_count(cat), catalog_service_count(cat),
+		catalog_service_count(cat) - services_before);
+}
+
 /* The loop; returns an exit status. */
-static int run_loop(const struct capture_ops *ops, struct capture_source *source, const struct sensor_options *o,
-		    struct engine_run *run, struct metrics_server *metrics)
+static int run_loop(const struct capture_ops *ops, struct capture_source *source,
+		    const struct sensor_options *o, struct engine_run *run, struct metrics_server *metrics,
+		    struct sensor_tables *tables)
 {
 	double start = monotonic_s(), next_summary = start + o->interval_s;
 	struct capture_stats stats = { 0 };
@@ -195,9 +253,10 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 		if (report_requested || summary_due || metrics_wanted(metrics))
 			ops->stats(source, &stats);
 		metrics_poll(metrics, run->engine, &stats);
-		if (reopen_requested) {
+		if (reopen_requested) {	/* SIGHUP: logrotate's, and new tables */
 			reopen_requested = 0;
 			engine_run_reopen_logs(run);
+			reload_tables(ops, tables, run, metrics);
 		}
 		if (report_requested) {
 			report_requested = 0;
@@ -214,7 +273,8 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 }
 
 static int sensor_run(const struct capture_ops *ops, struct capture_source *source,
-		      const struct sensor_options *o, struct engine_run *run)
+		      const struct sensor_options *o, struct engine_run *run,
+		      struct sensor_tables *tables)
 {
 	struct metrics_server *metrics = NULL;
 	struct capture_stats stats;
@@ -222,7 +282,7 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 	int rc;
 
 	if (o->metrics) {
-		metrics = metrics_start(o->metrics, o->metrics_public, run->cat, run->idx, &err);
+		metrics = metrics_start(o->metrics, o->metrics_public, tables->cat, tables->idx, &err);
 		if (!metrics) {
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 			return EXIT_USAGE;
@@ -237,7 +297,7 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 		return EXIT_NO_MATCH;
 	}
 	install_signals();
-	rc = run_loop(ops, source, o, run, metrics);
+	rc = run_loop(ops, source, o, run, metrics, tables);
 	metrics_stop(metrics);
 	ops->stats(source, &stats);
 	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
@@ -260,20 +320,18 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 		const struct sensor_options *o, const struct engine_options *eo,
 		const struct cli_common *common)
 {
-	struct catalog *cat;
-	struct port_index *idx;
-	struct webapi_table *api;
+	struct sensor_tables tables = { .common = common };
 	struct engine_run run;
 	struct dsm_err err;
 	struct capture_source *source;
 	int rc = EXIT_NO_MATCH;
 
-	if (cli_load(common, &cat, &idx, &api))
+	if (cli_load(common, &tables.cat, &tables.idx, &tables.api))
 		return EXIT_USAGE;
-	if (engine_run_open(ops->name, eo, cat, idx, api, &run) == 0) {
+	if (engine_run_open(ops->name, eo, tables.cat, tables.idx, tables.api, &run) == 0) {
 		source = ops->open(capture, &err);
 		if (source) {
-			rc = sensor_run(ops, source, o, &run);
+			rc = sensor_run(ops, source, o, &run, &tables);
 			ops->close(source);
 		} else {
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
@@ -281,8 +339,8 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 		if (engine_run_close(&run) && rc == EXIT_OK)
 			rc = EXIT_NO_MATCH;
 	}
-	webapi_free(api);
-	port_index_free(idx);
-	catalog_free(cat);
+	webapi_free(tables.api);
+	port_index_free(tables.idx);
+	catalog_free(tables.cat);
 	return rc;
 }

@@ -41,7 +41,10 @@ struct sensor_options {
 	"                        when started as root; -Z root keeps root)\n"                  \
 	"\n"                                                                                   \
 	"The final report goes to standard output (or --output) at SIGINT, SIGTERM or\n"      \
-	"the end of --duration; SIGUSR1 prints the report so far and goes on.\n"
+	"the end of --duration; SIGUSR1 prints the report so far and goes on; SIGHUP\n"     \
+	"reopens --flows and --evidence-log and reloads the catalogue, the Web API\n"        \
+	"table and the --port entries (a table that does not load is refused, the\n"        \
+	"tables in force stay), keeping every counter.\n"
 
 void sensor_options_init(struct sensor_options *o);
 /* Takes a sensor option: 0 taken, EXIT_USAGE after a message, -1 not one. */

@@ -39,6 +39,52 @@ struct counters *counters_new(size_t service_count, size_t max_set_id)
 	return c;
 }
 
+int counters_resize(struct counters *c, size_t service_count, size_t max_set_id,
+		    struct counters_moved *moved)
+{
+	struct counter_row *services, *groups;
+
+	memset(moved, 0, sizeof(*moved));
+	if (service_count < c->service_count || max_set_id < c->max_set_id)
+		return -1;	/* rows are never dropped */
+	services = calloc(service_count + 1, sizeof(*services));
+	groups = calloc(max_set_id + 1, sizeof(*groups));
+	if (!services || !groups) {
+		free(services);
+		free(groups);
+		return -1;
+	}
+	memcpy(services, c->services, (c->service_count + 1) * sizeof(*services));
+	memcpy(groups, c->groups, (c->max_set_id + 1) * sizeof(*groups));
+	*moved = (struct counters_moved){ c->services, c->service_count + 1, c->groups,
+					  c->max_set_id + 1, services, groups };
+	c->services = services;
+	c->groups = groups;
+	c->service_count = service_count;
+	c->max_set_id = max_set_id;
+	return 0;
+}
+
+struct counter_row *counters_moved_row(const struct counters_moved *moved, struct counter_row *row)
+{
+	/* as addresses: row may point into neither array */
+	uintptr_t at = (uintptr_t)row, services = (uintptr_t)moved->old_services,
+		  groups = (uintptr_t)moved->old_groups;
+
+	if (at >= services && at < services + moved->old_service_rows * sizeof(*row))
+		return moved->new_services + (at - services) / sizeof(*row);
+	if (at >= groups && at < groups + moved->old_group_rows * sizeof(*row))
+		return moved->new_groups + (at - groups) / sizeof(*row);
+	return row;	/* a port row, or no_row: not moved */
+}
+
+void counters_moved_free(struct counters_moved *moved)
+{
+	free(moved->old_services);
+	free(moved->old_groups);
+	memset(moved, 0, sizeof(*moved));
+}
+
 void counters_free(struct counters *c)
 {
 	struct port_row *p, *tmp;

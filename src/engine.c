@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dsmflow/attribute.h"
 #include "dsmflow/decode.h"
@@ -54,6 +55,7 @@ struct engine {
 	uint64_t alloc_failures;
 	uint64_t output_errors;		/* writes that failed: reports, logs */
 	int flow_log_failed;		/* the flow log's error was counted */
+	struct reload_stats reload;
 	struct frag_slot frags[FRAG_SLOTS];
 };
 
@@ -77,6 +79,14 @@ static struct inspector *new_inspector(struct engine *e, const struct engine_con
 			     config->evidence_log);
 }
 
+static uint64_t wall_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 struct engine *engine_new(const struct catalog *cat, const struct port_index *idx,
 			  const struct engine_config *config, struct dsm_err *err)
 {
@@ -86,6 +96,7 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 		goto fail;
 	e->cat = cat;
 	e->idx = idx;
+	e->reload.last_success_us = wall_clock_us();
 	e->flow_log = config->flow_log;
 	e->ports_only = config->ports_only;
 	e->flow_config = config->flows;
@@ -475,4 +486,46 @@ uint64_t engine_output_errors(const struct engine *e)
 uint64_t engine_evidence_dropped(const struct engine *e)
 {
 	return evidence_dropped(e->kept);
+}
+
+/* ---- reloading the tables ---- */
+
+static void move_row(void *ctx, struct flow *flow)
+{
+	if (flow->row)
+		flow->row = counters_moved_row(ctx, flow->row);
+}
+
+int engine_reload(struct engine *e, const struct catalog *cat, const struct port_index *idx,
+		  const struct webapi_table *api, uint64_t wall_us, struct dsm_err *err)
+{
+	struct counters_moved moved;
+
+	if (counters_resize(e->counters, catalog_service_count(cat), port_index_set_count(idx),
+			    &moved)) {
+		dsm_err_set(err, "out of memory (or a catalogue without the services in force)");
+		return -1;
+	}
+	flow_table_each(e->flows, move_row, &moved);
+	counters_moved_free(&moved);
+	if (attributor_retarget(e->attributor, cat, idx)) {
+		dsm_err_set(err, "out of memory");	/* the larger rows stay: harmless */
+		return -1;
+	}
+	inspector_set_webapi(e->inspector, api);
+	e->cat = cat;
+	e->idx = idx;
+	e->reload.reloads++;
+	e->reload.last_success_us = wall_us;
+	return 0;
+}
+
+void engine_count_reload_failure(struct engine *e)
+{
+	e->reload.failures++;
+}
+
+void engine_reload_stats(const struct engine *e, struct reload_stats *out)
+{
+	*out = e->reload;
 }

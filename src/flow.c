@@ -298,6 +298,13 @@ void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_r
 	pool_put(table, flow);
 }
 
+void flow_table_each(struct flow_table *table, void (*fn)(void *ctx, struct flow *flow), void *ctx)
+{
+	for (int c = 0; c < FLOW_TIMEOUT_CLASSES; c++)
+		for (struct flow *f = table->lists[c].oldest; f; f = f->newer ? flow_of_id(table, f->newer) : NULL)
+			fn(ctx, f);
+}
+
 void flow_table_free(struct flow_table *table, int end_each)
 {
 	if (!table)

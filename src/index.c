@@ -437,9 +437,29 @@ static int build_name_subsets(struct port_index *idx, const struct catalog *cat,
 	return 0;
 }
 
-struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *err)
+/* Interns prev's sets first, in id order, so that each keeps its id. */
+static int seed_sets(struct port_index *idx, const struct port_index *prev, size_t *max_candidates,
+		     struct dsm_err *err)
+{
+	for (size_t id = 1; prev && id < prev->set_count; id++) {
+		const struct candidate_set *set = &prev->sets[id];
+
+		if (intern_set(idx, set->items, set->count, set->narrowest, (enum dsm_proto)set->proto,
+			       set->port) != id) {
+			dsm_err_set(err, "port index: out of memory");
+			return -1;
+		}
+		if (set->count > *max_candidates)
+			*max_candidates = set->count;
+	}
+	return 0;
+}
+
+struct port_index *port_index_build_after(const struct catalog *cat, const struct port_index *prev,
+					  struct dsm_err *err)
 {
 	struct port_index *idx = calloc(1, sizeof(*idx));
+	size_t max_candidates = catalog_record_count(cat);
 
 	if (!idx || !(idx->sets = calloc(1, sizeof(*idx->sets)))) {
 		free(idx);
@@ -447,15 +467,21 @@ struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *e
 		return NULL;
 	}
 	idx->set_count = 1;
-	if (build_port_table(idx, cat, DSM_PROTO_TCP, err) ||
+	if (seed_sets(idx, prev, &max_candidates, err) ||
+	    build_port_table(idx, cat, DSM_PROTO_TCP, err) ||
 	    build_port_table(idx, cat, DSM_PROTO_UDP, err) ||
 	    build_icmp_and_dynamic(idx, cat, err) ||
-	    build_role_subsets(idx, catalog_record_count(cat), err) ||
-	    build_name_subsets(idx, cat, catalog_record_count(cat), err)) {
+	    build_role_subsets(idx, max_candidates, err) ||
+	    build_name_subsets(idx, cat, max_candidates, err)) {
 		port_index_free(idx);
 		return NULL;
 	}
 	return idx;
+}
+
+struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *err)
+{
+	return port_index_build_after(cat, NULL, err);
 }
 
 uint16_t port_index_lookup(const struct port_index *idx, enum dsm_proto proto, uint16_t port)

@@ -121,6 +121,11 @@ void inspector_free(struct inspector *in)
 	free(in);
 }
 
+void inspector_set_webapi(struct inspector *in, const struct webapi_table *webapi)
+{
+	in->webapi = webapi;
+}
+
 void inspector_set_log(struct inspector *in, FILE *evidence_log)
 {
 	if (in->log)

@@ -101,16 +101,19 @@ enum cli_option_result cli_shared_option(const char *cmd, const char *usage, int
 	}
 }
 
-static int add_port_options(const struct cli_common *common, struct catalog *cat)
+static int add_port_options(const struct cli_common *common, struct catalog *cat,
+			    struct dsm_err *err)
 {
-	struct dsm_err err;
 	struct portspec spec;
 	const char *service;
 
 	for (size_t i = 0; i < common->port_count; i++) {
-		if (portspec_parse_assignment(common->ports[i], &spec, &service, &err) ||
-		    catalog_add_port(cat, spec.proto, spec.first_port, spec.last_port, service, &err)) {
-			cli_usage_error(NULL, "--port: %s", err.msg);
+		if (portspec_parse_assignment(common->ports[i], &spec, &service, err) ||
+		    catalog_add_port(cat, spec.proto, spec.first_port, spec.last_port, service, err)) {
+			char why[sizeof(err->msg)];
+
+			snprintf(why, sizeof(why), "%s", err->msg);
+			dsm_err_set(err, "--port: %s", why);
 			return -1;
 		}
 	}
@@ -120,18 +123,50 @@ static int add_port_options(const struct cli_common *common, struct catalog *cat
 /* Loads the Web API table and binds it to cat, before the --port entries so
  * that a --port SERVICE may name a package the table added. */
 static int load_webapi(const struct cli_common *common, struct catalog *cat,
-		       struct webapi_table **api)
+		       struct webapi_table **api, struct dsm_err *err)
 {
-	struct dsm_err err;
-
-	*api = common->webapi_path ? webapi_load_file(common->webapi_path, &err)
-				   : webapi_load_embedded(&err);
-	if (*api && webapi_bind(*api, cat, &err) == 0)
+	*api = common->webapi_path ? webapi_load_file(common->webapi_path, err)
+				   : webapi_load_embedded(err);
+	if (*api && webapi_bind(*api, cat, err) == 0)
 		return 0;
-	fprintf(stderr, "dsmflow: %s\n", err.msg);
 	webapi_free(*api);
 	*api = NULL;
 	return -1;
+}
+
+/* The catalogue as loaded, or, for a reload, merged into prev's. */
+static struct catalog *load_catalog(const struct cli_common *common, const struct catalog *prev,
+				    struct dsm_err *err)
+{
+	struct catalog *fresh = common->catalog_path ? catalog_load_file(common->catalog_path, err)
+						     : catalog_load_embedded(err);
+	struct catalog *merged;
+
+	if (!fresh || !prev)
+		return fresh;
+	merged = catalog_merge(prev, fresh, err);
+	catalog_free(fresh);
+	return merged;
+}
+
+int cli_load_tables(const struct cli_common *common, const struct catalog *prev_cat,
+		    const struct port_index *prev_idx, struct catalog **cat,
+		    struct port_index **idx, struct webapi_table **api, struct dsm_err *err)
+{
+	*idx = NULL;
+	*api = NULL;
+	*cat = load_catalog(common, prev_cat, err);
+	if (!*cat)
+		return -1;
+	if (load_webapi(common, *cat, api, err) || add_port_options(common, *cat, err) ||
+	    !(*idx = port_index_build_after(*cat, prev_idx, err))) {
+		webapi_free(*api);
+		*api = NULL;
+		catalog_free(*cat);
+		*cat = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 int cli_load(const struct cli_common *common, struct catalog **cat, struct port_index **idx,
@@ -139,27 +174,9 @@ int cli_load(const struct cli_common *common, struct catalog **cat, struct port_
 {
 	struct dsm_err err;
 
-	*idx = NULL;
-	*api = NULL;
-	*cat = common->catalog_path ? catalog_load_file(common->catalog_path, &err)
-				    : catalog_load_embedded(&err);
-	if (!*cat) {
-		fprintf(stderr, "dsmflow: %s\n", err.msg);
-		return -1;
-	}
-	if (load_webapi(common, *cat, api) || add_port_options(common, *cat))
-		goto fail;
-	*idx = port_index_build(*cat, &err);
-	if (!*idx) {
-		fprintf(stderr, "dsmflow: %s\n", err.msg);
-		goto fail;
-	}
-	return 0;
-fail:
-	webapi_free(*api);
-	*api = NULL;
-	catalog_free(*cat);
-	*cat = NULL;
+	if (cli_load_tables(common, NULL, NULL, cat, idx, api, &err) == 0)
+		return 0;
+	fprintf(stderr, "dsmflow: %s\n", err.msg);
 	return -1;
 }
 

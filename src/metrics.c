@@ -70,6 +70,7 @@ struct metrics_server {
 	struct inspect_stats inspect;
 	struct dns_table_stats dns;
 	uint64_t output_errors;
+	struct reload_stats reload;
 	/* open connections per client address (libmicrohttpd's thread only) */
 	struct { uint8_t addr[16]; uint32_t open; } by_address[ADDRESS_SLOTS];
 	char *text;			/* the exposition of generation text_generation */
@@ -115,6 +116,7 @@ void metrics_poll(struct metrics_server *m, const struct engine *e,
 	engine_inspect_stats(e, &m->inspect);
 	engine_dns_stats(e, &m->dns);
 	m->output_errors = engine_output_errors(e);
+	engine_reload_stats(e, &m->reload);
 	m->has_snapshot = 1;
 	m->generation++;
 	atomic_store(&m->snapshot_ms, monotonic_ms());
@@ -153,6 +155,7 @@ static void format_snapshot(struct metrics_server *m)
 		.evicted_unanswered_flows = m->evicted_unanswered_flows,
 		.capture = &m->capture, .inspect = &m->inspect, .dns = &m->dns,
 		.output_errors = m->output_errors, .http_refused = atomic_load(&m->refused),
+		.reload = &m->reload,
 	};
 	char *text = NULL;
 	size_t len = 0;
@@ -495,6 +498,23 @@ const char *metrics_url(const struct metrics_server *m, char *buf, size_t size)
 		snprintf(buf, size, "http://[%s]:%u/metrics", host, ntohs(in6->sin6_port));
 	}
 	return buf;
+}
+
+void metrics_retarget(struct metrics_server *m, const struct catalog *cat,
+		      const struct port_index *idx, struct counters *snapshot)
+{
+	struct counters *old;
+
+	pthread_mutex_lock(&m->lock);
+	old = m->snapshot;
+	m->snapshot = snapshot;
+	m->cat = cat;
+	m->idx = idx;
+	m->has_snapshot = 0;	/* the next scrape waits for one of the new size */
+	free(m->text);
+	m->text = NULL;
+	pthread_mutex_unlock(&m->lock);
+	counters_free(old);
 }
 
 void metrics_stop(struct metrics_server *m)

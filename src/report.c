@@ -748,6 +748,18 @@ static void prom_capture(const struct capture_stats *capture, FILE *out)
 		    c->enobufs);
 }
 
+static void prom_reload(const struct reload_stats *r, FILE *out)
+{
+	prom_scalar(out, "dsmflow_reloads_total", "counter",
+		    "Catalogue and Web API table reloads put in force (SIGHUP).", r->reloads);
+	prom_scalar(out, "dsmflow_reload_failures_total", "counter",
+		    "Reloads refused (a bad table): the tables in force stayed.", r->failures);
+	prom_family(out, "dsmflow_last_reload_success_timestamp_seconds", "gauge",
+		    "When the tables in force were loaded: the last successful reload, or the start.");
+	fprintf(out, "dsmflow_last_reload_success_timestamp_seconds %llu.%06llu\n",
+		u(r->last_success_us / 1000000u), u(r->last_success_us % 1000000u));
+}
+
 static void write_prometheus(const struct report_data *data, FILE *out)
 {
 	prom_services(data, out);
@@ -758,6 +770,8 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 	prom_scalar(out, "dsmflow_http_refused_connections_total", "counter",
 		    "Connections the metrics endpoint refused: too many open, or from one address.",
 		    data->in->http_refused);
+	if (data->in->reload)
+		prom_reload(data->in->reload, out);
 	prom_family(out, "dsmflow_alloc_failures_total", "counter",
 		    "Packets whose flow could not be allocated (out of memory): counted by their "
 		    "destination port as unclassified.");

@@ -555,9 +555,102 @@ def check_dashboard(args, metrics):
                     check(False, "dashboard %r shows no data: %s" % (panel["title"], http_get(NAS, url)))
 
 
+# ---- reloading the catalogue on SIGHUP ----
+
+def connect_to(ports):
+    """One TCP connection attempt from C1 to each NAS port (nothing listens:
+    a SYN and a RST, a flow the SYN decides)."""
+    code = ("import socket, sys\n"
+            "for port in sys.argv[2:]:\n"
+            "    try:\n"
+            "        socket.create_connection((sys.argv[1], int(port)), timeout=1).close()\n"
+            "    except OSError:\n"
+            "        pass\n")
+    sh("python3", "-c", code, NAS_C1, *[str(p) for p in ports], ns=C1)
+
+
+def edited_catalog(original):
+    """Telnet dropped, MySQL renamed MariaDB, My App added on tcp/12321."""
+    lines = [line for line in original.splitlines(True) if "\tTelnet\t" not in line]
+    lines = [line.replace("\tMySQL\t", "\tMariaDB\t") for line in lines]
+    return "".join(lines) + "System\tMy App\ttcp\t12321\t12321\t-\tinbound\tstatic\t-\t-\t-\n"
+
+
+def metric(values, name, service_name=None):
+    total = 0
+    for key, value in values.items():
+        if key == name or (key.startswith(name + "{") and
+                           (service_name is None or 'dsm_service="%s"' % service_name in key)):
+            total += value
+    return total
+
+
+def test_reload(args):
+    """A sensor's SIGHUP puts an edited catalogue in force keeping every
+    counter; a bad one is refused with its FILE:LINE and the old one stays."""
+    with Hosts() as hosts:
+        original = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "catalog",
+                                     "dsm-ports.tsv")).read()
+        os.chmod(hosts.tmp, 0o755)
+        path = os.path.join(hosts.tmp, "catalog.tsv")
+        with open(path, "w") as f:
+            f.write(original)
+        os.chmod(path, 0o644)
+        dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--catalog", path, "--nas", NAS_C1,
+                            "--metrics", "127.0.0.1:9301", "tcp")
+        wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow live to drop root")
+        time.sleep(0.3)
+        url = "http://127.0.0.1:9301/metrics"
+        connect_to([23, 3306, 23, 3306])
+        wait_for(lambda: metric(parse_metrics(http_get(NAS, url)), "dsmflow_service_packets_total",
+                                "MySQL") >= 4, 10, "MySQL's packets in /metrics")
+        before = parse_metrics(http_get(NAS, url))
+        equal(metric(before, "dsmflow_reloads_total"), 0, "reload: none yet")
+
+        with open(path, "w") as f:
+            f.write(edited_catalog(original))
+        dsm.send_signal(signal.SIGHUP)
+        wait_for(lambda: metric(parse_metrics(http_get(NAS, url)), "dsmflow_reloads_total") == 1, 10,
+                 "the reload in /metrics")
+        connect_to([23, 3306, 12321])
+        wait_for(lambda: metric(parse_metrics(http_get(NAS, url)), "dsmflow_service_packets_total",
+                                "My App") >= 2, 10, "My App's packets in /metrics")
+        after = parse_metrics(http_get(NAS, url))
+        went_down = [k for k, v in before.items() if k.endswith("_total") and after.get(k, -1) < v]
+        equal(went_down, [], "reload: no counter went down or vanished")
+        equal(metric(after, "dsmflow_service_packets_total", "Telnet"),
+              metric(before, "dsmflow_service_packets_total", "Telnet"),
+              "reload: the dropped service keeps its count and stops growing")
+        equal(metric(after, "dsmflow_service_packets_total", "MySQL"),
+              metric(before, "dsmflow_service_packets_total", "MySQL"),
+              "reload: the renamed service's old row keeps its count")
+        check(metric(after, "dsmflow_service_packets_total", "MariaDB") >= 2,
+              "reload: the renamed service counts new flows under its new name")
+        check(metric(after, "dsmflow_last_reload_success_timestamp_seconds") > time.time() - 60,
+              "reload: its time is exported")
+
+        with open(path, "w") as f:
+            f.write(original.splitlines(True)[0] + "System\tBroken\tsctp\t1\t1\t-\tinbound\tstatic\t-\t-\t-\n")
+        dsm.send_signal(signal.SIGHUP)
+        wait_for(lambda: metric(parse_metrics(http_get(NAS, url)), "dsmflow_reload_failures_total") == 1,
+                 10, "the refused reload in /metrics")
+        connect_to([12321])
+        wait_for(lambda: metric(parse_metrics(http_get(NAS, url)), "dsmflow_service_packets_total",
+                                "My App") >= 4, 10, "My App still counted after the refusal")
+        final_metrics = parse_metrics(http_get(NAS, url))
+        equal(metric(final_metrics, "dsmflow_reloads_total"), 1, "reload: the refused one is not in force")
+        rc, out, err = stop_dsmflow(dsm)
+        equal(rc, 0, "reload: exit status: " + err[-300:])
+        check("reload refused: %s:2:" % path in err, "reload: the refusal names FILE:LINE: " + err[-400:])
+        report = json_documents(out)[-1]
+        check(unclassified(report, "tcp", 23)["packets"] >= 2, "reload: tcp/23 is unclassified now")
+        check(service(report, "Telnet")["packets"] >= 4, "reload: Telnet's row is in the final report")
+        check(service(report, "My App")["packets"] >= 4, "reload: the added service is in the final report")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["capture", "queue", "prometheus"])
+    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload"])
     ap.add_argument("--dsmflow", required=True)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -566,7 +659,8 @@ def main():
     # a SIGTERM (a test runner's timeout) still removes the namespaces
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus}[args.what](args)
+        {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus,
+         "reload": test_reload}[args.what](args)
     except Exception as e:  # a set-up step failed: report it as a failure, after cleanup
         check(False, "%s: %s" % (type(e).__name__, e))
     print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))

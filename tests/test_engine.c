@@ -748,6 +748,120 @@ static void test_dns_answer_names_the_next_flow(void **state)
 
 /* ---- batches ---- */
 
+/* ---- reloading the tables ---- */
+
+/* The shipped catalogue with Telnet dropped, MySQL renamed and a service
+ * added on tcp/12321 (three ports no other service shares). */
+static struct catalog *edited_catalog(void)
+{
+	FILE *in = fopen(DSM_SOURCE_DIR "/catalog/dsm-ports.tsv", "r");
+	char *text = NULL, line[1024];
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct catalog *cat;
+	struct dsm_err err;
+
+	assert_non_null(in);
+	while (fgets(line, sizeof(line), in)) {
+		char *mysql = strstr(line, "\tMySQL\t");
+
+		if (strstr(line, "\tTelnet\t"))
+			continue;
+		if (mysql) {
+			fprintf(out, "%.*s\tMariaDB\t%s", (int)(mysql - line), line, mysql + 7);
+			continue;
+		}
+		fputs(line, out);
+	}
+	fputs("System\tMy App\ttcp\t12321\t12321\t-\tinbound\tstatic\t-\t-\t-\n", out);
+	fclose(out);
+	fclose(in);
+	cat = catalog_parse(text, len, "edited", &err);
+	free(text);
+	assert_non_null(cat);
+	return cat;
+}
+
+/* Puts the edited catalogue in force the way a sensor's SIGHUP does, and
+ * frees the old tables at once (a reference left to them is a
+ * use-after-free the sanitizer build reports). */
+static void reload(struct fixture *f)
+{
+	struct catalog *fresh = edited_catalog(), *merged;
+	struct port_index *idx;
+	struct webapi_table *api;
+	struct dsm_err err;
+
+	merged = catalog_merge(f->cat, fresh, &err);
+	catalog_free(fresh);
+	assert_non_null(merged);
+	api = webapi_load_embedded(&err);
+	assert_int_equal(webapi_bind(api, merged, &err), 0);
+	idx = port_index_build_after(merged, f->idx, &err);
+	assert_non_null(idx);
+	/* every service and set keeps its id */
+	for (size_t i = 0; i < catalog_service_count(f->cat); i++)
+		assert_string_equal(catalog_service(merged, i)->name, catalog_service(f->cat, i)->name);
+	for (size_t id = 1; id <= port_index_set_count(f->idx); id++)
+		assert_int_equal(port_index_set(idx, (uint16_t)id)->count,
+				 port_index_set(f->idx, (uint16_t)id)->count);
+	assert_int_equal(engine_reload(f->engine, merged, idx, api, 1, &err), 0);
+	port_index_free(f->idx);
+	webapi_free(f->api);
+	catalog_free(f->cat);
+	f->cat = merged;
+	f->idx = idx;
+	f->api = api;
+}
+
+static void test_reload_keeps_rows_and_adds_new_ones(void **state)
+{
+	struct fixture *f = fixture_new(NULL, 0, 0);
+	int telnet = catalog_find_service(f->cat, NULL, "Telnet");
+	int mysql = catalog_find_service(f->cat, NULL, "MySQL");
+	struct reload_stats stats;
+	const char *log;
+
+	(void)state;
+	handshake(f, pc, 40000, nas, 23);
+	handshake(f, pc, 40001, nas, 3306);
+	handshake(f, pc, 40002, nas, 5000);	/* pending: its Web API name comes later */
+	send_text(f, pc, 40002, nas, 5000, 1, "GET /webapi/entry.cgi?api=SYNO.");
+	assert_int_equal(row_packets(service_row(f, "Telnet")), 3);
+	reload(f);
+	engine_reload_stats(f->engine, &stats);
+	assert_int_equal(stats.reloads, 1);
+	assert_int_equal(stats.last_success_us, 1);
+	/* the dropped and renamed services keep their ids, rows and counts */
+	assert_int_equal(catalog_find_service(f->cat, NULL, "Telnet"), telnet);
+	assert_int_equal(catalog_find_service(f->cat, NULL, "MySQL"), mysql);
+	assert_int_equal(row_packets(service_row(f, "Telnet")), 3);
+	/* flows decided before keep their attribution */
+	tcp(f, pc, 40000, nas, 23, TCP_ACK, "x");
+	tcp(f, pc, 40001, nas, 3306, TCP_ACK, "y");
+	assert_int_equal(row_packets(service_row(f, "Telnet")), 4);
+	assert_int_equal(row_packets(service_row(f, "MySQL")), 4);
+	/* the pending flow is decided by the tables now in force */
+	send_text(f, pc, 40002, nas, 5000, 32, "FileStation.List&version=2 HTTP/1.1\r\n\r\n");
+	assert_int_equal(row_packets(service_row(f, "File Station")), 5);
+	/* new flows: tcp/23 is no service's now, 3306 the renamed one's, 12321 new */
+	handshake(f, pc, 40003, nas, 23);
+	handshake(f, pc, 40004, nas, 3306);
+	handshake(f, pc, 40005, nas, 12321);
+	settle(f);	/* an uncatalogued port's flow waits for payload evidence */
+	assert_int_equal(row_packets(service_row(f, "Telnet")), 4);
+	assert_int_equal(unclassified_packets(f, 6, 23), 3);
+	assert_int_equal(row_packets(service_row(f, "MySQL")), 4);
+	assert_int_equal(row_packets(service_row(f, "MariaDB")), 3);
+	assert_int_equal(row_packets(service_row(f, "My App")), 3);
+	/* the flow log names each flow's service as it was decided */
+	log = fixture_log(f);
+	assert_non_null(strstr(log, "\"client_port\": 40000, \"server\": \"192.168.1.10\", \"server_port\": 23,"));
+	assert_non_null(strstr(log, "\"attribution\": \"service\", \"service\": \"Telnet\""));
+	assert_non_null(strstr(log, "\"attribution\": \"service\", \"service\": \"MariaDB\""));
+	fixture_free(f);
+}
+
 static void feed_batch(void *ctx, const struct packet *pkts, size_t count)
 {
 	engine_packets(((struct fixture *)ctx)->engine, pkts, count);
@@ -816,6 +930,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_syn_decides_the_server),
+		cmocka_unit_test(test_reload_keeps_rows_and_adds_new_ones),
 		cmocka_unit_test(test_lower_port_without_other_evidence),
 		cmocka_unit_test(test_catalogue_prefers_the_specific_entry),
 		cmocka_unit_test(test_nas_role_narrows_the_candidates),

@@ -47,6 +47,11 @@ struct attributor;
 struct attributor *attributor_new(const struct catalog *cat, const struct port_index *idx,
 				  const struct cidr *nas, size_t nas_count);
 void attributor_free(struct attributor *a);
+/* Makes a decide by cat and idx from now on (a reload), keeping the --nas
+ * addresses and the announced connections (their service ids stay valid
+ * in a merged catalogue). -1, and a unchanged, when memory runs out. */
+int attributor_retarget(struct attributor *a, const struct catalog *cat,
+			const struct port_index *idx);
 
 /* Sets flow's server, evidence, kind, attribution and tracked from its first
  * packet pkt, sent by endpoint from, at now_us. */

@@ -79,6 +79,14 @@ int catalog_add_service(struct catalog *cat, const char *category, const char *n
  * of them has records or count is above the service count. */
 int catalog_truncate_services(struct catalog *cat, size_t count);
 
+/* The catalogue a reload puts in force: every service of old, keeping its
+ * id (counter rows are by id), then the services of fresh that old lacks;
+ * the records of fresh only. A service fresh dropped stays, without
+ * records: its counts stay in reports, no new flow is given it. NULL with
+ * err when memory or the 16-bit id space runs out. */
+struct catalog *catalog_merge(const struct catalog *old, const struct catalog *fresh,
+			      struct dsm_err *err);
+
 size_t catalog_record_count(const struct catalog *cat);
 const struct dsm_record *catalog_record(const struct catalog *cat, size_t i);
 size_t catalog_service_count(const struct catalog *cat);

@@ -44,6 +44,26 @@ struct counters;
 struct counters *counters_new(size_t service_count, size_t max_set_id);
 void counters_free(struct counters *c);
 
+/* Where rows went when counters_resize moved them. */
+struct counters_moved {
+	struct counter_row *old_services;
+	size_t old_service_rows;
+	struct counter_row *old_groups;
+	size_t old_group_rows;
+	struct counter_row *new_services, *new_groups;
+};
+
+/* Grows c to service_count services and set ids up to max_set_id (a
+ * reload's larger catalogue), keeping every count. The service and group
+ * rows move: moved tells where, for counters_moved_row() on each pointer
+ * held (the flows'), and holds the old rows until counters_moved_free().
+ * -1, and c unchanged, when memory runs out or a size would shrink. */
+int counters_resize(struct counters *c, size_t service_count, size_t max_set_id,
+		    struct counters_moved *moved);
+/* row's place after the move (rows that did not move: row itself). */
+struct counter_row *counters_moved_row(const struct counters_moved *moved, struct counter_row *row);
+void counters_moved_free(struct counters_moved *moved);
+
 /* The row a flow of this kind and id counts into (id: service id, set id, or
  * server port with ip_proto for unclassified). When memory for a new
  * unclassified port runs out, a row of flows without a row of their own

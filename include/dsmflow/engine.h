@@ -80,4 +80,25 @@ uint64_t engine_output_errors(const struct engine *e);
 /* Evidence values the flow log lost because their store was full. */
 uint64_t engine_evidence_dropped(const struct engine *e);
 
+/* ---- reloading the tables (a sensor's SIGHUP) ---- */
+
+struct reload_stats {
+	uint64_t reloads;		/* tables put in force since the start */
+	uint64_t failures;		/* reloads refused: the old tables stayed */
+	uint64_t last_success_us;	/* wall clock of the last reload, or of the start */
+};
+
+/* Puts cat, idx and api in force from the next packet on: cat must keep
+ * every service id of the catalogue in force (catalog_merge) and idx every
+ * set id (port_index_build_after), so that the flows already decided keep
+ * their attribution, counting into the rows they have; new services and
+ * sets get rows of their own. Flows still pending are decided by the new
+ * tables. The caller frees the old tables after every other user let go
+ * of them. -1 with err, the old tables still in force, when memory runs
+ * out. */
+int engine_reload(struct engine *e, const struct catalog *cat, const struct port_index *idx,
+		  const struct webapi_table *api, uint64_t wall_us, struct dsm_err *err);
+void engine_count_reload_failure(struct engine *e);
+void engine_reload_stats(const struct engine *e, struct reload_stats *out);
+
 #endif

@@ -139,6 +139,8 @@ struct flow_table *flow_table_new(const struct flow_table_config *config, flow_e
 /* Ends every flow (FLOW_END_INPUT: calling the end callback for each
  * when end_each) and frees the table. */
 void flow_table_free(struct flow_table *table, int end_each);
+/* Calls fn for every active flow (fn must not end or add flows). */
+void flow_table_each(struct flow_table *table, void (*fn)(void *ctx, struct flow *flow), void *ctx);
 
 /* Builds the canonical key of pkt; *from is set to the endpoint index of
  * pkt's source. */

@@ -37,6 +37,11 @@ struct port_index;
 /* Builds the index of cat, which must not change while the index lives
  * (dynamic lookups point into it): add --port entries first. */
 struct port_index *port_index_build(const struct catalog *cat, struct dsm_err *err);
+/* The same for a reload: every set of prev keeps its id (a group's counter
+ * row is by id), whether cat still gives it ports or not; new sets get new
+ * ids. Every service prev's sets name must be in cat (catalog_merge). */
+struct port_index *port_index_build_after(const struct catalog *cat, const struct port_index *prev,
+					  struct dsm_err *err);
 void port_index_free(struct port_index *idx);
 
 /* The candidate-set id of proto/port (ICMP ignores port), PORT_INDEX_NONE if none. */

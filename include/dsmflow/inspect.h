@@ -70,6 +70,8 @@ struct inspector *inspector_new(size_t slots, struct attributor *attr,
 void inspector_free(struct inspector *in);
 /* Replaces the evidence log (one given at creation only: it was rotated). */
 void inspector_set_log(struct inspector *in, FILE *evidence_log);
+/* The Web API table from now on (a reload; bound to the same catalogue ids). */
+void inspector_set_webapi(struct inspector *in, const struct webapi_table *webapi);
 
 /* Whether flow (new, attributed by its port) is one to inspect. */
 int inspect_wanted(const struct inspector *in, const struct flow *flow);

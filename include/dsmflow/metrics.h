@@ -31,6 +31,10 @@ struct metrics_server;
 struct metrics_server *metrics_start(const char *spec, int allow_public, const struct catalog *cat,
 				     const struct port_index *idx, struct dsm_err *err);
 void metrics_stop(struct metrics_server *m);
+/* Formats with cat and idx from now on (a reload), with snapshot
+ * (counters_new of their sizes, owned by m from now on) for the copies. */
+void metrics_retarget(struct metrics_server *m, const struct catalog *cat,
+		      const struct port_index *idx, struct counters *snapshot);
 
 /* Checks spec as metrics_start() would, without listening: 0 or -1. */
 int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err);

@@ -15,6 +15,7 @@
 #include "dsmflow/catalog.h"
 #include "dsmflow/counters.h"
 #include "dsmflow/dnstable.h"
+#include "dsmflow/engine.h"
 #include "dsmflow/index.h"
 #include "dsmflow/inspect.h"
 
@@ -35,6 +36,7 @@ struct report_input {
 	const struct dns_table_stats *dns;	/* NULL: not reported */
 	uint64_t output_errors;			/* reports and logs that could not be written */
 	uint64_t http_refused;			/* connections the metrics endpoint refused */
+	const struct reload_stats *reload;	/* sensors; NULL: not reported */
 };
 
 /* "table", "json", "csv", "prometheus" or "summary"; -1 when unknown. */
