@@ -648,9 +648,56 @@ def test_reload(args):
         check(service(report, "My App")["packets"] >= 4, "reload: the added service is in the final report")
 
 
+# ---- a SYN flood on a live interface ----
+
+def peak_rss_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_flood(args):
+    """A SYN flood from distinct sources with answered conversations among
+    it, replayed into a link a sensor with a small --max-memory watches: the
+    unanswered flows are evicted first, the conversations keep exact counts,
+    the evictions are reported, and the peak RSS stays within the flow
+    budget, the capture ring and the program."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from captures import write_syn_flood
+    with Hosts() as hosts:
+        flood = os.path.join(hosts.tmp, "flood.pcap")
+        streamed = write_syn_flood(flood, 400000, 5, 2000)
+        budget_mib, ring_kib = 8, 32768
+        dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--max-memory", str(budget_mib),
+                            "-B", str(ring_kib), "-Z", "root")
+        time.sleep(1.0)
+        sh("tcpreplay", "-q", "--pps=200000", "-i", "c1-nas", flood, ns=C1)
+        time.sleep(1.0)
+        peak = peak_rss_kib(dsm.pid)
+        rc, out, err = stop_dsmflow(dsm)
+        equal(rc, 0, "flood: exit status: " + err[-300:])
+        report = json_documents(out)[-1]
+        t, health = report["totals"], report.get("capture", {})
+        check("0 dropped by the kernel" in err, "flood: the capture dropped nothing: " + err[-200:])
+        check(t["packets"] >= 400000 + streamed, "flood: every replayed packet read (%d)" % t["packets"])
+        equal(service(report, "VPN Server (OpenVPN)")["packets"], streamed,
+              "flood: the answered conversations keep every packet")
+        equal(service(report, "VPN Server (OpenVPN)")["flows"], 5,
+              "flood: the answered conversations are never evicted")
+        check(t["evicted_flows"] > 300000 and t["evicted_unanswered_flows"] == t["evicted_flows"],
+              "flood: evictions reported, all of unanswered flows (%d of %d)"
+              % (t["evicted_unanswered_flows"], t["evicted_flows"]))
+        limit = (budget_mib + 40) * 1024 + ring_kib
+        print("flood: %d packets, %d flows evicted (%d unanswered), peak RSS %d KiB"
+              % (t["packets"], t["evicted_flows"], t["evicted_unanswered_flows"], peak))
+        check(peak < limit, "flood: peak RSS %d KiB within the %d MiB flow budget, the %d KiB ring "
+              "and 40 MiB for the program" % (peak, budget_mib, ring_kib))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload"])
+    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload", "flood"])
     ap.add_argument("--dsmflow", required=True)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -660,7 +707,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus,
-         "reload": test_reload}[args.what](args)
+         "reload": test_reload, "flood": test_flood}[args.what](args)
     except Exception as e:  # a set-up step failed: report it as a failure, after cleanup
         check(False, "%s: %s" % (type(e).__name__, e))
     print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))

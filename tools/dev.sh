@@ -25,10 +25,11 @@ build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev lib
 # tshark/capinfos/dumpcap cross-check packet counts; python3 drives the
 # capture and sensor tests; prometheus (with promtool) scrapes the sensors;
 # iproute2, iptables, procps (sysctl) and curl build and use the test hosts;
-# clang (with its sanitizer runtimes) makes the second pair of builds.
+# clang (with its sanitizer runtimes) makes the second pair of builds;
+# tcpreplay replays a SYN flood into a live sensor's link.
 # valgrind and time (GNU) serve the benchmark's smoke run.
 test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time clang
-	libclang-rt-dev)
+	libclang-rt-dev tcpreplay)
 
 # ndpiReader is the peer dsmflow is compared with; tcpreplay and iperf3 drive
 # the live and inline rate runs.
