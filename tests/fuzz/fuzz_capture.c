@@ -2,7 +2,8 @@
  * capture file (in a memfd, a regular file as far as the reader can tell),
  * read in place and through libpcap's reader. Beyond crashes and sanitizer
  * reports, a finding is any difference between the two: the packets handed
- * over (times, lengths, link type, bytes), their count, or the error. */
+ * over (times, lengths, link type, bytes), their count, or the error. Each
+ * packet is also decoded as its file's link type says. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "dsmflow/capture.h"
+#include "dsmflow/decode.h"
 
 struct seen {
 	uint64_t packets, digest;
@@ -20,6 +22,8 @@ static void on_packets(void *ctx, const struct packet *pkts, size_t count)
 {
 	struct seen *s = ctx;
 
+	struct decoded decoded;
+
 	for (size_t i = 0; i < count; i++) {
 		const struct packet *p = &pkts[i];
 		uint64_t h = s->digest ^ p->ts_us ^ (uint64_t)p->caplen << 32 ^ p->wire_len ^
@@ -28,6 +32,10 @@ static void on_packets(void *ctx, const struct packet *pkts, size_t count)
 		for (uint32_t b = 0; b < p->caplen; b++)
 			h = (h ^ p->data[b]) * 0x100000001b3ull;
 		s->digest = h * 31 + 7;
+		/* and the decoder, on the file's link type: a capture of any
+		 * link type reaches it this way too */
+		s->digest = s->digest * 31 +
+			    (uint64_t)decode_packet(p->link, p->data, p->caplen, p->wire_len, &decoded);
 		s->packets++;
 	}
 }
