@@ -235,7 +235,7 @@ static void release_behind(const struct mapped *m, size_t offset, size_t *releas
 
 /* ---- the source ---- */
 
-#define BATCHES_PER_DISPATCH 64	/* then the caller gets control back */
+#define BATCHES_PER_DISPATCH 256	/* then the caller gets control back */
 
 enum file_phase { PHASE_MAPPED, PHASE_LIBPCAP, PHASE_END };
 
@@ -270,39 +270,43 @@ static int leave_mapping(struct file_source *f, struct dsm_err *err)
  * when the file shrank under the walk. */
 static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struct dsm_err *err)
 {
+	struct mapped m = f->m;		/* the walk's state in locals: fn may alias nothing */
+	size_t offset = f->offset, fetched = f->fetched, released = f->released, at = offset, n = 0;
+	int batches = 0, handed = 0, more = 1, link = f->link;
 	struct packet batch[BATCH];
-	size_t n = 0, at = f->offset;
-	int batches = 0, handed = 0, more = 1;
 	struct pcap_pkthdr h;
 	const uint8_t *data;
 	struct sigaction old;
 
-	guard_walk(f->m.base, f->m.size, &old);
+	guard_walk(m.base, m.size, &old);
 	while (batches < BATCHES_PER_DISPATCH && !walking.shrank &&
-	       (more = next_record(&f->m, &f->offset, &h, &data))) {
+	       (more = next_record(&m, &offset, &h, &data))) {
 		if (walking.shrank) {	/* that record's header was on a lost page */
-			f->offset = at;
+			offset = at;
 			break;
 		}
-		at = f->offset;
-		packet_from_pcap(&batch[n++], &h, data, f->link);
-		stream_ahead(&f->m, f->offset, &f->fetched);
+		at = offset;
+		packet_from_pcap(&batch[n++], &h, data, link);
+		stream_ahead(&m, offset, &fetched);
 		if (n < BATCH)
 			continue;
-		f->packets += n;
 		handed += (int)n;
 		fn(ctx, batch, n);
 		n = 0;
 		batches++;
-		release_behind(&f->m, f->offset, &f->released);
-		map_ahead(&f->m, f->offset);
+		release_behind(&m, offset, &released);
+		map_ahead(&m, offset);
 	}
 	if (n) {
-		f->packets += n;
 		handed += (int)n;
 		fn(ctx, batch, n);
 	}
 	unguard_walk(&old);
+	f->packets += (uint64_t)handed;
+	f->offset = offset;
+	f->fetched = fetched;
+	f->released = released;
+	f->m.populated = m.populated;
 	if (walking.shrank) {
 		dsm_err_set(err, "%s: shrank while being read at packet %llu", display_name(f->path),
 			    (unsigned long long)f->packets + 1);
