@@ -25,6 +25,13 @@ struct service_domain {
 	size_t len;
 };
 
+/* The catalogue's domain lists, for telling names of services outside a
+ * flow's candidates. */
+struct domain_list {
+	struct service_domain *items;
+	size_t count;
+};
+
 struct attributor {
 	const struct catalog *cat;
 	const struct port_index *idx;
@@ -33,8 +40,7 @@ struct attributor {
 	int ftp_service;	/* owner of the dynamic FTP data range, or -1 */
 	int tftp_service;	/* the service of udp/69, or -1 */
 	uint8_t http_ports[65536 / 8];	/* tcp ports the catalogue labels HTTP or HTTPS */
-	struct service_domain *domains;	/* every catalogue domain, with its service */
-	size_t domain_count;
+	struct domain_list domains;	/* every catalogue domain, with its service */
 	struct expect_table expect;
 };
 
@@ -86,31 +92,35 @@ static void mark_http_ports(struct attributor *a)
 	}
 }
 
-/* The catalogue's domain lists, for telling names of services outside a
- * flow's candidates. 0, or -1 when memory runs out. */
-static int add_domain(struct attributor *a, int service, const char *domain, size_t len)
+/* 0, or -1 when memory runs out. */
+static int add_domain(struct domain_list *list, int service, const char *domain, size_t len)
 {
-	struct service_domain *bigger = realloc(a->domains, (a->domain_count + 1) * sizeof(*bigger));
+	struct service_domain *bigger = realloc(list->items, (list->count + 1) * sizeof(*bigger));
 
 	if (!bigger)
 		return -1;
-	a->domains = bigger;
-	a->domains[a->domain_count++] = (struct service_domain){ service, domain, len };
+	list->items = bigger;
+	list->items[list->count++] = (struct service_domain){ service, domain, len };
 	return 0;
 }
 
-static int gather_domain_lists(struct attributor *a)
+static int gather_domain_lists(const struct catalog *cat, struct domain_list *list)
 {
-	for (size_t i = 0; i < catalog_record_count(a->cat); i++) {
-		const struct dsm_record *r = catalog_record(a->cat, i);
+	list->items = NULL;
+	list->count = 0;
+	for (size_t i = 0; i < catalog_record_count(cat); i++) {
+		const struct dsm_record *r = catalog_record(cat, i);
 		const char *d = r->domains;
 
 		while (d && *d) {
 			const char *comma = strchr(d, ',');
 			size_t len = comma ? (size_t)(comma - d) : strlen(d);
 
-			if (add_domain(a, r->service, d, len))
+			if (add_domain(list, r->service, d, len)) {
+				free(list->items);
+				list->items = NULL;
 				return -1;
+			}
 			d = comma ? comma + 1 : NULL;
 		}
 	}
@@ -120,9 +130,9 @@ static int gather_domain_lists(struct attributor *a)
 /* Whether the domains of a catalogue service other than except cover name. */
 static int names_another_service(const struct attributor *a, int except, const char *name, size_t len)
 {
-	for (size_t i = 0; i < a->domain_count; i++)
-		if (a->domains[i].service != except &&
-		    name_matches_domain(name, len, a->domains[i].domain, a->domains[i].len))
+	for (size_t i = 0; i < a->domains.count; i++)
+		if (a->domains.items[i].service != except &&
+		    name_matches_domain(name, len, a->domains.items[i].domain, a->domains.items[i].len))
 			return 1;
 	return 0;
 }
@@ -152,40 +162,57 @@ struct attributor *attributor_new(const struct catalog *cat, const struct port_i
 	a->ftp_service = dynamic_tcp_service(cat);
 	a->tftp_service = sole_service(idx, DSM_PROTO_UDP, TFTP_PORT);
 	mark_http_ports(a);
-	if (gather_domain_lists(a)) {
+	if (gather_domain_lists(cat, &a->domains)) {
 		attributor_free(a);
 		return NULL;
 	}
 	return a;
 }
 
-int attributor_retarget(struct attributor *a, const struct catalog *cat,
-			const struct port_index *idx)
-{
-	struct attributor before = *a;	/* its arrays are not copied: restored on failure */
+struct attributor_plan {
+	const struct catalog *cat;
+	const struct port_index *idx;
+	struct domain_list domains;
+};
 
-	a->cat = cat;
-	a->idx = idx;
-	a->domains = NULL;
-	a->domain_count = 0;
+struct attributor_plan *attributor_plan(const struct catalog *cat, const struct port_index *idx)
+{
+	struct attributor_plan *plan = calloc(1, sizeof(*plan));
+
+	if (!plan || gather_domain_lists(cat, &plan->domains)) {
+		free(plan);
+		return NULL;
+	}
+	plan->cat = cat;
+	plan->idx = idx;
+	return plan;
+}
+
+void attributor_plan_free(struct attributor_plan *plan)
+{
+	if (plan)
+		free(plan->domains.items);
+	free(plan);
+}
+
+void attributor_retarget(struct attributor *a, struct attributor_plan *plan)
+{
+	free(a->domains.items);
+	a->domains = plan->domains;
+	a->cat = plan->cat;
+	a->idx = plan->idx;
 	memset(a->http_ports, 0, sizeof(a->http_ports));
 	mark_http_ports(a);
-	if (gather_domain_lists(a)) {
-		free(a->domains);
-		*a = before;
-		return -1;
-	}
-	a->ftp_service = dynamic_tcp_service(cat);
-	a->tftp_service = sole_service(idx, DSM_PROTO_UDP, TFTP_PORT);
-	free(before.domains);
-	return 0;
+	a->ftp_service = dynamic_tcp_service(plan->cat);
+	a->tftp_service = sole_service(plan->idx, DSM_PROTO_UDP, TFTP_PORT);
+	free(plan);
 }
 
 void attributor_free(struct attributor *a)
 {
 	if (!a)
 		return;
-	free(a->domains);
+	free(a->domains.items);
 	free(a->nas);
 	free(a);
 }
@@ -297,8 +324,12 @@ static void decide_server(const struct attributor *a, struct flow *flow, uint8_t
 	}
 }
 
-/* The server port's candidates, narrowed to the role --nas implies when
- * that leaves any. */
+/* The server port's candidates, narrowed to the role --nas implies: the
+ * NAS serving, its inbound entries; the NAS connecting out, its outbound
+ * ones. A port none of whose entries has that role is no service of the
+ * NAS's: the NAS's own DNS queries to a router do not make it a DNS server
+ * (the flow is the NAS connecting out to an uncatalogued service, counted
+ * by its port). */
 static void decide_attribution(const struct attributor *a, struct flow *flow, int proto, int nas)
 {
 	uint16_t port = flow->key.port[flow->server];
@@ -306,13 +337,9 @@ static void decide_attribution(const struct attributor *a, struct flow *flow, in
 				   : port_index_lookup(a->idx, (enum dsm_proto)proto, port);
 	const struct candidate_set *set;
 
-	if (nas >= 0 && set_id != PORT_INDEX_NONE) {
-		uint16_t narrowed = port_index_role_subset(
+	if (nas >= 0 && set_id != PORT_INDEX_NONE)
+		set_id = port_index_role_subset(
 			a->idx, set_id, nas == flow->server ? DSM_ROLE_INBOUND : DSM_ROLE_OUTBOUND);
-
-		if (narrowed != PORT_INDEX_NONE)
-			set_id = narrowed;
-	}
 	set = port_index_set(a->idx, set_id);
 	if (!set) {
 		flow->kind = FLOW_UNCLASSIFIED;

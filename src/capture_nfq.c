@@ -6,8 +6,12 @@
  * queue passes packets instead of dropping them), GSO packets unsegmented, only
  * the headers copied, a long queue and a large socket buffer. ENOBUFS
  * (netlink could not deliver some messages) is counted and the loop goes on:
- * those packets were already passed or will time out of the queue; the
- * rule's --queue-bypass covers dsmflow not running.
+ * those packets wait in the queue, and the next verdict (every id up to its
+ * own) accepts them; a message whose id cannot be read is covered the same
+ * way, or, the queue gone quiet, by a verdict for every id queued. At
+ * close, everything still queued is accepted before the socket goes (the
+ * kernel drops what an unbound queue holds). The rule's --queue-bypass
+ * covers dsmflow not running.
  *
  * libnetfilter_queue's current interface over libmnl: the netlink messages
  * are built and parsed here (nfq_nlmsg_*), the socket is ours. Each message
@@ -59,6 +63,9 @@ struct queue_capture {
 	struct mmsghdr msgs[RECV_BATCH];
 	struct iovec iov[RECV_BATCH];
 	int kept;			/* datagrams received while configuring, unread */
+	uint32_t last_id;		/* the last packet id read */
+	int seen_id;			/* whether one was */
+	int owed;			/* a message without a readable id came after it */
 	struct capture_stats stats;
 	struct packet pkts[RECV_BATCH];
 };
@@ -266,7 +273,7 @@ static int configure(struct queue_capture *q, const struct queue_options *o, str
 		dsm_err_set(err, "queue %u: cannot configure: %s", o->queue, strerror(errno));
 		return -1;
 	}
-	while (acks < CONFIG_MESSAGES && q->kept < RECV_BATCH) {
+	while (acks < CONFIG_MESSAGES) {
 		struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
 		unsigned char *slot = q->slots + (size_t)q->kept * q->slot_size;
 		struct queue_parse parsed;
@@ -289,6 +296,11 @@ static int configure(struct queue_capture *q, const struct queue_options *o, str
 			return -1;
 		acks += parsed.acks;
 		if (parsed.packets) {	/* keep it: the first dispatch reads it */
+			if (q->kept == RECV_BATCH) {
+				dsm_err_set(err, "queue %u: %d packets came before the configuration was "
+						 "acknowledged; try again", o->queue, RECV_BATCH);
+				return -1;
+			}
 			q->msgs[q->kept].msg_len = (unsigned)n;
 			q->kept++;
 		}
@@ -341,34 +353,54 @@ static int accept_up_to(struct queue_capture *q, uint32_t id)
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT_BATCH, q->queue);
 
-	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);
+	nfq_nlmsg_verdict_put(nlh, (int)id, NF_ACCEPT);	/* put as a 32-bit big-endian id */
 	return mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0 ? -1 : 0;
 }
 
+/* The highest id a verdict can name that accepts every packet queued now,
+ * read or not: the kernel compares ids in serial arithmetic, so the half
+ * of the id space after the last id seen (ids start at 1). */
+static uint32_t every_queued_id(const struct queue_capture *q)
+{
+	return q->seen_id ? q->last_id + INT32_MAX : INT32_MAX;
+}
+
 /* Parses count received datagrams, hands their packets to fn as one
- * batch, then accepts them; returns the packets, or -1 with err. */
+ * batch, then accepts them; returns the packets, or -1 with err (after
+ * the packets before a refusal were handed over and accepted). */
 static int handle_datagrams(struct queue_capture *q, int count, packet_fn fn, void *ctx,
 			    struct dsm_err *err)
 {
 	uint64_t ts_us = now_us();
 	size_t packets = 0;
-	uint32_t last_id = 0;
-	int any = 0;
+	int any = 0, refused = 0, refusal = 0;
+	uint32_t refused_seq = 0;
 
 	for (int i = 0; i < count; i++) {
 		struct queue_parse parsed;
 
 		if (q->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-			q->stats.dropped_unreadable++;	/* cut: its packet is accepted below */
+			q->stats.dropped_unreadable++;	/* cut: accepted by a later verdict */
+			q->owed = 1;
 			continue;
 		}
 		capture_queue_parse(q->iov[i].iov_base, q->msgs[i].msg_len, ts_us, q->pkts + packets,
 				    RECV_BATCH - packets, &parsed);
 		q->stats.dropped_unreadable += (uint64_t)parsed.unreadable;
-		if (parsed.error)
-			return describe_refusal(q->queue, parsed.error_seq, parsed.error, err);
+		if (parsed.unreadable)
+			q->owed = 1;
+		/* a verdict naming only packets already accepted (by the wide
+		 * verdict for an unreadable message) is refused with ENOENT:
+		 * nothing was lost */
+		if (parsed.error && !(parsed.error == ENOENT && parsed.error_seq == 0)) {
+			refused = parsed.error;
+			refused_seq = parsed.error_seq;
+			refusal = 1;
+		}
 		if (parsed.ids) {
-			last_id = parsed.last_id;
+			q->last_id = parsed.last_id;
+			q->seen_id = 1;
+			q->owed = 0;	/* the verdict below covers what came before */
 			any = 1;
 		}
 		packets += parsed.packets;
@@ -376,10 +408,12 @@ static int handle_datagrams(struct queue_capture *q, int count, packet_fn fn, vo
 	q->stats.received += packets;
 	if (packets)
 		fn(ctx, q->pkts, packets);
-	if (any && accept_up_to(q, last_id)) {
+	if (any && accept_up_to(q, q->last_id)) {
 		dsm_err_set(err, "queue %u: the kernel refused the verdict: %s", q->queue, strerror(errno));
 		return -1;
 	}
+	if (refusal && describe_refusal(q->queue, refused_seq, refused, err))
+		return -1;
 	return (int)packets;
 }
 
@@ -395,8 +429,13 @@ static int queue_dispatch(struct capture_source *src, packet_fn fn, void *ctx, s
 		q->kept = 0;
 		return handle_datagrams(q, kept, fn, ctx, err);
 	}
-	if (poll(&pfd, 1, CAPTURE_WAIT_MS) <= 0)
+	if (poll(&pfd, 1, CAPTURE_WAIT_MS) <= 0) {
+		/* quiet: a packet whose message could not be read still waits
+		 * for a verdict no later message gave it */
+		if (q->owed && accept_up_to(q, every_queued_id(q)) == 0)
+			q->owed = 0;
 		return 0;	/* nothing yet, or a signal: the caller looks at its flags */
+	}
 	for (int recvs = 0; recvs < MAX_RECVS_PER_DISPATCH; recvs++) {
 		int n = recvmmsg(q->fd, q->msgs, RECV_BATCH, MSG_DONTWAIT, NULL), rc;
 
@@ -477,16 +516,13 @@ static void queue_close(struct capture_source *src)
 
 	if (!q)
 		return;
-	if (q->kept) {	/* never dispatched: closing would drop them */
-		struct queue_parse parsed;
-
-		capture_queue_parse(q->iov[q->kept - 1].iov_base, q->msgs[q->kept - 1].msg_len, 0,
-				    q->pkts, RECV_BATCH, &parsed);
-		if (parsed.ids)
-			accept_up_to(q, parsed.last_id);
-	}
-	if (q->nl)
+	/* closing the socket unbinds the queue, and the kernel drops what is
+	 * still queued: accept all of it first (the caller drained what it
+	 * could, counting it, by dispatching until nothing came) */
+	if (q->nl) {
+		accept_up_to(q, every_queued_id(q));
 		mnl_socket_close(q->nl);	/* the kernel unbinds the queue with the socket */
+	}
 	free(q->slots);
 	free(q);
 }

@@ -557,8 +557,12 @@ struct catalog *catalog_merge(const struct catalog *old, const struct catalog *f
 		const struct dsm_service *s = &fresh->services[fresh->records[i].service];
 		int id = catalog_add_service(cat, s->category, s->name, err);
 
-		if (id < 0 || copy_record(cat, &fresh->records[i], (uint16_t)id))
+		if (id < 0)
 			goto fail;
+		if (copy_record(cat, &fresh->records[i], (uint16_t)id)) {
+			dsm_err_set(err, "out of memory merging the catalogues");
+			goto fail;
+		}
 	}
 	for (i = 0; cat && i < fresh->service_count; i++)	/* those without records too */
 		if (catalog_add_service(cat, fresh->services[i].category, fresh->services[i].name, err) < 0)

@@ -21,6 +21,8 @@
 #include "cli_sensor.h"
 #include "dsmflow/metrics.h"
 
+#define DRAIN_DISPATCHES 16	/* at the stop: what waits is read, within bounds */
+
 static volatile sig_atomic_t stop_requested, report_requested, reopen_requested;
 
 static void on_stop(int sig)
@@ -272,6 +274,23 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 	return EXIT_OK;
 }
 
+/* Reads what already waits, counting it (a queue's packets wait for their
+ * verdict: until dsmflow reads them, traffic through the box stands
+ * still), and closes the source before the report is written. */
+static void drain_and_close(const struct capture_ops *ops, struct capture_source *source,
+			    struct engine_run *run, struct capture_stats *stats)
+{
+	struct dsm_err err;
+	int got = 1;
+
+	for (int i = 0; i < DRAIN_DISPATCHES && got > 0; i++)
+		if ((got = ops->dispatch(source, feed, run->engine, &err)) < 0)
+			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+	ops->stats(source, stats);
+	ops->close(source);
+}
+
+/* Runs an open source until a stop, then closes it; returns an exit status. */
 static int sensor_run(const struct capture_ops *ops, struct capture_source *source,
 		      const struct sensor_options *o, struct engine_run *run,
 		      struct sensor_tables *tables)
@@ -285,6 +304,7 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 		metrics = metrics_start(o->metrics, o->metrics_public, tables->cat, tables->idx, &err);
 		if (!metrics) {
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+			ops->close(source);
 			return EXIT_USAGE;
 		}
 		char url[128];
@@ -294,12 +314,13 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 	}
 	if (drop_privileges(ops->name, o->user, ops->needs_net_admin)) {
 		metrics_stop(metrics);
+		ops->close(source);
 		return EXIT_NO_MATCH;
 	}
 	install_signals();
 	rc = run_loop(ops, source, o, run, metrics, tables);
 	metrics_stop(metrics);
-	ops->stats(source, &stats);
+	drain_and_close(ops, source, run, &stats);
 	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
 	if (engine_run_report(run, run->format, run->report, run->report_name, &stats))
 		rc = EXIT_NO_MATCH;
@@ -330,12 +351,10 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 		return EXIT_USAGE;
 	if (engine_run_open(ops->name, eo, tables.cat, tables.idx, tables.api, &run) == 0) {
 		source = ops->open(capture, &err);
-		if (source) {
-			rc = sensor_run(ops, source, o, &run, &tables);
-			ops->close(source);
-		} else {
+		if (source)
+			rc = sensor_run(ops, source, o, &run, &tables);	/* closes it */
+		else
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
-		}
 		if (engine_run_close(&run) && rc == EXIT_OK)
 			rc = EXIT_NO_MATCH;
 	}

@@ -135,6 +135,8 @@ int counters_copy(struct counters *dst, const struct counters *src)
 	const struct port_row *p;
 	int rc = 0;
 
+	if (dst->service_count != src->service_count || dst->max_set_id != src->max_set_id)
+		return -1;	/* made for other tables: a reload it was not told of */
 	memcpy(dst->services, src->services, src->service_count * sizeof(*src->services));
 	memcpy(dst->groups, src->groups, (src->max_set_id + 1) * sizeof(*src->groups));
 	dst->totals = src->totals;

@@ -499,19 +499,19 @@ static void move_row(void *ctx, struct flow *flow)
 int engine_reload(struct engine *e, const struct catalog *cat, const struct port_index *idx,
 		  const struct webapi_table *api, uint64_t wall_us, struct dsm_err *err)
 {
+	struct attributor_plan *plan = attributor_plan(cat, idx);
 	struct counters_moved moved;
 
-	if (counters_resize(e->counters, catalog_service_count(cat), port_index_set_count(idx),
-			    &moved)) {
+	/* what can fail first: nothing changes unless everything can */
+	if (!plan || counters_resize(e->counters, catalog_service_count(cat),
+				     port_index_set_count(idx), &moved)) {
+		attributor_plan_free(plan);
 		dsm_err_set(err, "out of memory (or a catalogue without the services in force)");
 		return -1;
 	}
 	flow_table_each(e->flows, move_row, &moved);
 	counters_moved_free(&moved);
-	if (attributor_retarget(e->attributor, cat, idx)) {
-		dsm_err_set(err, "out of memory");	/* the larger rows stay: harmless */
-		return -1;
-	}
+	attributor_retarget(e->attributor, plan);
 	inspector_set_webapi(e->inspector, api);
 	e->cat = cat;
 	e->idx = idx;

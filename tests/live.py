@@ -321,6 +321,7 @@ def test_queue(args):
         after, _ = iptables_counters(NAS, binary)
         check(after > packets, "queue: the bypassed packets still met the rules")
         test_queue_overload(args, hosts)
+        test_queue_stop_drains(args, hosts)
 
 
 def udp_sink(hosts, port, seconds):
@@ -371,6 +372,32 @@ def test_queue_overload(args, hosts):
     equal(rc, 0, "queue overload: exit status: " + err[-200:])
     report = json_documents(out)[-1]
     check(report["totals"]["packets"] > 0, "queue overload: a report at exit")
+
+
+def test_queue_stop_drains(args, hosts):
+    """Packets waiting for dsmflow's verdict when it is told to stop are read,
+    counted and accepted, not dropped with the queue: dsmflow is stopped dead
+    while a burst waits in the queue, then gets SIGINT and runs on."""
+    dsm = start_dsmflow(hosts, args, "queue", "--queue", "7")
+    wait_for(lambda: queue_bound(7), 10, "dsmflow to bind queue 7")
+    sink = udp_sink(hosts, 1196, 5)
+    time.sleep(0.5)
+    dsm.send_signal(signal.SIGSTOP)
+    burst = 3000
+    code = ("import socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "for i in range(%d):\n"
+            "    s.sendto(b'y' * 100, (%r, 1196))\n") % (burst, NAS_C1)
+    sh("python3", "-c", code, ns=C1)
+    time.sleep(0.3)
+    dsm.send_signal(signal.SIGINT)
+    dsm.send_signal(signal.SIGCONT)
+    rc, out, err = stop_dsmflow(dsm)
+    received = int(sink.communicate(timeout=30)[0].strip() or 0)
+    equal(rc, 0, "queue stop: exit status: " + err[-200:])
+    equal(received, burst, "queue stop: every queued datagram delivered, none dropped at the stop")
+    report = json_documents(out)[-1]
+    equal(unclassified(report, "udp", 1196)["packets"], burst, "queue stop: and counted")
 
 
 def queue_bound(number):

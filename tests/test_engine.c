@@ -25,6 +25,7 @@
 
 static const uint8_t nas[4] = { 192, 168, 1, 10 }, pc[4] = { 192, 168, 1, 20 };
 static const uint8_t pc2[4] = { 192, 168, 1, 21 }, esxi[4] = { 192, 168, 1, 50 };
+static const uint8_t router[4] = { 192, 168, 1, 1 };
 
 struct fixture {
 	struct catalog *cat;
@@ -279,6 +280,8 @@ static void test_catalogue_prefers_the_specific_entry(void **state)
 static void test_nas_role_narrows_the_candidates(void **state)
 {
 	struct fixture *f = fixture_new("192.168.1.10/32", 0, 0);
+	const struct counter_row *dns = counters_group(
+		engine_counters(f->engine), port_index_lookup(f->idx, DSM_PROTO_UDP, 53));
 
 	(void)state;
 	/* mid-stream, no SYN: the NAS talks to ESXi's 443. The NAS's port 41000
@@ -292,11 +295,24 @@ static void test_nas_role_narrows_the_candidates(void **state)
 	tcp(f, pc, 50000, nas, 443, TCP_SYN, NULL);
 	settle(f);
 	assert_int_equal(row_packets(group_row(f, 443, DSM_ROLE_INBOUND)), 1);
-	/* the NAS serving 902 is no outbound role; nothing else fits, so the
-	 * whole set stands rather than nothing */
+	/* the NAS serving 902, which only an outbound entry names (the NAS
+	 * reaching an ESXi host): no service of the NAS's, a port it serves */
 	tcp(f, pc, 50001, nas, 902, TCP_SYN, NULL);
 	settle(f);
-	assert_int_equal(row_packets(service_row(f, "Active Backup for Business")), 1);
+	assert_int_equal(row_packets(service_row(f, "Active Backup for Business")), 0);
+	assert_int_equal(unclassified_packets(f, 6, 902), 1);
+	/* the NAS asking its router's DNS (udp/53: only inbound entries) is not
+	 * a DNS server: it connects out to an uncatalogued service */
+	udp(f, nas, 53000, router, 53, 1000);
+	udp(f, router, 53, nas, 53000, 1000);
+	settle(f);
+	assert_int_equal(unclassified_packets(f, 17, 53), 2);
+	assert_int_equal(row_packets(dns), 0);
+	/* a client asking the NAS's DNS server is one */
+	udp(f, pc, 53001, nas, 53, 1000);
+	settle(f);
+	assert_int_equal(unclassified_packets(f, 17, 53), 2);
+	assert_int_equal(row_packets(dns), 1);
 	assert_non_null(strstr(fixture_log(f), "\"evidence\": \"nas\""));
 	assert_all_counted(f);
 	fixture_free(f);
@@ -475,7 +491,6 @@ static void test_non_ip_and_malformed_are_counted(void **state)
 /* ---- payload evidence ---- */
 
 static const uint8_t google[4] = { 142, 250, 74, 10 }, graph[4] = { 20, 190, 151, 7 };
-static const uint8_t router[4] = { 192, 168, 1, 1 };
 
 #define REQUEST(name) "GET /webapi/entry.cgi?api=" name "&version=1&method=list HTTP/1.1\r\n" \
 		      "Host: nas:5000\r\n\r\n"
@@ -802,9 +817,14 @@ static void reload(struct fixture *f)
 	/* every service and set keeps its id */
 	for (size_t i = 0; i < catalog_service_count(f->cat); i++)
 		assert_string_equal(catalog_service(merged, i)->name, catalog_service(f->cat, i)->name);
-	for (size_t id = 1; id <= port_index_set_count(f->idx); id++)
-		assert_int_equal(port_index_set(idx, (uint16_t)id)->count,
-				 port_index_set(f->idx, (uint16_t)id)->count);
+	for (size_t id = 1; id <= port_index_set_count(f->idx); id++) {
+		const struct candidate_set *now = port_index_set(idx, (uint16_t)id);
+		const struct candidate_set *was = port_index_set(f->idx, (uint16_t)id);
+
+		assert_int_equal(now->count, was->count);
+		assert_int_equal(now->narrowest, was->narrowest);
+		assert_memory_equal(now->items, was->items, was->count * sizeof(*was->items));
+	}
 	assert_int_equal(engine_reload(f->engine, merged, idx, api, 1, &err), 0);
 	port_index_free(f->idx);
 	webapi_free(f->api);
@@ -812,6 +832,36 @@ static void reload(struct fixture *f)
 	f->cat = merged;
 	f->idx = idx;
 	f->api = api;
+}
+
+/* Growing the counters keeps every count, moves the rows the flows hold,
+ * and a snapshot of the old size is refused rather than overrun. */
+static void test_counters_grow_and_rows_move(void **state)
+{
+	struct counters *c = counters_new(2, 3), *snapshot = counters_new(2, 3);
+	struct counter_row *service = counters_row(c, FLOW_SERVICE, 1, 0);
+	struct counter_row *group = counters_row(c, FLOW_GROUP, 3, 0);
+	struct counter_row *port = counters_row(c, FLOW_UNCLASSIFIED, 80, 6);
+	struct counters_moved moved;
+
+	(void)state;
+	service->packets[0] = 5;
+	group->bytes[1] = 7;
+	port->flows = 9;
+	assert_int_equal(counters_copy(snapshot, c), 0);
+	assert_int_equal(counters_resize(c, 1, 3, &moved), -1);	/* never smaller */
+	assert_int_equal(counters_resize(c, 4, 6, &moved), 0);
+	assert_ptr_equal(counters_moved_row(&moved, service), counters_row(c, FLOW_SERVICE, 1, 0));
+	assert_ptr_equal(counters_moved_row(&moved, group), counters_row(c, FLOW_GROUP, 3, 0));
+	assert_ptr_equal(counters_moved_row(&moved, port), port);
+	counters_moved_free(&moved);
+	assert_int_equal(counters_row(c, FLOW_SERVICE, 1, 0)->packets[0], 5);
+	assert_int_equal(counters_row(c, FLOW_GROUP, 3, 0)->bytes[1], 7);
+	assert_int_equal(counters_row(c, FLOW_UNCLASSIFIED, 80, 6)->flows, 9);
+	assert_non_null(counters_row(c, FLOW_SERVICE, 3, 0));
+	assert_int_equal(counters_copy(snapshot, c), -1);
+	counters_free(snapshot);
+	counters_free(c);
 }
 
 static void test_reload_keeps_rows_and_adds_new_ones(void **state)
@@ -931,6 +981,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_syn_decides_the_server),
 		cmocka_unit_test(test_reload_keeps_rows_and_adds_new_ones),
+		cmocka_unit_test(test_counters_grow_and_rows_move),
 		cmocka_unit_test(test_lower_port_without_other_evidence),
 		cmocka_unit_test(test_catalogue_prefers_the_specific_entry),
 		cmocka_unit_test(test_nas_role_narrows_the_candidates),

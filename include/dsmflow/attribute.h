@@ -47,11 +47,15 @@ struct attributor;
 struct attributor *attributor_new(const struct catalog *cat, const struct port_index *idx,
 				  const struct cidr *nas, size_t nas_count);
 void attributor_free(struct attributor *a);
-/* Makes a decide by cat and idx from now on (a reload), keeping the --nas
- * addresses and the announced connections (their service ids stay valid
- * in a merged catalogue). -1, and a unchanged, when memory runs out. */
-int attributor_retarget(struct attributor *a, const struct catalog *cat,
-			const struct port_index *idx);
+/* A reload in two steps, so that nothing changes unless everything can:
+ * attributor_plan() does what can fail (NULL when memory runs out);
+ * attributor_retarget() then makes a decide by the plan's cat and idx,
+ * keeping the --nas addresses and the announced connections (their
+ * service ids stay valid in a merged catalogue), and frees the plan. */
+struct attributor_plan;
+struct attributor_plan *attributor_plan(const struct catalog *cat, const struct port_index *idx);
+void attributor_plan_free(struct attributor_plan *plan);
+void attributor_retarget(struct attributor *a, struct attributor_plan *plan);
 
 /* Sets flow's server, evidence, kind, attribution and tracked from its first
  * packet pkt, sent by endpoint from, at now_us. */

@@ -73,7 +73,8 @@ struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16
 
 /* Makes dst, made with the same sizes, equal to src: a snapshot for
  * another thread. Allocates only for unclassified ports dst has not seen
- * yet; -1 when memory runs out (dst then lacks those ports). */
+ * yet; -1 when memory runs out (dst then lacks those ports), or, dst
+ * untouched, when the sizes differ. */
 int counters_copy(struct counters *dst, const struct counters *src);
 
 struct counter_totals *counters_totals(struct counters *c);

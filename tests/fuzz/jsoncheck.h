@@ -23,7 +23,7 @@ static void j_space(struct jcur *c)
 static size_t j_utf8(const struct jcur *c)
 {
 	unsigned char b = *c->p;
-	size_t n = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 0;
+	size_t n = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 0;
 
 	if (!n || (size_t)(c->end - c->p) < n)
 		return 0;
