@@ -92,6 +92,7 @@ struct parse_ctx {
 
 static int on_packet_message(const struct nlmsghdr *nlh, void *data)
 {
+	static const unsigned char no_payload[1];	/* copy range 0: data is never NULL */
 	struct parse_ctx *p = data;
 	struct nlattr *attr[NFQA_MAX + 1] = { NULL };
 	const struct nfqnl_msg_packet_hdr *ph;
@@ -114,6 +115,7 @@ static int on_packet_message(const struct nlmsghdr *nlh, void *data)
 	}
 	pkt = &p->pkts[p->out->packets++];
 	memset(pkt, 0, sizeof(*pkt));
+	pkt->data = no_payload;
 	pkt->ts_us = p->ts_us;
 	pkt->link = DECODE_LINK_IP;
 	if (attr[NFQA_PAYLOAD]) {

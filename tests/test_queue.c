@@ -136,7 +136,7 @@ static void test_damaged_messages(void **state)
 
 		capture_queue_parse(placed, cut, 0, pkts, 4, &out);
 		for (size_t i = 0; i < out.packets; i++)
-			assert_true(pkts[i].data + pkts[i].caplen <= guard_end());
+			assert_true(pkts[i].caplen == 0 || pkts[i].data + pkts[i].caplen <= guard_end());
 		assert_true(out.packets + (size_t)out.unreadable >= 1 || cut == 0);
 	}
 	/* a message claiming more than the datagram holds */
