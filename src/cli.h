@@ -80,6 +80,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 int cli_catalog(int argc, char **argv, struct cli_common *common);
 int cli_lookup(int argc, char **argv, struct cli_common *common);
 int cli_read(int argc, char **argv, struct cli_common *common);
+int cli_audit(int argc, char **argv, struct cli_common *common);
 int cli_live(int argc, char **argv, struct cli_common *common);
 int cli_queue(int argc, char **argv, struct cli_common *common);
 

@@ -6,6 +6,10 @@
 
 #include "dsmflow/decimal.h"
 #include "cli_engine.h"
+#include "dsmflow/capture.h"
+#include "dsmflow/decode.h"
+
+#include <pcap/pcap.h>
 
 void engine_options_init(struct engine_options *o)
 {
@@ -85,7 +89,7 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 {
 	struct engine_config config = {
 		.flows = o->flows, .nas = o->nas, .nas_count = o->nas_count, .webapi = api,
-		.ports_only = o->ports_only,
+		.ports_only = o->ports_only, .audit = o->audit,
 	};
 	struct dsm_err err;
 
@@ -116,6 +120,34 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 fail:
 	engine_run_close(run);
 	return -1;
+}
+
+static void feed(void *ctx, const struct packet *pkts, size_t count)
+{
+	engine_packets(ctx, pkts, count);
+}
+
+int engine_run_read_files(struct engine_run *run, char **paths, int count)
+{
+	int failed = 0;
+
+	for (int i = 0; i < count; i++) {
+		struct capture_file_result result;
+		struct dsm_err err;
+
+		if (capture_read_file(paths[i], feed, run->engine, &result, &err)) {
+			fprintf(stderr, "dsmflow %s: %s\n", run->cmd, err.msg);
+			failed++;
+		}
+		if (result.packets && !decode_link_supported(result.link))
+			fprintf(stderr, "dsmflow %s: %s: link type %d (%s) is not supported; its %llu "
+					"packets were counted as non-IP\n",
+				run->cmd, paths[i], result.link,
+				pcap_datalink_val_to_name(result.link) ? pcap_datalink_val_to_name(result.link)
+								       : "unknown",
+				(unsigned long long)result.packets);
+	}
+	return failed;
 }
 
 /* Says that name could not be written, once per call, and counts it. */

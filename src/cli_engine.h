@@ -28,6 +28,7 @@ struct engine_options {
 	struct cidr nas[CLI_MAX_NAS];
 	size_t nas_count;
 	struct flow_table_config flows;
+	struct audit *audit;	/* not an option: `audit` sets it, the engine feeds it */
 };
 
 #define CLI_ENGINE_LONG_OPTIONS                                                                    \
@@ -99,6 +100,11 @@ struct engine_run {
 int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
 		    const struct port_index *idx, const struct webapi_table *api,
 		    struct engine_run *run);
+
+/* Reads the capture files into the engine, one stream in the order given;
+ * a file that cannot be read (or ends mid-packet) is said with its name and
+ * packet number, the others are still read. Returns how many failed. */
+int engine_run_read_files(struct engine_run *run, char **paths, int count);
 
 /* Writes the report of what the engine counted so far, in format, to out
  * (named out_name in messages). capture may be NULL (offline). Returns -1,

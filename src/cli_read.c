@@ -7,10 +7,6 @@
 #include <string.h>
 
 #include "cli_engine.h"
-#include "dsmflow/capture.h"
-#include "dsmflow/decode.h"
-
-#include <pcap/pcap.h>
 
 static const char usage[] =
 	"Usage: dsmflow read [OPTIONS] FILE...\n"
@@ -53,35 +49,6 @@ static int parse_read_options(int argc, char **argv, struct engine_options *o,
 	return 0;
 }
 
-static void feed(void *ctx, const struct packet *pkts, size_t count)
-{
-	engine_packets(ctx, pkts, count);
-}
-
-/* Reads every file into the engine; returns how many failed. */
-static int read_files(struct engine *engine, char **paths, int count)
-{
-	int failed = 0;
-
-	for (int i = 0; i < count; i++) {
-		struct capture_file_result result;
-		struct dsm_err err;
-
-		if (capture_read_file(paths[i], feed, engine, &result, &err)) {
-			fprintf(stderr, "dsmflow read: %s\n", err.msg);
-			failed++;
-		}
-		if (result.packets && !decode_link_supported(result.link))
-			fprintf(stderr, "dsmflow read: %s: link type %d (%s) is not supported; its %llu "
-					"packets were counted as non-IP\n",
-				paths[i], result.link,
-				pcap_datalink_val_to_name(result.link) ? pcap_datalink_val_to_name(result.link)
-								       : "unknown",
-				(unsigned long long)result.packets);
-	}
-	return failed;
-}
-
 int cli_read(int argc, char **argv, struct cli_common *common)
 {
 	struct engine_options o;
@@ -97,7 +64,7 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 		return EXIT_USAGE;
 	rc = EXIT_NO_MATCH;
 	if (engine_run_open("read", &o, cat, idx, api, &run) == 0) {
-		failed = read_files(run.engine, argv + optind, argc - optind);
+		failed = engine_run_read_files(&run, argv + optind, argc - optind);
 		engine_settle(run.engine);	/* the input ended: no more payload to wait for */
 		if (engine_alloc_failures(run.engine)) {
 			fprintf(stderr, "dsmflow read: out of memory: %llu packets could not be given a "

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "dsmflow/attribute.h"
+#include "dsmflow/audit.h"
 #include "dsmflow/decode.h"
 #include "dsmflow/engine.h"
 #include "dsmflow/evidence.h"
@@ -50,6 +51,7 @@ struct engine {
 	struct flow_table_config flow_config;
 	int ports_only;
 	FILE *flow_log;
+	struct audit *audit;		/* or NULL */
 	uint64_t now_us;		/* latest packet time seen */
 	uint64_t next_sweep_us;
 	uint64_t alloc_failures;
@@ -98,6 +100,7 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->idx = idx;
 	e->reload.last_success_us = wall_clock_us();
 	e->flow_log = config->flow_log;
+	e->audit = config->audit;
 	e->ports_only = config->ports_only;
 	e->flow_config = config->flows;
 	e->flows = new_flow_table(e);
@@ -124,7 +127,7 @@ void engine_free(struct engine *e)
 		return;
 	if (e->inspector)
 		inspect_end_all(e->inspector);
-	flow_table_free(e->flows, e->flow_log != NULL);
+	flow_table_free(e->flows, e->flow_log || e->audit);
 	inspector_free(e->inspector);
 	dns_table_free(e->dns);
 	evidence_store_free(e->kept);
@@ -141,9 +144,10 @@ void engine_settle(struct engine *e)
 void engine_flush(struct engine *e)
 {
 	/* ending every flow is deciding the pending ones, then freeing the
-	 * table (visiting each flow only for the flow log); start afresh */
+	 * table (visiting each flow only for the flow log or the audit);
+	 * start afresh */
 	inspect_end_all(e->inspector);
-	flow_table_free(e->flows, e->flow_log != NULL);
+	flow_table_free(e->flows, e->flow_log || e->audit);
 	e->flows = new_flow_table(e);
 }
 
@@ -250,6 +254,7 @@ static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why)
 	struct engine *e = ctx;
 
 	inspect_flow_end(e->inspector, flow);
+	audit_flow(e->audit, flow);
 	if (e->flow_log) {
 		flowlog_write(e->flow_log, e->cat, e->idx, e->kept, flow, why);
 		if (ferror(e->flow_log) && !e->flow_log_failed) {

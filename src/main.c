@@ -22,6 +22,7 @@ static const struct subcommand subcommands[] = {
 	{ "catalog", cli_catalog, "print the effective port catalogue" },
 	{ "lookup", cli_lookup, "list the DSM services using PROTO/PORT" },
 	{ "read", cli_read, "classify capture files and report per-service counters" },
+	{ "audit", cli_audit, "per NAS: services in use, by whom, from where; what could close" },
 	{ "live", cli_live, "classify traffic on a network interface as it passes" },
 	{ "queue", cli_queue, "classify traffic inline on an NFQUEUE, accepting every packet" },
 };

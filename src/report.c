@@ -92,7 +92,7 @@ void report_group_name(const struct catalog *cat, const struct candidate_set *se
 	snprintf(buf, size, "%s +%u", catalog_service(cat, lead->service)->name, set->count - 1);
 }
 
-static const char *group_category(const struct catalog *cat, const struct candidate_set *set)
+const char *report_group_category(const struct catalog *cat, const struct candidate_set *set)
 {
 	const char *first = catalog_service(cat, set->items[0].service)->category;
 
@@ -177,7 +177,7 @@ static void add_group_rows(struct report_data *data)
 		r = &data->rows[data->row_count++];
 		memset(r, 0, sizeof(*r));
 		report_group_name(in->cat, set, r->name, sizeof(r->name));
-		r->category = group_category(in->cat, set);
+		r->category = report_group_category(in->cat, set);
 		r->is_group = 1;
 		r->set = set;
 		r->counts = c;
@@ -276,7 +276,7 @@ static int has_traffic(const struct report_row *r)
 
 /* ---- table ---- */
 
-static const char *human_bytes(uint64_t bytes, char *buf, size_t size)
+const char *report_human_bytes(uint64_t bytes, char *buf, size_t size)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double v = (double)bytes;
@@ -299,9 +299,9 @@ static void table_row(FILE *out, int width, const char *name, const char *catego
 	char total[32], to_server[32], to_client[32];
 
 	fprintf(out, "%-*s %-20s %7llu %10llu %11s %11s %11s\n", width, name, category, u(c->flows),
-		u(row_packets(c)), human_bytes(row_bytes(c), total, sizeof(total)),
-		human_bytes(c->bytes[TO_SERVER], to_server, sizeof(to_server)),
-		human_bytes(c->bytes[TO_CLIENT], to_client, sizeof(to_client)));
+		u(row_packets(c)), report_human_bytes(row_bytes(c), total, sizeof(total)),
+		report_human_bytes(c->bytes[TO_SERVER], to_server, sizeof(to_server)),
+		report_human_bytes(c->bytes[TO_CLIENT], to_client, sizeof(to_client)));
 }
 
 static void table_candidates(const struct report_data *data, const struct report_row *r, FILE *out)
@@ -352,14 +352,14 @@ static void table_totals(const struct report_data *data, FILE *out)
 
 	fprintf(out, "\nTotal: %llu packets, %s; classified %llu (%s), unclassified %llu (%s), "
 		     "non-IP %llu (%s), malformed %llu (%s)",
-		u(t->packets), human_bytes(t->bytes, b[0], 32),
-		u(row_packets(&data->classified)), human_bytes(row_bytes(&data->classified), b[1], 32),
-		u(row_packets(&data->unclassified)), human_bytes(row_bytes(&data->unclassified), b[2], 32),
-		u(t->non_ip_packets), human_bytes(t->non_ip_bytes, b[3], 32),
-		u(t->malformed_packets), human_bytes(t->malformed_bytes, b[4], 32));
+		u(t->packets), report_human_bytes(t->bytes, b[0], 32),
+		u(row_packets(&data->classified)), report_human_bytes(row_bytes(&data->classified), b[1], 32),
+		u(row_packets(&data->unclassified)), report_human_bytes(row_bytes(&data->unclassified), b[2], 32),
+		u(t->non_ip_packets), report_human_bytes(t->non_ip_bytes, b[3], 32),
+		u(t->malformed_packets), report_human_bytes(t->malformed_bytes, b[4], 32));
 	if (t->pending_packets)
 		fprintf(out, ", pending %llu (%s)", u(t->pending_packets),
-			human_bytes(t->pending_bytes, b[5], 32));
+			report_human_bytes(t->pending_bytes, b[5], 32));
 	fputc('\n', out);
 	fprintf(out, "Flows: %llu (%llu classified, %llu unclassified), %llu evicted",
 		u(data->classified.flows + data->unclassified.flows), u(data->classified.flows),

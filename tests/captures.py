@@ -225,6 +225,8 @@ def test_samples(args):
           "edge: the two well-formed sessions and the cut SYN (by its ports) are classified, nothing else")
 
     test_evidence_sample(args, os.path.join(pcaps, "dsm-evidence.pcap"))
+    check_audit(args, office, "192.168.10.5")
+    check_audit(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5")
 
     everything = sorted(glob.glob(os.path.join(pcaps, "*.pcap")))
     report, _ = dsmflow_read(args, everything)
@@ -259,6 +261,55 @@ EVIDENCE_FLOWS = {
     42006: (None, "port", {"attribution": "group", "evidence_seen": "dns:microsoft.com.evil.example"}),
     42007: (None, "port", {"attribution": "group", "remote_access": True, "server_name": "alice-nas.synology.me"}),
 }
+
+
+def check_audit(args, path, nas):
+    """dsmflow audit --nas NAS against tshark: the NAS's packets and bytes,
+    per peer, and its first and last frame; the lists that come from the
+    catalogue agree with what is in use; the table fits 100 columns."""
+    name = os.path.basename(path)
+    res = run([args.dsmflow, "audit", "-f", "json", "--nas", nas, path])
+    check(res.returncode == 0, "audit %s: %s" % (name, res.stderr))
+    audit = json.loads(res.stdout)
+    entries = [n for n in audit["nas"] if n["address"] == nas]
+    equal(len(entries), 1, "audit %s: the NAS is listed once" % name)
+    n = entries[0]
+    equal(n["detected_by"], ["--nas"], "audit %s: how the NAS is known" % name)
+    served = n["in_use"] + n["outbound"]
+    packets = sum(e["packets_to_server"] + e["packets_to_client"] for e in served)
+    size = sum(e["bytes_to_server"] + e["bytes_to_client"] for e in served) + sum(u["bytes"] for u in n["unknown_ports"])
+    frames = tshark_fields(path, "ip.addr==%s" % nas, "frame.len", "frame.time_epoch", "ip.src", "ip.dst")
+    equal(size, sum(int(f[0]) for f in frames), "audit %s: the NAS's bytes = tshark's" % name)
+    if not n["unknown_ports"]:
+        equal(packets, len(frames), "audit %s: the NAS's packets = tshark's" % name)
+    times = [float(f[1]) for f in frames]
+    check(abs(audit["window"]["first"] - min(times)) < 1e-5 and abs(audit["window"]["last"] - max(times)) < 1e-5,
+          "audit %s: the window is the first and last frame (%r, tshark %r %r)"
+          % (name, audit["window"], min(times), max(times)))
+    # per peer, when every list is exact and complete
+    lists = [(e["top_clients"] if "top_clients" in e else e["top_remotes"], e) for e in served]
+    if all(e.get("clients_exact", e.get("remotes_exact")) and len(top) == e.get("clients", e.get("remotes"))
+           for top, e in lists) and not n["unknown_ports"]:
+        by_peer = {}
+        for top, _ in lists:
+            for c in top:
+                by_peer[c["address"]] = by_peer.get(c["address"], 0) + c["bytes"]
+        want = {}
+        for f in frames:
+            peer = f[3] if f[2] == nas else f[2]
+            if not (peer.startswith("224.") or peer == "255.255.255.255"):
+                want[peer] = want.get(peer, 0) + int(f[0])
+        equal(by_peer, want, "audit %s: bytes per client and remote = tshark's" % name)
+    used = {e["service"] for e in n["in_use"] if e["kind"] == "service"}
+    candidates = {c for e in n["in_use"] for c in e["candidates"]}
+    unused = {u["service"] for u in n["unused"]}
+    equal(unused & (used | candidates), set(), "audit %s: nothing in use is listed unused" % name)
+    needed = {p for e in n["in_use"] for p in e["ports"]}
+    equal(needed & set(n["closable_ports"]), set(), "audit %s: no port in use is closable" % name)
+    table = run([args.dsmflow, "audit", "--nas", nas, path]).stdout
+    wide = [line for line in table.splitlines() if len(line) > 100]
+    equal(wide, [], "audit %s: the table fits 100 columns" % name)
+    check("what was not seen" in table, "audit %s: the table says a short window proves little" % name)
 
 
 def test_evidence_sample(args, path):

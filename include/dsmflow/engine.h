@@ -21,6 +21,7 @@
 #include "dsmflow/webapi.h"
 
 struct inspect_stats;
+struct audit;
 
 struct engine_config {
 	struct flow_table_config flows;
@@ -33,6 +34,7 @@ struct engine_config {
 	size_t dns_entries;		/* addresses the DNS table holds (0: the default) */
 	size_t evidence_values;		/* values kept for the flow log (0: the default) */
 	int ports_only;			/* read no payload evidence (FTP/TFTP announcements still) */
+	struct audit *audit;		/* fed every flow as it ends, or NULL */
 };
 
 struct engine;

@@ -51,5 +51,9 @@ int report_write(enum report_format format, const struct report_input *in, FILE 
  * catalogue records (the most specific), then the first in the catalogue. */
 void report_group_name(const struct catalog *cat, const struct candidate_set *set, char *buf,
 		       size_t size);
+/* A group's category: its candidates' when they share one, else "Mixed". */
+const char *report_group_category(const struct catalog *cat, const struct candidate_set *set);
+/* bytes for people: "812 B", "1.2 MiB". */
+const char *report_human_bytes(uint64_t bytes, char *buf, size_t size);
 
 #endif

@@ -4,12 +4,15 @@
  * every format. Beyond crashes and sanitizer reports, a finding is a flow
  * log or evidence log line, or a JSON report, that is not valid JSON
  * (RFC 8259, UTF-8 included), or a Prometheus sample line that is not
- * `name{label="value",...} number` with its label values escaped. */
+ * `name{label="value",...} number` with its label values escaped; and the
+ * audit of the same flows (every address in 10/8 and 192.168/16 a NAS),
+ * whose JSON must be valid and whose table must fit 100 columns. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsmflow/audit.h"
 #include "dsmflow/engine.h"
 #include "dsmflow/report.h"
 #include "fuzz_packets.h"
@@ -109,6 +112,28 @@ static void write_reports(const struct engine *e)
 	}
 }
 
+static void check_audit(const struct audit *a)
+{
+	for (int format = 0; format < 2; format++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&text, &len);
+
+		if (!out || audit_write(a, format ? AUDIT_JSON : AUDIT_TABLE, cat, idx, out))
+			abort();
+		fclose(out);
+		if (format && !json_valid(text, len))
+			abort();
+		for (char *line = text, *nl; !format && (nl = memchr(line, '\n', len - (size_t)(line - text)));
+		     line = nl + 1)
+			if (nl - line > 100) {
+				fprintf(stderr, "wider than 100: %.*s\n", (int)(nl - line), line);
+				abort();
+			}
+		free(text);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct engine_config config = { 0 };
@@ -118,6 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *flow_log, *evidence_log;
 	struct engine *e;
 	struct dsm_err err;
+	struct cidr nas[2];
+	struct audit *audit;
 
 	if (!cat) {
 		cat = catalog_load_embedded(&err);
@@ -133,6 +160,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	config.webapi = api;
 	config.flow_log = flow_log;
 	config.evidence_log = evidence_log;
+	if (cidr_parse("10.0.0.0/8", &nas[0], &err) || cidr_parse("192.168.0.0/16", &nas[1], &err) ||
+	    !(audit = audit_new(nas, 2, NULL, 0)))
+		abort();
+	config.audit = audit;
 	e = engine_new(cat, idx, &config, &err);
 	if (!e || !flow_log || !evidence_log)
 		abort();
@@ -143,6 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	engine_flush(e);	/* every flow ends: logged */
 	write_reports(e);
 	engine_free(e);
+	check_audit(audit);
+	audit_free(audit);
 	fclose(flow_log);
 	fclose(evidence_log);
 	check_json_lines(flows, flows_len);

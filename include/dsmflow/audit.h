@@ -1,0 +1,49 @@
+/* audit.h - per NAS: which services it serves and to whom, what it connects
+ * out to, which ports it serves that no catalogue entry names (`dsmflow
+ * audit`).
+ *
+ * The audit is fed whole flows as they end (and, for a report mid-run, the
+ * flows still active), never packets: the packet path pays nothing for it.
+ * Its memory is bounded: at most AUDIT_MAX_NAS NAS addresses, and per NAS
+ * at most AUDIT_MAX_ENTRIES (role, service or port) entries of about 3 KB
+ * each; what does not fit is counted, never dropped silently.
+ */
+#ifndef DSMFLOW_AUDIT_H
+#define DSMFLOW_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dsmflow/catalog.h"
+#include "dsmflow/flow.h"
+#include "dsmflow/index.h"
+#include "dsmflow/netaddr.h"
+
+#define AUDIT_MAX_NAS 16
+#define AUDIT_MAX_ENTRIES 1024		/* per NAS: services, groups and ports, both roles */
+#define AUDIT_EXACT_CLIENTS 64		/* distinct clients counted exactly, then estimated */
+#define AUDIT_TOP 8			/* clients (or remotes) listed by bytes */
+
+struct audit;
+
+/* nas: the --nas prefixes (required: an address in them is a NAS);
+ * local: the --local prefixes (NULL, 0: the private, shared, link-local,
+ * loopback and unique-local ranges, and the /64s of the NAS's IPv6
+ * addresses). The prefixes are copied. NULL when memory runs out. */
+struct audit *audit_new(const struct cidr *nas, size_t nas_count, const struct cidr *local,
+			size_t local_count);
+void audit_free(struct audit *a);
+
+/* Folds one flow (ended, or active for a report) into the NAS it has as an
+ * endpoint, if any. Flows still pending (no service decided) are skipped. */
+void audit_flow(struct audit *a, const struct flow *flow);
+
+/* Writes the audit as JSON (issue 11's shape) or as a table for a
+ * terminal; cat and idx name the services and groups. -1 when memory runs
+ * out. */
+enum audit_format { AUDIT_TABLE, AUDIT_JSON };
+int audit_write(const struct audit *a, enum audit_format format, const struct catalog *cat,
+		const struct port_index *idx, FILE *out);
+
+#endif

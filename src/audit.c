@@ -1,0 +1,302 @@
+/* audit.c - the per-NAS audit state: flows folded, per NAS, into entries
+ * by role (the NAS serves, or connects out) and attribution, each with
+ * its clients (exact up to AUDIT_EXACT_CLIENTS, then a HyperLogLog
+ * estimate), its top clients by bytes (space-saving), and its external
+ * ones. Fed whole flows, off the packet path; see audit.h. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit_state.h"
+
+/* ---- addresses ---- */
+
+static struct audit_addr endpoint(const struct flow *flow, int side)
+{
+	struct audit_addr a = { .family = flow->key.family };
+
+	memcpy(a.addr, flow->key.addr[side], sizeof(a.addr));
+	return a;
+}
+
+static int same_addr(const struct audit_addr *x, const struct audit_addr *y)
+{
+	return x->family == y->family && memcmp(x->addr, y->addr, sizeof(x->addr)) == 0;
+}
+
+/* Multicast and broadcast addresses are never clients. */
+static int is_group_address(const struct audit_addr *a)
+{
+	if (a->family == 4)
+		return a->addr[0] >= 224 ||
+		       (a->addr[0] == 255 && a->addr[1] == 255 && a->addr[2] == 255 && a->addr[3] == 255);
+	return a->addr[0] == 0xff;
+}
+
+/* The ranges no one outside reaches by: RFC 1918, RFC 6598, link-local,
+ * loopback; IPv6 unique-local, link-local, loopback. */
+static int is_local_range(const struct audit_addr *a)
+{
+	static const uint8_t loopback6[16] = { [15] = 1 };
+	const uint8_t *b = a->addr;
+
+	if (a->family == 4)
+		return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+		       (b[0] == 100 && (b[1] & 0xc0) == 64) || (b[0] == 169 && b[1] == 254) || b[0] == 127;
+	return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
+	       memcmp(b, loopback6, 16) == 0;
+}
+
+/* Whether a is in the /64 of one of the NAS's own IPv6 addresses: a global
+ * IPv6 client on the NAS's LAN is not external. */
+static int on_a_nas_link(const struct audit *au, const struct audit_addr *a)
+{
+	for (size_t i = 0; a->family == 6 && i < au->nas_count; i++)
+		if (au->nas[i].addr.family == 6 && memcmp(au->nas[i].addr.addr, a->addr, 8) == 0)
+			return 1;
+	return 0;
+}
+
+int audit_is_external(const struct audit *a, const struct audit_addr *addr)
+{
+	if (a->local_count)
+		return !cidr_match_any(a->local, a->local_count, addr->family, addr->addr);
+	return !is_local_range(addr) && !on_a_nas_link(a, addr);
+}
+
+/* ---- distinct clients: exact, then HyperLogLog ---- */
+
+static uint64_t addr_hash(const struct audit_addr *a)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ a->family;
+
+	for (size_t i = 0; i < sizeof(a->addr); i++)
+		h = (h ^ a->addr[i]) * 0x100000001b3ull;
+	h ^= h >> 33;	/* splitmix's finaliser: FNV's high bits are weak */
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
+static void hll_add(uint8_t *registers, const struct audit_addr *a)
+{
+	uint64_t h = addr_hash(a), rest = h << 8;
+	uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : 57;
+	size_t index = (size_t)(h >> 56);
+
+	if (registers[index] < rank)
+		registers[index] = rank;
+}
+
+static double hll_estimate(const uint8_t *registers)
+{
+	const double m = AUDIT_HLL_REGISTERS, alpha = 0.7213 / (1.0 + 1.079 / m);
+	double sum = 0, estimate;
+	int zeros = 0;
+
+	for (size_t i = 0; i < AUDIT_HLL_REGISTERS; i++) {
+		sum += ldexp(1.0, -registers[i]);
+		zeros += registers[i] == 0;
+	}
+	estimate = alpha * m * m / sum;
+	if (estimate <= 2.5 * m && zeros)	/* small range: linear counting */
+		estimate = m * log(m / zeros);
+	return estimate;
+}
+
+static void count_client(struct audit_entry *e, const struct audit_addr *a)
+{
+	if (!e->estimated) {
+		for (uint32_t i = 0; i < e->exact_count; i++)
+			if (same_addr(&e->exact[i], a))
+				return;
+		if (e->exact_count < AUDIT_EXACT_CLIENTS) {
+			e->exact[e->exact_count++] = *a;
+			return;
+		}
+		e->estimated = 1;	/* the exact list goes into the estimate */
+		for (uint32_t i = 0; i < e->exact_count; i++)
+			hll_add(e->hll, &e->exact[i]);
+	}
+	hll_add(e->hll, a);
+}
+
+uint64_t audit_clients(const struct audit_entry *e)
+{
+	if (!e->estimated)
+		return e->exact_count;
+	return (uint64_t)llround(hll_estimate(e->hll));
+}
+
+/* ---- top clients: space-saving, weighted by bytes ---- */
+
+static void count_heavy(struct audit_heavy *table, size_t size, const struct audit_addr *a,
+			uint64_t bytes)
+{
+	struct audit_heavy *least = &table[0];
+
+	for (size_t i = 0; i < size; i++) {
+		if (table[i].flows && same_addr(&table[i].addr, a)) {
+			table[i].bytes += bytes;
+			table[i].flows++;
+			return;
+		}
+		if (table[i].flows == 0) {	/* a free place */
+			table[i] = (struct audit_heavy){ *a, bytes, 1, 0 };
+			return;
+		}
+		if (table[i].bytes < least->bytes)
+			least = &table[i];
+	}
+	/* the least takes the newcomer, whose count may include the least's */
+	*least = (struct audit_heavy){ *a, least->bytes + bytes, 1, least->bytes };
+}
+
+/* ---- entries ---- */
+
+static struct audit_nas *nas_of(struct audit *a, const struct audit_addr *addr)
+{
+	for (size_t i = 0; i < a->nas_count; i++)
+		if (same_addr(&a->nas[i].addr, addr))
+			return &a->nas[i];
+	if (a->nas_count == AUDIT_MAX_NAS)
+		return NULL;
+	a->nas[a->nas_count].addr = *addr;
+	return &a->nas[a->nas_count++];
+}
+
+static struct audit_entry *entry_of(struct audit_nas *nas, const struct audit_key *key)
+{
+	struct audit_entry *e;
+
+	HASH_FIND(hh, nas->entries, key, sizeof(*key), e);
+	if (e || nas->entry_count == AUDIT_MAX_ENTRIES)
+		return e;
+	if (!(e = calloc(1, sizeof(*e))))
+		return NULL;
+	e->key = *key;
+	e->first_us = UINT64_MAX;
+	HASH_ADD(hh, nas->entries, key, sizeof(e->key), e);
+	nas->entry_count++;
+	return e;
+}
+
+static void note_port(struct audit_entry *e, uint8_t ip_proto, uint16_t port)
+{
+	for (size_t i = 0; i < e->port_count; i++)
+		if (e->ports[i] == port && e->port_protos[i] == ip_proto)
+			return;
+	if (e->port_count < AUDIT_PORTS) {
+		e->port_protos[e->port_count] = ip_proto;
+		e->ports[e->port_count++] = port;
+	} else {
+		e->ports_more = 1;
+	}
+}
+
+static void fold(struct audit *a, struct audit_entry *e, const struct flow *flow,
+		 const struct audit_addr *peer)
+{
+	uint64_t bytes = flow->bytes[TO_SERVER] + flow->bytes[TO_CLIENT];
+
+	e->flows++;
+	for (int d = 0; d < 2; d++) {
+		e->packets[d] += flow->packets[d];
+		e->bytes[d] += flow->bytes[d];
+	}
+	e->first_us = flow->first_us < e->first_us ? flow->first_us : e->first_us;
+	e->last_us = flow->last_us > e->last_us ? flow->last_us : e->last_us;
+	e->evidence[flow->decided_by < SERVICE_EVIDENCE_KINDS ? flow->decided_by : SERVICE_BY_PORT]++;
+	note_port(e, flow->key.ip_proto, flow->key.port[flow->server]);
+	if (is_group_address(peer))
+		return;
+	count_client(e, peer);
+	count_heavy(e->top, 2 * AUDIT_TOP, peer, bytes);
+	if (audit_is_external(a, peer)) {
+		e->external_flows++;
+		count_heavy(e->external, 2 * AUDIT_TOP, peer, bytes);
+	}
+}
+
+/* Folds flow into nas_side's NAS, in role. */
+static void fold_for(struct audit *a, const struct flow *flow, int nas_side, enum audit_role role)
+{
+	struct audit_addr nas_addr = endpoint(flow, nas_side), peer = endpoint(flow, !nas_side);
+	struct audit_key key = { .role = (uint8_t)role, .kind = flow->kind, .id = flow->attribution };
+	struct audit_nas *nas = nas_of(a, &nas_addr);
+	struct audit_entry *e;
+
+	if (flow->kind == FLOW_UNCLASSIFIED)
+		key.ip_proto = flow->key.ip_proto;
+	if (!nas) {
+		a->flows_without_nas_slot++;
+		return;
+	}
+	if (!(e = entry_of(nas, &key))) {
+		nas->flows_without_entry++;
+		return;
+	}
+	fold(a, e, flow, &peer);
+}
+
+void audit_flow(struct audit *a, const struct flow *flow)
+{
+	if (!a || !flow->row)
+		return;	/* pending: no service decided */
+	for (int side = 0; side < 2; side++) {
+		if (!cidr_match_any(a->nas_prefixes, a->nas_prefix_count, flow->key.family,
+				    flow->key.addr[side]))
+			continue;
+		fold_for(a, flow, side, side == flow->server ? AUDIT_IN : AUDIT_OUT);
+	}
+	a->first_us = flow->first_us < a->first_us ? flow->first_us : a->first_us;
+	a->last_us = flow->last_us > a->last_us ? flow->last_us : a->last_us;
+}
+
+/* ---- life ---- */
+
+static struct cidr *copy_prefixes(const struct cidr *p, size_t n)
+{
+	struct cidr *copy = malloc((n + 1) * sizeof(*copy));
+
+	if (copy && n)
+		memcpy(copy, p, n * sizeof(*copy));
+	return copy;
+}
+
+struct audit *audit_new(const struct cidr *nas, size_t nas_count, const struct cidr *local,
+			size_t local_count)
+{
+	struct audit *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->nas_prefixes = copy_prefixes(nas, nas_count);
+	a->local = copy_prefixes(local, local_count);
+	a->nas_prefix_count = nas_count;
+	a->local_count = local_count;
+	a->first_us = UINT64_MAX;
+	if (!a->nas_prefixes || !a->local) {
+		audit_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void audit_free(struct audit *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nas_count; i++) {
+		struct audit_entry *e, *tmp;
+
+		HASH_ITER(hh, a->nas[i].entries, e, tmp) {
+			HASH_DEL(a->nas[i].entries, e);
+			free(e);
+		}
+	}
+	free(a->nas_prefixes);
+	free(a->local);
+	free(a);
+}

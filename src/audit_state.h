@@ -1,0 +1,77 @@
+/* audit_state.h - internal to audit.c (which fills it) and audit_report.c
+ * (which writes it): the per-NAS entries of the audit. */
+#ifndef DSMFLOW_AUDIT_STATE_H
+#define DSMFLOW_AUDIT_STATE_H
+
+#include <uthash.h>
+
+#include "dsmflow/audit.h"
+
+#define AUDIT_PORTS 8			/* server ports listed per entry */
+#define AUDIT_HLL_REGISTERS 256		/* the estimate's registers: about 6.5% error */
+
+struct audit_addr {
+	uint8_t family;			/* 4 or 6 */
+	uint8_t addr[16];
+};
+
+/* A client (or remote) in a bounded heavy-hitters table (space-saving):
+ * an address that is in the table has its exact bytes and flows since it
+ * entered, plus at most error from the one it replaced. */
+struct audit_heavy {
+	struct audit_addr addr;
+	uint64_t bytes, flows, error;
+};
+
+enum audit_role { AUDIT_IN, AUDIT_OUT };	/* the NAS serves / connects out */
+
+struct audit_key {
+	uint8_t role;		/* enum audit_role */
+	uint8_t kind;		/* enum flow_kind */
+	uint8_t ip_proto;	/* FLOW_UNCLASSIFIED only (else 0) */
+	uint8_t zero;
+	uint16_t id;		/* service id, candidate-set id, or server port */
+	uint16_t zero2;
+};
+
+struct audit_entry {
+	UT_hash_handle hh;
+	struct audit_key key;
+	uint64_t flows, packets[2], bytes[2];	/* [TO_SERVER], [TO_CLIENT] */
+	uint64_t first_us, last_us;
+	uint64_t evidence[SERVICE_EVIDENCE_KINDS];
+	uint16_t ports[AUDIT_PORTS];		/* server ports seen, with their IP protocol */
+	uint8_t port_protos[AUDIT_PORTS];
+	uint8_t port_count, ports_more;
+	uint8_t estimated;			/* clients beyond the exact list: hll counts */
+	uint32_t exact_count;
+	struct audit_addr exact[AUDIT_EXACT_CLIENTS];
+	uint8_t hll[AUDIT_HLL_REGISTERS];
+	struct audit_heavy top[2 * AUDIT_TOP];	/* twice what is listed: the tail is noise */
+	uint64_t external_flows;
+	struct audit_heavy external[2 * AUDIT_TOP];
+};
+
+struct audit_nas {
+	struct audit_addr addr;
+	struct audit_entry *entries;		/* uthash */
+	size_t entry_count;
+	uint64_t flows_without_entry;		/* AUDIT_MAX_ENTRIES reached */
+};
+
+struct audit {
+	struct cidr *nas_prefixes, *local;
+	size_t nas_prefix_count, local_count;
+	struct audit_nas nas[AUDIT_MAX_NAS];
+	size_t nas_count;
+	uint64_t flows_without_nas_slot;	/* AUDIT_MAX_NAS reached */
+	uint64_t first_us, last_us;		/* the window: the flows folded */
+};
+
+/* How many distinct clients an entry has seen (exact, or the estimate). */
+uint64_t audit_clients(const struct audit_entry *e);
+
+/* Whether addr counts as external (outside --local, or the local ranges). */
+int audit_is_external(const struct audit *a, const struct audit_addr *addr);
+
+#endif

@@ -1,0 +1,153 @@
+/* cli_audit.c - `dsmflow audit`: per NAS, which DSM services are in use, by
+ * whom, from where, what the NAS connects out to, and which catalogued
+ * services and ports saw nothing. Reads capture files as `read` does, with
+ * every flow folded into the audit as it ends. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_engine.h"
+#include "dsmflow/audit.h"
+
+#define MAX_LOCAL 64
+
+static const char usage[] =
+	"Usage: dsmflow audit --nas ADDR [OPTIONS] FILE...\n"
+	"\n"
+	"Reads pcap or pcapng files (- for standard input) as `dsmflow read` does and\n"
+	"reports, per NAS: the services it serves (with their clients, the top ones\n"
+	"by bytes, and those from outside the local networks), what it connects out\n"
+	"to, the ports it serves that no catalogue entry names, the catalogued\n"
+	"services nobody used (and those that may be in use as a candidate of a\n"
+	"group), and the catalogued ports that nothing in use needs. What was not\n"
+	"seen over a short window may still be used.\n"
+	"\n"
+	"  -f, --format FORMAT   table (default: one screen per NAS, then details) or\n"
+	"                        json\n"
+	"      --local CIDR      a local network (repeatable); clients outside are\n"
+	"                        external (default: the private, shared, link-local,\n"
+	"                        loopback and unique-local ranges, and the /64s of\n"
+	"                        the NAS's IPv6 addresses)\n"
+	"\n"
+	"Every `read` option applies (--nas is required: it names the NAS):\n"
+	CLI_ENGINE_HELP
+	CLI_COMMON_HELP
+	"\n"
+	"Exit status: 0 all files read, 1 a file could not be read (the audit still\n"
+	"covers what was), 2 usage or catalogue error.\n";
+
+enum { OPT_LOCAL = OPT_ENGINE_FIRST_FREE };
+
+struct audit_cli {
+	struct engine_options engine;
+	enum audit_format format;
+	struct cidr local[MAX_LOCAL];
+	size_t local_count;
+};
+
+static int audit_option(struct audit_cli *c, int opt, const char *arg)
+{
+	struct dsm_err err;
+
+	switch (opt) {
+	case 'f':
+		if (strcmp(arg, "table") == 0)
+			c->format = AUDIT_TABLE;
+		else if (strcmp(arg, "json") == 0)
+			c->format = AUDIT_JSON;
+		else
+			return cli_usage_error("audit", "--format: '%s' is not table or json", arg);
+		return 0;
+	case OPT_LOCAL:
+		if (c->local_count == MAX_LOCAL)
+			return cli_usage_error("audit", "--local: at most %d networks", MAX_LOCAL);
+		if (cidr_parse(arg, &c->local[c->local_count], &err))
+			return cli_usage_error("audit", "--local: %s", err.msg);
+		c->local_count++;
+		return 0;
+	}
+	return engine_option("audit", &c->engine, opt, arg);
+}
+
+static int parse_audit(int argc, char **argv, struct audit_cli *c, struct cli_common *common)
+{
+	static const struct option options[] = {
+		CLI_COMMON_LONG_OPTIONS,
+		CLI_ENGINE_LONG_OPTIONS,
+		{ "local", required_argument, NULL, OPT_LOCAL },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, rc, status;
+
+	memset(c, 0, sizeof(*c));
+	engine_options_init(&c->engine);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+h" CLI_ENGINE_SHORT_OPTIONS, options, NULL)) != -1) {
+		switch (cli_shared_option("audit", usage, opt, argv, common, &status)) {
+		case CLI_OPTION_EXIT:
+			return status == EXIT_OK ? -1 : status;
+		case CLI_OPTION_HANDLED:
+			continue;
+		case CLI_OPTION_OWN:
+			if ((rc = audit_option(c, opt, optarg)))
+				return rc;
+		}
+	}
+	if (!c->engine.nas_count)
+		return cli_usage_error("audit", "no NAS: give --nas ADDR (finding the NAS from its "
+						"traffic alone is not done yet)");
+	if (optind >= argc)
+		return cli_usage_error("audit", "no capture file given (use - for standard input)");
+	return 0;
+}
+
+/* Reads, ends every flow (each folds into the audit), writes the audit. */
+static int run_audit(struct audit_cli *c, char **paths, int count, const struct catalog *cat,
+		     const struct port_index *idx, const struct webapi_table *api)
+{
+	struct engine_run run;
+	int failed;
+
+	if (engine_run_open("audit", &c->engine, cat, idx, api, &run))
+		return EXIT_NO_MATCH;
+	failed = engine_run_read_files(&run, paths, count);
+	engine_settle(run.engine);
+	engine_flush(run.engine);
+	if (engine_alloc_failures(run.engine)) {
+		fprintf(stderr, "dsmflow audit: out of memory: %llu packets could not be given a flow\n",
+			(unsigned long long)engine_alloc_failures(run.engine));
+		failed++;
+	}
+	if (audit_write(c->engine.audit, c->format, cat, idx, run.report)) {
+		fprintf(stderr, "dsmflow audit: out of memory writing the audit\n");
+		failed++;
+	}
+	if (engine_run_close(&run))
+		failed++;
+	return failed ? EXIT_NO_MATCH : EXIT_OK;
+}
+
+int cli_audit(int argc, char **argv, struct cli_common *common)
+{
+	struct catalog *cat;
+	struct port_index *idx;
+	struct webapi_table *api;
+	struct audit_cli c;
+	int rc = parse_audit(argc, argv, &c, common);
+
+	if (rc)
+		return rc < 0 ? EXIT_OK : rc;
+	if (cli_load(common, &cat, &idx, &api))
+		return EXIT_USAGE;
+	c.engine.audit = audit_new(c.engine.nas, c.engine.nas_count, c.local, c.local_count);
+	if (!c.engine.audit) {
+		fprintf(stderr, "dsmflow audit: out of memory\n");
+		rc = EXIT_NO_MATCH;
+	} else {
+		rc = run_audit(&c, argv + optind, argc - optind, cat, idx, api);
+	}
+	audit_free(c.engine.audit);
+	webapi_free(api);
+	port_index_free(idx);
+	catalog_free(cat);
+	return rc;
+}
