@@ -640,10 +640,139 @@ static int write_table(const struct writer *w)
 	return 0;
 }
 
+/* ---- markdown, for tickets and wikis ---- */
+
+/* text with the characters markdown tables give meaning to escaped */
+static void md_text(FILE *out, const char *text)
+{
+	for (; *text; text++) {
+		if (*text == '|' || *text == '*' || *text == '_' || *text == '`' || *text == '\\')
+			fputc('\\', out);
+		fputc(*text, out);
+	}
+}
+
+static void md_entries(const struct writer *w, const struct nas_view *v, enum audit_role role,
+		       int unclassified, const char *title)
+{
+	int shown = 0;
+
+	fprintf(w->out, "\n### %s\n\n", title);
+	for (size_t i = 0; i < v->entry_count; i++) {
+		const struct audit_entry *e = v->entries[i];
+		char name[200], bytes[32], last[32], address[64];
+
+		if (e->key.role != role || (role == AUDIT_IN && (e->key.kind == FLOW_UNCLASSIFIED) != unclassified))
+			continue;
+		if (!shown++)
+			fprintf(w->out, "| %s | category | %s | external flows | flows | bytes | last seen (UTC) "
+					"| top %s |\n|---|---|---:|---:|---:|---:|---|---|\n",
+				role == AUDIT_IN ? "service" : "reached", role == AUDIT_IN ? "clients" : "remotes",
+				role == AUDIT_IN ? "client" : "remote");
+		clock_text(e->last_us, last, sizeof(last));
+		fputs("| ", w->out);
+		md_text(w->out, table_name(w, e, name, sizeof(name)));
+		fputs(" | ", w->out);
+		md_text(w->out, entry_category(w, e));
+		fprintf(w->out, " | %llu%s | %llu | %llu | %s | %s | ", (unsigned long long)audit_clients(e),
+			e->estimated ? " (estimate)" : "", (unsigned long long)e->external_flows,
+			(unsigned long long)e->flows, report_human_bytes(entry_bytes(e), bytes, sizeof(bytes)),
+			last);
+		if (e->top[0].flows) {	/* the table fills from its start */
+			const struct audit_heavy *top = &e->top[0];
+
+			for (size_t j = 1; j < 2 * AUDIT_TOP; j++)
+				if (e->top[j].flows && e->top[j].bytes > top->bytes)
+					top = &e->top[j];
+			fprintf(w->out, "%s", addr_format(top->addr.family, top->addr.addr, address, sizeof(address)));
+		}
+		fputs(" |\n", w->out);
+	}
+	if (!shown)
+		fputs("None.\n", w->out);
+}
+
+static void md_services(const struct writer *w, const struct nas_view *v, int possibly)
+{
+	int shown = 0;
+
+	fprintf(w->out, "\n### %s\n\n", possibly ? "Possibly in use (a candidate of a group in use)"
+						: "Unused (catalogued, no flow in the window)");
+	for (size_t s = 0; s < catalog_service_count(w->cat); s++) {
+		char group[160], ports[512];
+
+		if (!v->inbound[s] || v->used[s] || (v->possible_group[s] != 0) != possibly)
+			continue;
+		shown++;
+		fputs("- ", w->out);
+		md_text(w->out, catalog_service(w->cat, s)->name);
+		if (possibly) {
+			report_group_name(w->cat, port_index_set(w->idx, (uint16_t)v->possible_group[s]), group,
+					  sizeof(group));
+			fputs(", in ", w->out);
+			md_text(w->out, group);
+		} else {
+			service_ports(w->cat, s, ports, sizeof(ports));
+			fprintf(w->out, " (`%s`)", ports);
+		}
+		fputc('\n', w->out);
+	}
+	if (!shown)
+		fputs("None.\n", w->out);
+}
+
+static void list_md_port(void *ctx, const char *text)
+{
+	struct list_ctx *l = ctx;
+
+	fprintf(l->out, "%s`%s`", l->first ? "" : ", ", text);
+	l->first = 0;
+}
+
+static int write_markdown(const struct writer *w)
+{
+	const struct audit *a = w->a;
+	char first[32], last[32];
+
+	clock_text(a->first_us == UINT64_MAX ? 0 : a->first_us, first, sizeof(first));
+	clock_text(a->last_us, last, sizeof(last));
+	fprintf(w->out, "# DSM service audit\n\nWindow: %s to %s UTC. What was not seen in a short "
+			"window may still be in use.\n", first, last);
+	if (!a->nas_count)
+		fputs("\nNo traffic of the --nas addresses in the input.\n", w->out);
+	for (size_t i = 0; i < a->nas_count; i++) {
+		struct list_ctx ports = { w->out, 1, 0 };
+		char address[64];
+		struct nas_view v;
+
+		if (view_make(w, &a->nas[i], &v))
+			return -1;
+		fprintf(w->out, "\n## NAS %s (given with --nas)\n",
+			addr_format(v.nas->addr.family, v.nas->addr.addr, address, sizeof(address)));
+		md_entries(w, &v, AUDIT_IN, 0, "Serves");
+		md_entries(w, &v, AUDIT_OUT, 0, "Connects out to");
+		md_entries(w, &v, AUDIT_IN, 1, "Serves, no catalogue entry");
+		md_services(w, &v, 1);
+		md_services(w, &v, 0);
+		fputs("\n### Closable ports\n\nNo service in use or possibly in use needs them: ", w->out);
+		each_closable(w, &v, list_md_port, &ports);
+		fputs(ports.first ? "none.\n" : ".\n", w->out);
+		view_free(&v);
+	}
+	return 0;
+}
+
 int audit_write(const struct audit *a, enum audit_format format, const struct catalog *cat,
 		const struct port_index *idx, FILE *out)
 {
 	struct writer w = { a, cat, idx, out };
 
-	return format == AUDIT_JSON ? write_json(&w) : write_table(&w);
+	switch (format) {
+	case AUDIT_JSON:
+		return write_json(&w);
+	case AUDIT_MARKDOWN:
+		return write_markdown(&w);
+	default:
+		return write_table(&w);
+	}
 }

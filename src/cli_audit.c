@@ -21,8 +21,8 @@ static const char usage[] =
 	"group), and the catalogued ports that nothing in use needs. What was not\n"
 	"seen over a short window may still be used.\n"
 	"\n"
-	"  -f, --format FORMAT   table (default: one screen per NAS, then details) or\n"
-	"                        json\n"
+	"  -f, --format FORMAT   table (default: one screen per NAS, then details),\n"
+	"                        json or markdown\n"
 	"      --local CIDR      a local network (repeatable); clients outside are\n"
 	"                        external (default: the private, shared, link-local,\n"
 	"                        loopback and unique-local ranges, and the /64s of\n"
@@ -54,8 +54,10 @@ static int audit_option(struct audit_cli *c, int opt, const char *arg)
 			c->format = AUDIT_TABLE;
 		else if (strcmp(arg, "json") == 0)
 			c->format = AUDIT_JSON;
+		else if (strcmp(arg, "markdown") == 0)
+			c->format = AUDIT_MARKDOWN;
 		else
-			return cli_usage_error("audit", "--format: '%s' is not table or json", arg);
+			return cli_usage_error("audit", "--format: '%s' is not table, json or markdown", arg);
 		return 0;
 	case OPT_LOCAL:
 		if (c->local_count == MAX_LOCAL)

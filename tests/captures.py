@@ -310,6 +310,12 @@ def check_audit(args, path, nas):
     wide = [line for line in table.splitlines() if len(line) > 100]
     equal(wide, [], "audit %s: the table fits 100 columns" % name)
     check("what was not seen" in table, "audit %s: the table says a short window proves little" % name)
+    md = run([args.dsmflow, "audit", "-f", "markdown", "--nas", nas, path]).stdout
+    check("## NAS %s" % nas in md and "|---|---|---:|" in md and "### Closable ports" in md,
+          "audit %s: markdown has the NAS, its tables and the closable ports" % name)
+    rows = [line for line in md.splitlines() if line.startswith("| ") and "---" not in line]
+    check(all(line.count(" | ") - line.count("\\|") == 7 for line in rows),
+          "audit %s: every markdown row has its 8 cells" % name)
 
 
 def test_evidence_sample(args, path):

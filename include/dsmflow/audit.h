@@ -39,10 +39,10 @@ void audit_free(struct audit *a);
  * endpoint, if any. Flows still pending (no service decided) are skipped. */
 void audit_flow(struct audit *a, const struct flow *flow);
 
-/* Writes the audit as JSON (issue 11's shape) or as a table for a
- * terminal; cat and idx name the services and groups. -1 when memory runs
- * out. */
-enum audit_format { AUDIT_TABLE, AUDIT_JSON };
+/* Writes the audit as a table for a terminal, JSON (the shape scripts rely
+ * on: README) or markdown (for tickets and wikis); cat and idx name the
+ * services and groups. -1 when memory runs out. */
+enum audit_format { AUDIT_TABLE, AUDIT_JSON, AUDIT_MARKDOWN };
 int audit_write(const struct audit *a, enum audit_format format, const struct catalog *cat,
 		const struct port_index *idx, FILE *out);
 

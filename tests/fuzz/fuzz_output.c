@@ -114,17 +114,20 @@ static void write_reports(const struct engine *e)
 
 static void check_audit(const struct audit *a)
 {
-	for (int format = 0; format < 2; format++) {
+	static const enum audit_format formats[] = { AUDIT_TABLE, AUDIT_JSON, AUDIT_MARKDOWN };
+
+	for (size_t f = 0; f < 3; f++) {
+		int table = formats[f] == AUDIT_TABLE;
 		char *text = NULL;
 		size_t len = 0;
 		FILE *out = open_memstream(&text, &len);
 
-		if (!out || audit_write(a, format ? AUDIT_JSON : AUDIT_TABLE, cat, idx, out))
+		if (!out || audit_write(a, formats[f], cat, idx, out))
 			abort();
 		fclose(out);
-		if (format && !json_valid(text, len))
+		if (formats[f] == AUDIT_JSON && !json_valid(text, len))
 			abort();
-		for (char *line = text, *nl; !format && (nl = memchr(line, '\n', len - (size_t)(line - text)));
+		for (char *line = text, *nl; table && (nl = memchr(line, '\n', len - (size_t)(line - text)));
 		     line = nl + 1)
 			if (nl - line > 100) {
 				fprintf(stderr, "wider than 100: %.*s\n", (int)(nl - line), line);
