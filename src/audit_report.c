@@ -1,7 +1,6 @@
 /* audit_report.c - the audit for people (a table, one screen per NAS, then
- * the details) and for scripts (JSON). Both start from the same per-NAS
- * view: entries sorted by bytes, and what the catalogue's inbound services
- * and ports were not seen doing (unused, possibly in use, closable). */
+ * the details; markdown) and for scripts (JSON), all written from the same
+ * per-NAS view (audit_view.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,236 +12,12 @@
 #include "dsmflow/jsonout.h"
 #include "dsmflow/report.h"
 
-/* What one NAS's audit says, gathered once for every format. */
-struct nas_view {
-	const struct audit_nas *nas;
-	const struct audit_entry **entries;	/* by bytes, then key */
-	size_t entry_count;
-	uint8_t *used;		/* [service]: an in-use service of this NAS's */
-	int *possible_group;	/* [service]: the set id of an in-use group it is a candidate of, or 0 */
-	uint8_t *inbound;	/* [service]: has a catalogued inbound entry */
-	uint8_t seen[2][65536 / 8];	/* [tcp, udp][port]: served to a client in the window */
-};
-
 struct writer {
 	const struct audit *a;
 	const struct catalog *cat;
 	const struct port_index *idx;
 	FILE *out;
 };
-
-static uint64_t entry_bytes(const struct audit_entry *e)
-{
-	return e->bytes[TO_SERVER] + e->bytes[TO_CLIENT];
-}
-
-static int by_bytes(const void *x, const void *y)
-{
-	const struct audit_entry *a = *(const struct audit_entry *const *)x;
-	const struct audit_entry *b = *(const struct audit_entry *const *)y;
-
-	if (entry_bytes(a) != entry_bytes(b))
-		return entry_bytes(a) < entry_bytes(b) ? 1 : -1;
-	return memcmp(&a->key, &b->key, sizeof(a->key));
-}
-
-static void mark_inbound_services(const struct catalog *cat, uint8_t *inbound)
-{
-	for (size_t i = 0; i < catalog_record_count(cat); i++)
-		if (catalog_record(cat, i)->role & DSM_ROLE_INBOUND)
-			inbound[catalog_record(cat, i)->service] = 1;
-}
-
-static void mark_in_use(const struct writer *w, struct nas_view *v)
-{
-	for (size_t i = 0; i < v->entry_count; i++) {
-		const struct audit_entry *e = v->entries[i];
-		const struct candidate_set *set;
-
-		if (e->key.role != AUDIT_IN)
-			continue;
-		for (size_t p = 0; p < e->port_count; p++)
-			if (e->port_protos[p] == 6 || e->port_protos[p] == 17)
-				v->seen[e->port_protos[p] == 17][e->ports[p] / 8] |= (uint8_t)(1u << (e->ports[p] % 8));
-		if (e->key.kind == FLOW_SERVICE)
-			v->used[e->key.id] = 1;
-		if (e->key.kind != FLOW_GROUP || !(set = port_index_set(w->idx, e->key.id)))
-			continue;
-		for (size_t c = 0; c < set->count; c++)
-			if (!v->possible_group[set->items[c].service])
-				v->possible_group[set->items[c].service] = e->key.id;
-	}
-}
-
-static void view_free(struct nas_view *v)
-{
-	free(v->entries);
-	free(v->used);
-	free(v->possible_group);
-	free(v->inbound);
-}
-
-static int view_make(const struct writer *w, const struct audit_nas *nas, struct nas_view *v)
-{
-	size_t services = catalog_service_count(w->cat) + 1, n = 0;
-	const struct audit_entry *e;
-
-	memset(v, 0, sizeof(*v));
-	v->nas = nas;
-	v->entries = malloc((nas->entry_count + 1) * sizeof(*v->entries));
-	v->used = calloc(services, 1);
-	v->possible_group = calloc(services, sizeof(int));
-	v->inbound = calloc(services, 1);
-	if (!v->entries || !v->used || !v->possible_group || !v->inbound) {
-		view_free(v);
-		return -1;
-	}
-	for (e = nas->entries; e; e = e->hh.next)
-		v->entries[n++] = e;
-	v->entry_count = n;
-	qsort(v->entries, n, sizeof(*v->entries), by_bytes);
-	mark_inbound_services(w->cat, v->inbound);
-	mark_in_use(w, v);
-	return 0;
-}
-
-/* Whether proto/port was served in the window, or any service that serves
- * it is in use or may be. */
-static int port_needed(const struct writer *w, const struct nas_view *v, enum dsm_proto proto,
-		       uint16_t port)
-{
-	const struct candidate_set *set = port_index_set(w->idx, port_index_lookup(w->idx, proto, port));
-
-	if (proto != DSM_PROTO_ICMP && v->seen[proto == DSM_PROTO_UDP][port / 8] >> (port % 8) & 1)
-		return 1;	/* e.g. an FTP data port, which no static entry names */
-	for (size_t c = 0; set && c < set->count; c++)
-		if (v->used[set->items[c].service] || v->possible_group[set->items[c].service])
-			return 1;
-	return 0;
-}
-
-/* Whether the static inbound record r serves nothing in use. */
-static int record_closable(const struct writer *w, const struct nas_view *v, const struct dsm_record *r)
-{
-	if (!(r->role & DSM_ROLE_INBOUND) || r->match != DSM_MATCH_STATIC)
-		return 0;
-	for (uint32_t p = r->first_port; p <= r->last_port; p++)
-		if (port_needed(w, v, (enum dsm_proto)r->proto, (uint16_t)p))
-			return 0;
-	return 1;
-}
-
-static void port_text(enum dsm_proto proto, uint16_t first, uint16_t last, char *buf, size_t size)
-{
-	if (proto == DSM_PROTO_ICMP)
-		snprintf(buf, size, "icmp");
-	else if (first == last)
-		snprintf(buf, size, "%s/%u", dsm_proto_name(proto), first);
-	else
-		snprintf(buf, size, "%s/%u-%u", dsm_proto_name(proto), first, last);
-}
-
-/* The closable ports, each once, in catalogue order; calls fn with each. */
-static void each_closable(const struct writer *w, const struct nas_view *v,
-			  void (*fn)(void *ctx, const char *text), void *ctx)
-{
-	size_t n = catalog_record_count(w->cat);
-	char (*seen)[24] = calloc(n + 1, sizeof(*seen));
-	size_t seen_count = 0;
-
-	for (size_t i = 0; seen && i < n; i++) {
-		const struct dsm_record *r = catalog_record(w->cat, i);
-		char text[24];
-		size_t j;
-
-		if (!record_closable(w, v, r))
-			continue;
-		port_text((enum dsm_proto)r->proto, r->first_port, r->last_port, text, sizeof(text));
-		for (j = 0; j < seen_count && strcmp(seen[j], text) != 0; j++)
-			;
-		if (j < seen_count)
-			continue;
-		memcpy(seen[seen_count++], text, sizeof(text));
-		fn(ctx, text);
-	}
-	free(seen);
-}
-
-/* The ports a service's inbound records name, "tcp/80, tcp/443". */
-static void service_ports(const struct catalog *cat, size_t service, char *buf, size_t size)
-{
-	size_t at = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < catalog_record_count(cat) && at + 24 < size; i++) {
-		const struct dsm_record *r = catalog_record(cat, i);
-		char text[24];
-
-		if (r->service != service || !(r->role & DSM_ROLE_INBOUND))
-			continue;
-		if (r->match == DSM_MATCH_DYNAMIC)
-			snprintf(text, sizeof(text), "%s/%u-%u*", dsm_proto_name((enum dsm_proto)r->proto),
-				 r->first_port, r->last_port);
-		else
-			port_text((enum dsm_proto)r->proto, r->first_port, r->last_port, text, sizeof(text));
-		at += (size_t)snprintf(buf + at, size - at, "%s%s", at ? ", " : "", text);
-	}
-}
-
-/* ---- names of entries ---- */
-
-/* A served port as text: "tcp/445", "icmp" (ICMP has no ports). */
-static const char *seen_port_text(const struct audit_entry *e, size_t i, char *buf, size_t size)
-{
-	char proto[16];
-
-	if (e->port_protos[i] == 1 || e->port_protos[i] == 58)
-		snprintf(buf, size, "%s", decode_ip_proto_name(e->port_protos[i], proto, sizeof(proto)));
-	else
-		snprintf(buf, size, "%s/%u", decode_ip_proto_name(e->port_protos[i], proto, sizeof(proto)),
-			 e->ports[i]);
-	return buf;
-}
-
-static const char *entry_name(const struct writer *w, const struct audit_entry *e, char *buf,
-			      size_t size)
-{
-	const struct candidate_set *set;
-
-	switch (e->key.kind) {
-	case FLOW_SERVICE:
-		return catalog_service(w->cat, e->key.id)->name;
-	case FLOW_GROUP:
-		set = port_index_set(w->idx, e->key.id);
-		if (!set)
-			return "?";
-		report_group_name(w->cat, set, buf, size);
-		return buf;
-	default: {
-		char proto[16];
-
-		snprintf(buf, size, "%s/%u", decode_ip_proto_name(e->key.ip_proto, proto, sizeof(proto)),
-			 e->key.id);
-		return buf;
-	}
-	}
-}
-
-static const char *entry_category(const struct writer *w, const struct audit_entry *e)
-{
-	const struct candidate_set *set;
-
-	if (e->key.kind == FLOW_SERVICE)
-		return catalog_service(w->cat, e->key.id)->category;
-	if (e->key.kind == FLOW_GROUP && (set = port_index_set(w->idx, e->key.id)))
-		return report_group_category(w->cat, set);
-	return "Uncatalogued";
-}
-
-static const char *kind_name(const struct audit_entry *e)
-{
-	return e->key.kind == FLOW_SERVICE ? "service" : e->key.kind == FLOW_GROUP ? "group" : "port";
-}
 
 /* ---- JSON ---- */
 
@@ -299,7 +74,7 @@ static void json_candidates(const struct writer *w, const struct audit_entry *e)
 		char text[24];
 
 		fputs(i ? ", " : "", w->out);
-		json_string(w->out, seen_port_text(e, i, text, sizeof(text)));
+		json_string(w->out, audit_seen_port(e, i, text, sizeof(text)));
 	}
 	fputc(']', w->out);
 }
@@ -327,17 +102,18 @@ static void json_counts(const struct writer *w, const struct audit_entry *e)
 	fputc('}', out);
 }
 
-static void json_entry(const struct writer *w, const struct audit_entry *e)
+static void json_entry(const struct writer *w, const struct audit_view *v,
+		       const struct audit_entry *e)
 {
 	const char *who = e->key.role == AUDIT_IN ? "clients" : "remotes";
 	char name[160];
 	FILE *out = w->out;
 
 	fputs("{\"service\": ", out);
-	json_string(out, entry_name(w, e, name, sizeof(name)));
+	json_string(out, audit_entry_name(v, e, name, sizeof(name)));
 	fputs(", \"category\": ", out);
-	json_string(out, entry_category(w, e));
-	fprintf(out, ", \"kind\": \"%s\", ", kind_name(e));
+	json_string(out, audit_entry_category(v, e));
+	fprintf(out, ", \"kind\": \"%s\", ", audit_kind_name(e));
 	json_candidates(w, e);
 	json_counts(w, e);
 	fprintf(out, ", \"%s\": %llu, \"%s_exact\": %s, \"top_%s\": ", who,
@@ -354,7 +130,7 @@ static void json_entry(const struct writer *w, const struct audit_entry *e)
 }
 
 /* The entries of role (and, for in-use, not of kind exclude). */
-static void json_entries(const struct writer *w, const struct nas_view *v, const char *key,
+static void json_entries(const struct writer *w, const struct audit_view *v, const char *key,
 			 enum audit_role role, int unclassified)
 {
 	int first = 1;
@@ -372,17 +148,17 @@ static void json_entries(const struct writer *w, const struct nas_view *v, const
 			fprintf(w->out, "{\"proto\": \"%s\", \"port\": %u, \"flows\": %llu, \"bytes\": %llu, "
 					"\"clients\": %llu}",
 				decode_ip_proto_name(e->key.ip_proto, proto, sizeof(proto)), e->key.id,
-				(unsigned long long)e->flows, (unsigned long long)entry_bytes(e),
+				(unsigned long long)e->flows, (unsigned long long)audit_entry_bytes(e),
 				(unsigned long long)audit_clients(e));
 		} else {
-			json_entry(w, e);
+			json_entry(w, v, e);
 		}
 		first = 0;
 	}
 	fputs(first ? "]" : "\n      ]", w->out);
 }
 
-static void json_service_list(const struct writer *w, const struct nas_view *v, int possibly)
+static void json_service_list(const struct writer *w, const struct audit_view *v, int possibly)
 {
 	int first = 1;
 
@@ -392,7 +168,7 @@ static void json_service_list(const struct writer *w, const struct nas_view *v, 
 
 		if (!v->inbound[s] || v->used[s] || (v->possible_group[s] != 0) != possibly)
 			continue;
-		service_ports(w->cat, s, ports, sizeof(ports));
+		audit_service_ports(w->cat, s, ports, sizeof(ports));
 		fputs(first ? "\n        {\"service\": " : ",\n        {\"service\": ", w->out);
 		json_string(w->out, catalog_service(w->cat, s)->name);
 		fputs(", \"category\": ", w->out);
@@ -426,7 +202,7 @@ static void list_json_port(void *ctx, const char *text)
 	l->first = 0;
 }
 
-static void json_nas(const struct writer *w, const struct nas_view *v)
+static void json_nas(const struct writer *w, const struct audit_view *v)
 {
 	struct list_ctx ports = { w->out, 1, 0 };
 	FILE *out = w->out;
@@ -439,7 +215,7 @@ static void json_nas(const struct writer *w, const struct nas_view *v)
 	json_service_list(w, v, 0);
 	json_service_list(w, v, 1);
 	fputs(",\n      \"closable_ports\": [", out);
-	each_closable(w, v, list_json_port, &ports);
+	audit_each_closable(v, list_json_port, &ports);
 	fputc(']', out);
 	json_entries(w, v, "unknown_ports", AUDIT_IN, 1);
 	fprintf(out, ",\n      \"flows_without_entry\": %llu}",
@@ -463,13 +239,13 @@ static int write_json(const struct writer *w)
 {
 	json_window(w->a, w->out);
 	for (size_t i = 0; i < w->a->nas_count; i++) {
-		struct nas_view v;
+		struct audit_view v;
 
-		if (view_make(w, &w->a->nas[i], &v))
+		if (audit_view_make(&v, w->a, i, w->cat, w->idx))
 			return -1;
 		fputs(i ? ",\n" : "", w->out);
 		json_nas(w, &v);
-		view_free(&v);
+		audit_view_free(&v);
 	}
 	fprintf(w->out, "\n  ],\n  \"flows_without_nas_slot\": %llu}\n",
 		(unsigned long long)w->a->flows_without_nas_slot);
@@ -478,30 +254,7 @@ static int write_json(const struct writer *w)
 
 /* ---- the table ---- */
 
-static void clock_text(uint64_t us, char *buf, size_t size)
-{
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, size, "?");
-}
-
-/* An entry's name as the table shows it: a group by its port(s) and its
- * lead candidate, so that names with commas inside cannot be misread. */
-static const char *table_name(const struct writer *w, const struct audit_entry *e, char *buf,
-			      size_t size)
-{
-	char name[160], port[24];
-
-	if (e->key.kind != FLOW_GROUP || !e->port_count)
-		return entry_name(w, e, buf, size);
-	snprintf(buf, size, "%s%s %s", seen_port_text(e, 0, port, sizeof(port)),
-		 e->port_count > 1 ? "+" : "", entry_name(w, e, name, sizeof(name)));
-	return buf;
-}
-
-static void table_entries(const struct writer *w, const struct nas_view *v, enum audit_role role,
+static void table_entries(const struct writer *w, const struct audit_view *v, enum audit_role role,
 			  int unclassified, const char *title)
 {
 	int shown = 0;
@@ -515,11 +268,11 @@ static void table_entries(const struct writer *w, const struct nas_view *v, enum
 		if (!shown++)
 			fprintf(w->out, "\n%-44s %8s %5s %7s %10s  %s\n", title,
 				role == AUDIT_IN ? "CLIENTS" : "REMOTES", "EXT", "FLOWS", "BYTES", "LAST SEEN (UTC)");
-		clock_text(e->last_us, last, sizeof(last));
+		audit_clock_text(e->last_us, last, sizeof(last));
 		fprintf(w->out, "%-44.44s %7llu%s %5llu %7llu %10s  %s\n",
-			table_name(w, e, name, sizeof(name)), (unsigned long long)audit_clients(e),
+			audit_table_name(v, e, name, sizeof(name)), (unsigned long long)audit_clients(e),
 			e->estimated ? "~" : " ", (unsigned long long)e->external_flows,
-			(unsigned long long)e->flows, report_human_bytes(entry_bytes(e), bytes, sizeof(bytes)),
+			(unsigned long long)e->flows, report_human_bytes(audit_entry_bytes(e), bytes, sizeof(bytes)),
 			last + 11);
 	}
 	if (!shown)
@@ -547,7 +300,7 @@ static void list_table_port(void *ctx, const char *text)
 }
 
 /* Unused or possibly-in-use services, one per line. */
-static void table_services(const struct writer *w, const struct nas_view *v, int possibly)
+static void table_services(const struct writer *w, const struct audit_view *v, int possibly)
 {
 	int shown = 0;
 
@@ -570,14 +323,14 @@ static void table_services(const struct writer *w, const struct nas_view *v, int
 	}
 }
 
-static void table_nas(const struct writer *w, const struct nas_view *v)
+static void table_nas(const struct writer *w, const struct audit_view *v)
 {
 	struct list_ctx ports = { w->out, 1, 0 };
 	char address[64], first[32], last[32];
 	const struct audit *a = w->a;
 
-	clock_text(a->first_us == UINT64_MAX ? 0 : a->first_us, first, sizeof(first));
-	clock_text(a->last_us, last, sizeof(last));
+	audit_clock_text(a->first_us == UINT64_MAX ? 0 : a->first_us, first, sizeof(first));
+	audit_clock_text(a->last_us, last, sizeof(last));
 	fprintf(w->out, "NAS %s (given with --nas)\nwindow %s to %s UTC (%llu s): what was not seen\n"
 			"in a short window may still be in use\n",
 		addr_format(v->nas->addr.family, v->nas->addr.addr, address, sizeof(address)), first, last,
@@ -587,11 +340,11 @@ static void table_nas(const struct writer *w, const struct nas_view *v)
 	table_entries(w, v, AUDIT_OUT, 0, "CONNECTS OUT TO");
 	table_entries(w, v, AUDIT_IN, 1, "SERVES, NO CATALOGUE ENTRY");
 	fputs("\nCLOSABLE PORTS (no service in use or possibly in use needs them)\n", w->out);
-	each_closable(w, v, list_table_port, &ports);
+	audit_each_closable(v, list_table_port, &ports);
 	fputs(ports.first ? "  none\n" : "\n", w->out);
 }
 
-static void table_details(const struct writer *w, const struct nas_view *v)
+static void table_details(const struct writer *w, const struct audit_view *v)
 {
 	table_services(w, v, 1);
 	table_services(w, v, 0);
@@ -606,7 +359,7 @@ static void table_details(const struct writer *w, const struct nas_view *v)
 				sorted[n++] = e->top[j];
 		qsort(sorted, n, sizeof(sorted[0]), by_heavy_bytes);
 		fprintf(w->out, "\n%s %.70s: top %s\n", e->key.role == AUDIT_IN ? "serves" : "connects out to",
-			table_name(w, e, name, sizeof(name)), e->key.role == AUDIT_IN ? "clients" : "remotes");
+			audit_table_name(v, e, name, sizeof(name)), e->key.role == AUDIT_IN ? "clients" : "remotes");
 		for (size_t j = 0; j < n && j < AUDIT_TOP; j++)
 			fprintf(w->out, "  %-40s %7llu flows %10s%s\n",
 				addr_format(sorted[j].addr.family, sorted[j].addr.addr, address, sizeof(address)),
@@ -622,9 +375,9 @@ static int write_table(const struct writer *w)
 		fputs("No traffic of the --nas addresses in the input.\n", w->out);
 	for (int details = 0; details < 2; details++) {
 		for (size_t i = 0; i < w->a->nas_count; i++) {
-			struct nas_view v;
+			struct audit_view v;
 
-			if (view_make(w, &w->a->nas[i], &v))
+			if (audit_view_make(&v, w->a, i, w->cat, w->idx))
 				return -1;
 			if (details) {
 				fprintf(w->out, "\n---- details: NAS %s ----\n",
@@ -634,7 +387,7 @@ static int write_table(const struct writer *w)
 				fputs(i ? "\n" : "", w->out);
 				table_nas(w, &v);
 			}
-			view_free(&v);
+			audit_view_free(&v);
 		}
 	}
 	return 0;
@@ -652,7 +405,7 @@ static void md_text(FILE *out, const char *text)
 	}
 }
 
-static void md_entries(const struct writer *w, const struct nas_view *v, enum audit_role role,
+static void md_entries(const struct writer *w, const struct audit_view *v, enum audit_role role,
 		       int unclassified, const char *title)
 {
 	int shown = 0;
@@ -669,14 +422,14 @@ static void md_entries(const struct writer *w, const struct nas_view *v, enum au
 					"| top %s |\n|---|---|---:|---:|---:|---:|---|---|\n",
 				role == AUDIT_IN ? "service" : "reached", role == AUDIT_IN ? "clients" : "remotes",
 				role == AUDIT_IN ? "client" : "remote");
-		clock_text(e->last_us, last, sizeof(last));
+		audit_clock_text(e->last_us, last, sizeof(last));
 		fputs("| ", w->out);
-		md_text(w->out, table_name(w, e, name, sizeof(name)));
+		md_text(w->out, audit_table_name(v, e, name, sizeof(name)));
 		fputs(" | ", w->out);
-		md_text(w->out, entry_category(w, e));
+		md_text(w->out, audit_entry_category(v, e));
 		fprintf(w->out, " | %llu%s | %llu | %llu | %s | %s | ", (unsigned long long)audit_clients(e),
 			e->estimated ? " (estimate)" : "", (unsigned long long)e->external_flows,
-			(unsigned long long)e->flows, report_human_bytes(entry_bytes(e), bytes, sizeof(bytes)),
+			(unsigned long long)e->flows, report_human_bytes(audit_entry_bytes(e), bytes, sizeof(bytes)),
 			last);
 		if (e->top[0].flows) {	/* the table fills from its start */
 			const struct audit_heavy *top = &e->top[0];
@@ -692,7 +445,7 @@ static void md_entries(const struct writer *w, const struct nas_view *v, enum au
 		fputs("None.\n", w->out);
 }
 
-static void md_services(const struct writer *w, const struct nas_view *v, int possibly)
+static void md_services(const struct writer *w, const struct audit_view *v, int possibly)
 {
 	int shown = 0;
 
@@ -712,7 +465,7 @@ static void md_services(const struct writer *w, const struct nas_view *v, int po
 			fputs(", in ", w->out);
 			md_text(w->out, group);
 		} else {
-			service_ports(w->cat, s, ports, sizeof(ports));
+			audit_service_ports(w->cat, s, ports, sizeof(ports));
 			fprintf(w->out, " (`%s`)", ports);
 		}
 		fputc('\n', w->out);
@@ -734,8 +487,8 @@ static int write_markdown(const struct writer *w)
 	const struct audit *a = w->a;
 	char first[32], last[32];
 
-	clock_text(a->first_us == UINT64_MAX ? 0 : a->first_us, first, sizeof(first));
-	clock_text(a->last_us, last, sizeof(last));
+	audit_clock_text(a->first_us == UINT64_MAX ? 0 : a->first_us, first, sizeof(first));
+	audit_clock_text(a->last_us, last, sizeof(last));
 	fprintf(w->out, "# DSM service audit\n\nWindow: %s to %s UTC. What was not seen in a short "
 			"window may still be in use.\n", first, last);
 	if (!a->nas_count)
@@ -743,9 +496,9 @@ static int write_markdown(const struct writer *w)
 	for (size_t i = 0; i < a->nas_count; i++) {
 		struct list_ctx ports = { w->out, 1, 0 };
 		char address[64];
-		struct nas_view v;
+		struct audit_view v;
 
-		if (view_make(w, &a->nas[i], &v))
+		if (audit_view_make(&v, a, i, w->cat, w->idx))
 			return -1;
 		fprintf(w->out, "\n## NAS %s (given with --nas)\n",
 			addr_format(v.nas->addr.family, v.nas->addr.addr, address, sizeof(address)));
@@ -755,9 +508,9 @@ static int write_markdown(const struct writer *w)
 		md_services(w, &v, 1);
 		md_services(w, &v, 0);
 		fputs("\n### Closable ports\n\nNo service in use or possibly in use needs them: ", w->out);
-		each_closable(w, &v, list_md_port, &ports);
+		audit_each_closable(&v, list_md_port, &ports);
 		fputs(ports.first ? "none.\n" : ".\n", w->out);
-		view_free(&v);
+		audit_view_free(&v);
 	}
 	return 0;
 }

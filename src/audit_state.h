@@ -68,6 +68,43 @@ struct audit {
 	uint64_t first_us, last_us;		/* the window: the flows folded */
 };
 
+/* What one NAS's audit says, gathered once for every output (audit_view.c). */
+struct audit_view {
+	const struct audit *audit;
+	const struct catalog *cat;
+	const struct port_index *idx;
+	const struct audit_nas *nas;
+	const struct audit_entry **entries;	/* by bytes, then key */
+	size_t entry_count;
+	uint8_t *used;		/* [service]: an in-use service of this NAS's */
+	int *possible_group;	/* [service]: the set id of an in-use group it is a candidate of, or 0 */
+	uint8_t *inbound;	/* [service]: has a catalogued inbound entry */
+	uint8_t seen[2][65536 / 8];	/* [tcp, udp][port]: served to a client in the window */
+};
+
+/* The view of NAS nas_index; -1 when memory runs out. */
+int audit_view_make(struct audit_view *v, const struct audit *a, size_t nas_index,
+		    const struct catalog *cat, const struct port_index *idx);
+void audit_view_free(struct audit_view *v);
+/* The catalogued static inbound ports nothing in use (or possibly in use)
+ * needs and nothing was served on, each once ("tcp/873", "icmp"). */
+void audit_each_closable(const struct audit_view *v, void (*fn)(void *ctx, const char *text), void *ctx);
+/* A service's inbound ports as text, "tcp/80, tcp/443" (dynamic ones starred). */
+void audit_service_ports(const struct catalog *cat, size_t service, char *buf, size_t size);
+/* Names: the service or group (report_group_name) or "proto/port"; the
+ * table's, a group prefixed by its port; the category; the kind. */
+const char *audit_entry_name(const struct audit_view *v, const struct audit_entry *e, char *buf,
+			     size_t size);
+const char *audit_table_name(const struct audit_view *v, const struct audit_entry *e, char *buf,
+			     size_t size);
+const char *audit_entry_category(const struct audit_view *v, const struct audit_entry *e);
+const char *audit_kind_name(const struct audit_entry *e);
+/* Server port i of e as text: "tcp/445", "icmp". */
+const char *audit_seen_port(const struct audit_entry *e, size_t i, char *buf, size_t size);
+uint64_t audit_entry_bytes(const struct audit_entry *e);
+/* Packet time as "YYYY-MM-DD HH:MM:SS" (UTC). */
+void audit_clock_text(uint64_t us, char *buf, size_t size);
+
 /* How many distinct clients an entry has seen (exact, or the estimate). */
 uint64_t audit_clients(const struct audit_entry *e);
 
