@@ -23,6 +23,13 @@ static const char usage[] =
 	"\n"
 	"  -f, --format FORMAT   table (default: one screen per NAS, then details),\n"
 	"                        json or markdown\n"
+	"      --firewall KIND   instead of the audit, a firewall proposal for each NAS's\n"
+	"                        inbound traffic: nft, iptables, ip6tables, or dsm (a\n"
+	"                        checklist for DSM's own firewall). It allows what was\n"
+	"                        served, from the client networks seen; always\n"
+	"                        loopback, established traffic, neighbour and path MTU\n"
+	"                        discovery, and DSM's web UI from the local networks\n"
+	"      --aggregate V4,V6 the client networks' prefix lengths (default 24,64)\n"
 	"      --local CIDR      a local network (repeatable); clients outside are\n"
 	"                        external (default: the private, shared, link-local,\n"
 	"                        loopback and unique-local ranges, and the /64s of\n"
@@ -35,14 +42,48 @@ static const char usage[] =
 	"Exit status: 0 all files read, 1 a file could not be read (the audit still\n"
 	"covers what was), 2 usage or catalogue error.\n";
 
-enum { OPT_LOCAL = OPT_ENGINE_FIRST_FREE };
+enum { OPT_LOCAL = OPT_ENGINE_FIRST_FREE, OPT_FIREWALL, OPT_AGGREGATE };
 
 struct audit_cli {
 	struct engine_options engine;
 	enum audit_format format;
 	struct cidr local[MAX_LOCAL];
 	size_t local_count;
+	int firewall;			/* 1: --firewall given */
+	enum firewall_kind firewall_kind;
+	struct firewall_options firewall_options;
 };
+
+static int parse_firewall(struct audit_cli *c, const char *arg)
+{
+	static const char *const kinds[] = { "nft", "iptables", "ip6tables", "dsm" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(arg, kinds[i]) == 0) {
+			c->firewall = 1;
+			c->firewall_kind = (enum firewall_kind)i;
+			return 0;
+		}
+	}
+	return cli_usage_error("audit", "--firewall: '%s' is not nft, iptables, ip6tables or dsm", arg);
+}
+
+static int parse_aggregate(struct audit_cli *c, const char *arg)
+{
+	const char *comma = strchr(arg, ',');
+	uint64_t v4, v6;
+	char first[8];
+
+	if (!comma || (size_t)(comma - arg) >= sizeof(first))
+		return cli_usage_error("audit", "--aggregate: '%s' is not V4LEN,V6LEN", arg);
+	memcpy(first, arg, (size_t)(comma - arg));
+	first[comma - arg] = '\0';
+	if (cli_parse_count(first, 32, &v4) || cli_parse_count(comma + 1, 128, &v6))
+		return cli_usage_error("audit", "--aggregate: '%s' is not V4LEN,V6LEN (0-32, 0-128)", arg);
+	c->firewall_options.v4_len = (uint8_t)v4;
+	c->firewall_options.v6_len = (uint8_t)v6;
+	return 0;
+}
 
 static int audit_option(struct audit_cli *c, int opt, const char *arg)
 {
@@ -59,6 +100,10 @@ static int audit_option(struct audit_cli *c, int opt, const char *arg)
 		else
 			return cli_usage_error("audit", "--format: '%s' is not table, json or markdown", arg);
 		return 0;
+	case OPT_FIREWALL:
+		return parse_firewall(c, arg);
+	case OPT_AGGREGATE:
+		return parse_aggregate(c, arg);
 	case OPT_LOCAL:
 		if (c->local_count == MAX_LOCAL)
 			return cli_usage_error("audit", "--local: at most %d networks", MAX_LOCAL);
@@ -76,12 +121,15 @@ static int parse_audit(int argc, char **argv, struct audit_cli *c, struct cli_co
 		CLI_COMMON_LONG_OPTIONS,
 		CLI_ENGINE_LONG_OPTIONS,
 		{ "local", required_argument, NULL, OPT_LOCAL },
+		{ "firewall", required_argument, NULL, OPT_FIREWALL },
+		{ "aggregate", required_argument, NULL, OPT_AGGREGATE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc, status;
 
 	memset(c, 0, sizeof(*c));
 	engine_options_init(&c->engine);
+	c->firewall_options = (struct firewall_options){ 24, 64 };
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+h" CLI_ENGINE_SHORT_OPTIONS, options, NULL)) != -1) {
 		switch (cli_shared_option("audit", usage, opt, argv, common, &status)) {
@@ -119,7 +167,9 @@ static int run_audit(struct audit_cli *c, char **paths, int count, const struct 
 			(unsigned long long)engine_alloc_failures(run.engine));
 		failed++;
 	}
-	if (audit_write(c->engine.audit, c->format, cat, idx, run.report)) {
+	if (c->firewall ? audit_firewall(c->engine.audit, c->firewall_kind, &c->firewall_options, cat, idx,
+					 run.report)
+			: audit_write(c->engine.audit, c->format, cat, idx, run.report)) {
 		fprintf(stderr, "dsmflow audit: out of memory writing the audit\n");
 		failed++;
 	}

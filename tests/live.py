@@ -675,6 +675,66 @@ def test_reload(args):
         check(service(report, "My App")["packets"] >= 4, "reload: the added service is in the final report")
 
 
+# ---- the firewall proposal, loaded for real ----
+
+def link_local(ns, ifname):
+    out = sh("ip", "-6", "-o", "addr", "show", "dev", ifname, "scope", "link", ns=ns).stdout
+    for line in out.splitlines():
+        if "tentative" not in line:
+            return line.split()[3].split("/")[0]
+    return None
+
+
+def test_firewall(args):
+    """dsmflow audit --firewall on traffic captured here: nft and iptables
+    accept what it writes; loaded into the NAS's namespace, the observed
+    client still reaches what it used, an unobserved network is refused,
+    and IPv6 neighbour discovery still works (a link-local client reaches
+    the DSM UI, which needs it)."""
+    with Hosts() as hosts:
+        start_servers(hosts)
+        hosts.start("python3", "-m", "http.server", "5001", "--bind", "::", ns=NAS,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for ns, ifname in ((NAS, "nas-c1"), (C1, "c1-nas")):
+            sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=0" % ifname, ns=ns)
+        wait_for(lambda: link_local(NAS, "nas-c1") and link_local(C1, "c1-nas"), 10, "IPv6 link-local addresses")
+        nas6 = link_local(NAS, "nas-c1") + "%c1-nas"
+        check(port_open(C2, NAS_C2, 8080), "firewall: before, the other network reaches tcp/8080")
+        pcap = os.path.join(hosts.tmp, "seen.pcapng")
+        dumpcap = hosts.start("dumpcap", "-q", "-i", "nas-c1", "-f", "ip", "-w", pcap, ns=NAS,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(pcap) and os.path.getsize(pcap) > 0, 10, "dumpcap")
+        time.sleep(0.5)
+        curl(C1, NAS_C1, 8080, "/")
+        curl(C1, NAS_C1, 5000, "/")
+        time.sleep(0.5)
+        dumpcap.send_signal(signal.SIGINT)
+        dumpcap.wait(timeout=10)
+        rules = {}
+        for kind in ("nft", "iptables", "dsm"):
+            res = sh(args.dsmflow, "audit", "--nas", NAS_C1, "--firewall", kind, pcap, check_rc=False)
+            equal(res.returncode, 0, "firewall %s: exit status: %s" % (kind, res.stderr[-200:]))
+            rules[kind] = os.path.join(hosts.tmp, "rules." + kind)
+            with open(rules[kind], "w") as f:
+                f.write(res.stdout)
+        check("tcp dport { 8080 }" in open(rules["nft"]).read(), "firewall: the port served is allowed")
+        check("Custom TCP: 8080" in open(rules["dsm"]).read(), "firewall dsm: the port served is a rule")
+        res = sh("iptables-restore", "--test", rules["iptables"], ns=NAS, check_rc=False)
+        equal(res.returncode, 0, "firewall: iptables-restore --test accepts it: " + res.stderr[-300:])
+        res = sh("nft", "-c", "-f", rules["nft"], ns=NAS, check_rc=False)
+        equal(res.returncode, 0, "firewall: nft -c accepts it: " + res.stderr[-300:])
+        sh("nft", "-f", rules["nft"], ns=NAS)
+        sh("nft", "-f", rules["nft"], ns=NAS)     # twice: it replaces its own table
+        for ns, ifname in ((NAS, "nas-c1"), (C1, "c1-nas")):
+            sh("ip", "-6", "neigh", "flush", "dev", ifname, ns=ns)
+            sh("ip", "neigh", "flush", "dev", ifname, ns=ns)
+        equal(curl(C1, NAS_C1, 8080, "/"), curl(C1, NAS_C1, 8080, "/"), "firewall: the observed client still reaches tcp/8080")
+        check(port_open(C1, NAS_C1, 5000), "firewall: the observed client still reaches the DSM UI")
+        check(not port_open(C2, NAS_C2, 8080), "firewall: an unobserved network is refused tcp/8080")
+        check(not port_open(C2, NAS_C2, 5000), "firewall: ... and the DSM UI (not a local network of the NAS given)")
+        check(port_open(C1, nas6, 5001), "firewall: neighbour discovery works: a link-local client reaches the DSM UI")
+
+
 # ---- a SYN flood on a live interface ----
 
 def peak_rss_kib(pid):
@@ -724,7 +784,7 @@ def test_flood(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload", "flood"])
+    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload", "flood", "firewall"])
     ap.add_argument("--dsmflow", required=True)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -734,7 +794,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus,
-         "reload": test_reload, "flood": test_flood}[args.what](args)
+         "reload": test_reload, "flood": test_flood, "firewall": test_firewall}[args.what](args)
     except Exception as e:  # a set-up step failed: report it as a failure, after cleanup
         check(False, "%s: %s" % (type(e).__name__, e))
     print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))

@@ -26,10 +26,11 @@ build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev lib
 # capture and sensor tests; prometheus (with promtool) scrapes the sensors;
 # iproute2, iptables, procps (sysctl) and curl build and use the test hosts;
 # clang (with its sanitizer runtimes) makes the second pair of builds;
-# tcpreplay replays a SYN flood into a live sensor's link.
+# tcpreplay replays a SYN flood into a live sensor's link; nftables loads
+# the audit's firewall proposal into a test NAS.
 # valgrind and time (GNU) serve the benchmark's smoke run.
 test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time clang
-	libclang-rt-dev tcpreplay)
+	libclang-rt-dev tcpreplay nftables)
 
 # ndpiReader is the peer dsmflow is compared with; tcpreplay and iperf3 drive
 # the live and inline rate runs.

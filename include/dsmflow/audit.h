@@ -46,4 +46,16 @@ enum audit_format { AUDIT_TABLE, AUDIT_JSON, AUDIT_MARKDOWN };
 int audit_write(const struct audit *a, enum audit_format format, const struct catalog *cat,
 		const struct port_index *idx, FILE *out);
 
+/* A firewall proposal for each NAS's inbound traffic (audit_firewall.c):
+ * nft (a table of its own, `nft -f`), iptables or ip6tables
+ * (`iptables-restore`), or a checklist for DSM's own firewall. */
+enum firewall_kind { FIREWALL_NFT, FIREWALL_IPTABLES, FIREWALL_IP6TABLES, FIREWALL_DSM };
+
+struct firewall_options {
+	uint8_t v4_len, v6_len;		/* clients aggregated to networks this long (24, 64) */
+};
+
+int audit_firewall(const struct audit *a, enum firewall_kind kind, const struct firewall_options *o,
+		   const struct catalog *cat, const struct port_index *idx, FILE *out);
+
 #endif

@@ -6,7 +6,8 @@
  * (RFC 8259, UTF-8 included), or a Prometheus sample line that is not
  * `name{label="value",...} number` with its label values escaped; and the
  * audit of the same flows (every address in 10/8 and 192.168/16 a NAS),
- * whose JSON must be valid and whose table must fit 100 columns. */
+ * whose JSON must be valid and whose table must fit 100 columns, and its
+ * firewall proposals. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,14 @@ static void check_audit(const struct audit *a)
 				abort();
 			}
 		free(text);
+	}
+	for (int kind = FIREWALL_NFT; kind <= FIREWALL_DSM; kind++) {
+		struct firewall_options o = { 24, 64 };
+		FILE *out = fopen("/dev/null", "w");
+
+		if (!out || audit_firewall(a, (enum firewall_kind)kind, &o, cat, idx, out))
+			abort();
+		fclose(out);
 	}
 }
 
