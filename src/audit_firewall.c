@@ -44,8 +44,11 @@ static struct cidr aggregate(const struct audit_addr *a, const struct firewall_o
 	size_t bits = c.prefix_len, bytes = a->family == 4 ? 4 : 16;
 
 	memcpy(c.addr, a->addr, bytes);
-	for (size_t i = bits / 8; i < bytes; i++)	/* the host bits: zero */
-		c.addr[i] = i == bits / 8 ? (uint8_t)(c.addr[i] & (0xff00u >> (bits % 8))) : 0;
+	for (size_t i = bits / 8; i < bytes; i++) {	/* the host bits: zero */
+		unsigned keep = i == bits / 8 ? 0xff00u >> (bits % 8) : 0;
+
+		c.addr[i] = (uint8_t)(c.addr[i] & keep);
+	}
 	return c;
 }
 
