@@ -163,6 +163,7 @@ static struct audit_nas *nas_of(struct audit *a, const struct audit_addr *addr)
 	if (a->nas_count == AUDIT_MAX_NAS)
 		return NULL;
 	a->nas[a->nas_count].addr = *addr;
+	a->nas[a->nas_count].detected_by = a->detecting ? 0 : AUDIT_BY_OPTION;
 	return &a->nas[a->nas_count++];
 }
 
@@ -240,10 +241,93 @@ static void fold_for(struct audit *a, const struct flow *flow, int nas_side, enu
 	fold(a, e, flow, &peer);
 }
 
+/* ---- finding the NAS ---- */
+
+static int in_port_range(uint16_t port, uint16_t first, uint16_t last)
+{
+	return port >= first && port <= last;
+}
+
+/* What DSM-specific evidence flow gives of a NAS: the side it shows, or -1. */
+static int nas_evidence(const struct flow *flow, uint8_t *by)
+{
+	const struct flow_key *k = &flow->key;
+	struct audit_addr peer;
+
+	if (flow->decided_by == SERVICE_BY_WEBAPI && k->ip_proto == 6 &&
+	    in_port_range(k->port[flow->server], 5000, 5001)) {
+		*by = AUDIT_BY_WEBAPI;
+		return flow->server;
+	}
+	/* an answer to a Synology Assistant search: a unicast datagram from
+	 * udp/9997-9999 to udp/9997-9999, never answered back (the search
+	 * itself is broadcast) */
+	if (k->ip_proto == 17 && in_port_range(k->port[0], 9997, 9999) && in_port_range(k->port[1], 9997, 9999) &&
+	    (flow->packets[TO_SERVER] == 0) != (flow->packets[TO_CLIENT] == 0)) {
+		int sender = flow->packets[TO_SERVER] ? !flow->server : flow->server;
+
+		peer = endpoint(flow, !sender);
+		if (is_group_address(&peer))
+			return -1;
+		*by = AUDIT_BY_ASSISTANT;
+		return sender;
+	}
+	return -1;
+}
+
+static void detect(struct audit *a, const struct flow *flow)
+{
+	uint8_t by = 0;
+	int side = nas_evidence(flow, &by);
+	struct audit_addr addr;
+	struct audit_nas *nas;
+
+	if (side < 0)
+		return;
+	addr = endpoint(flow, side);
+	if (!(nas = nas_of(a, &addr))) {
+		a->flows_without_nas_slot++;
+		return;
+	}
+	nas->detected_by |= by;
+	nas->evidence_flows++;
+}
+
+size_t audit_detected(const struct audit *a, struct cidr *out, uint8_t *detected_by, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->nas_count && n < max; i++, n++) {
+		out[n] = (struct cidr){ .family = a->nas[i].addr.family,
+					 .prefix_len = a->nas[i].addr.family == 4 ? 32 : 128 };
+		memcpy(out[n].addr, a->nas[i].addr.addr, sizeof(out[n].addr));
+		detected_by[n] = a->nas[i].detected_by;
+	}
+	return n;
+}
+
+void audit_set_detected(struct audit *a, const struct cidr *nas, const uint8_t *detected_by, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct audit_addr addr = { .family = nas[i].family };
+		struct audit_nas *slot;
+
+		memcpy(addr.addr, nas[i].addr, sizeof(addr.addr));
+		if ((slot = nas_of(a, &addr)))
+			slot->detected_by = detected_by[i];
+	}
+}
+
+/* ---- folding flows ---- */
+
 void audit_flow(struct audit *a, const struct flow *flow)
 {
 	if (!a || !flow->row)
 		return;	/* pending: no service decided */
+	if (a->detecting) {
+		detect(a, flow);
+		return;
+	}
 	for (int side = 0; side < 2; side++) {
 		if (!cidr_match_any(a->nas_prefixes, a->nas_prefix_count, flow->key.family,
 				    flow->key.addr[side]))
@@ -276,6 +360,7 @@ struct audit *audit_new(const struct cidr *nas, size_t nas_count, const struct c
 	a->local = copy_prefixes(local, local_count);
 	a->nas_prefix_count = nas_count;
 	a->local_count = local_count;
+	a->detecting = nas_count == 0;
 	a->first_us = UINT64_MAX;
 	if (!a->nas_prefixes || !a->local) {
 		audit_free(a);

@@ -209,7 +209,8 @@ static void json_nas(const struct writer *w, const struct audit_view *v)
 
 	fputs("    {\"address\": ", out);
 	json_addr(out, &v->nas->addr);
-	fputs(", \"detected_by\": [\"--nas\"]", out);
+	fputs(", \"detected_by\": ", out);
+	audit_detected_json(out, v->nas->detected_by);
 	json_entries(w, v, "in_use", AUDIT_IN, 0);
 	json_entries(w, v, "outbound", AUDIT_OUT, 0);
 	json_service_list(w, v, 0);
@@ -326,14 +327,17 @@ static void table_services(const struct writer *w, const struct audit_view *v, i
 static void table_nas(const struct writer *w, const struct audit_view *v)
 {
 	struct list_ctx ports = { w->out, 1, 0 };
-	char address[64], first[32], last[32];
+	char address[64], first[32], last[32], how[200];
 	const struct audit *a = w->a;
 
 	audit_clock_text(a->first_us == UINT64_MAX ? 0 : a->first_us, first, sizeof(first));
 	audit_clock_text(a->last_us, last, sizeof(last));
-	fprintf(w->out, "NAS %s (given with --nas)\nwindow %s to %s UTC (%llu s): what was not seen\n"
-			"in a short window may still be in use\n",
-		addr_format(v->nas->addr.family, v->nas->addr.addr, address, sizeof(address)), first, last,
+	addr_format(v->nas->addr.family, v->nas->addr.addr, address, sizeof(address));
+	fprintf(w->out, "NAS %s (%.80s)\n", address, audit_detected_words(v->nas->detected_by, how, sizeof(how)));
+	if (!(v->nas->detected_by & AUDIT_BY_OPTION))
+		fprintf(w->out, "found by its traffic: give --nas %s to be sure of its role\n", address);
+	fprintf(w->out, "window %s to %s UTC (%llu s): what was not seen\n"
+			"in a short window may still be in use\n", first, last,
 		(unsigned long long)((a->last_us > a->first_us && a->first_us != UINT64_MAX
 					      ? a->last_us - a->first_us : 0) / 1000000));
 	table_entries(w, v, AUDIT_IN, 0, "SERVES");
@@ -372,7 +376,8 @@ static void table_details(const struct writer *w, const struct audit_view *v)
 static int write_table(const struct writer *w)
 {
 	if (w->a->nas_count == 0)
-		fputs("No traffic of the --nas addresses in the input.\n", w->out);
+		fputs("No NAS in the input: no traffic of the --nas addresses, or, without --nas,\n"
+		      "no DSM Web API traffic and no Synology Assistant answer.\n", w->out);
 	for (int details = 0; details < 2; details++) {
 		for (size_t i = 0; i < w->a->nas_count; i++) {
 			struct audit_view v;
@@ -492,16 +497,17 @@ static int write_markdown(const struct writer *w)
 	fprintf(w->out, "# DSM service audit\n\nWindow: %s to %s UTC. What was not seen in a short "
 			"window may still be in use.\n", first, last);
 	if (!a->nas_count)
-		fputs("\nNo traffic of the --nas addresses in the input.\n", w->out);
+		fputs("\nNo NAS in the input.\n", w->out);
 	for (size_t i = 0; i < a->nas_count; i++) {
 		struct list_ctx ports = { w->out, 1, 0 };
-		char address[64];
+		char address[64], how[200];
 		struct audit_view v;
 
 		if (audit_view_make(&v, a, i, w->cat, w->idx))
 			return -1;
-		fprintf(w->out, "\n## NAS %s (given with --nas)\n",
-			addr_format(v.nas->addr.family, v.nas->addr.addr, address, sizeof(address)));
+		fprintf(w->out, "\n## NAS %s (%s)\n",
+			addr_format(v.nas->addr.family, v.nas->addr.addr, address, sizeof(address)),
+			audit_detected_words(v.nas->detected_by, how, sizeof(how)));
 		md_entries(w, &v, AUDIT_IN, 0, "Serves");
 		md_entries(w, &v, AUDIT_OUT, 0, "Connects out to");
 		md_entries(w, &v, AUDIT_IN, 1, "Serves, no catalogue entry");

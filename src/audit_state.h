@@ -52,8 +52,16 @@ struct audit_entry {
 	struct audit_heavy external[2 * AUDIT_TOP];
 };
 
+/* How a NAS is known: DSM-specific evidence, not catalogued ports alone
+ * (routers serve 53, Windows PCs 445, printers 631). */
+#define AUDIT_BY_OPTION 0x01		/* --nas */
+#define AUDIT_BY_WEBAPI 0x02		/* it served DSM Web API requests on tcp/5000-5001 */
+#define AUDIT_BY_ASSISTANT 0x04		/* it answered a Synology Assistant search (udp/9999) */
+
 struct audit_nas {
 	struct audit_addr addr;
+	uint8_t detected_by;			/* AUDIT_BY_* */
+	uint64_t evidence_flows;		/* flows that showed it (detection) */
 	struct audit_entry *entries;		/* uthash */
 	size_t entry_count;
 	uint64_t flows_without_entry;		/* AUDIT_MAX_ENTRIES reached */
@@ -62,6 +70,7 @@ struct audit_nas {
 struct audit {
 	struct cidr *nas_prefixes, *local;
 	size_t nas_prefix_count, local_count;
+	int detecting;				/* no --nas: only finding NAS (audit_detect) */
 	struct audit_nas nas[AUDIT_MAX_NAS];
 	size_t nas_count;
 	uint64_t flows_without_nas_slot;	/* AUDIT_MAX_NAS reached */
@@ -102,6 +111,10 @@ const char *audit_kind_name(const struct audit_entry *e);
 /* Server port i of e as text: "tcp/445", "icmp". */
 const char *audit_seen_port(const struct audit_entry *e, size_t i, char *buf, size_t size);
 uint64_t audit_entry_bytes(const struct audit_entry *e);
+/* How a NAS was found: a JSON array of keys ("--nas", "dsm-web-api",
+ * "synology-assistant"), or words for people. */
+void audit_detected_json(FILE *out, uint8_t by);
+const char *audit_detected_words(uint8_t by, char *buf, size_t size);
 /* Packet time as "YYYY-MM-DD HH:MM:SS" (UTC). */
 void audit_clock_text(uint64_t us, char *buf, size_t size);
 

@@ -254,3 +254,37 @@ const char *audit_table_name(const struct audit_view *v, const struct audit_entr
 	return buf;
 }
 
+
+static const struct {
+	uint8_t bit;
+	const char *key, *words;
+} detections[] = {
+	{ AUDIT_BY_OPTION, "--nas", "given with --nas" },
+	{ AUDIT_BY_WEBAPI, "dsm-web-api", "it served DSM Web API requests on tcp/5000-5001" },
+	{ AUDIT_BY_ASSISTANT, "synology-assistant", "it answered a Synology Assistant search" },
+};
+
+void audit_detected_json(FILE *out, uint8_t by)
+{
+	int first = 1;
+
+	fputc('[', out);
+	for (size_t i = 0; i < sizeof(detections) / sizeof(detections[0]); i++) {
+		if (!(by & detections[i].bit))
+			continue;
+		fprintf(out, "%s\"%s\"", first ? "" : ", ", detections[i].key);
+		first = 0;
+	}
+	fputc(']', out);
+}
+
+const char *audit_detected_words(uint8_t by, char *buf, size_t size)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(detections) / sizeof(detections[0]) && at < size; i++)
+		if (by & detections[i].bit)
+			at += (size_t)snprintf(buf + at, size - at, "%s%s", at ? "; " : "", detections[i].words);
+	return buf;
+}

@@ -11,7 +11,7 @@
 #define MAX_LOCAL 64
 
 static const char usage[] =
-	"Usage: dsmflow audit --nas ADDR [OPTIONS] FILE...\n"
+	"Usage: dsmflow audit [--nas ADDR] [OPTIONS] FILE...\n"
 	"\n"
 	"Reads pcap or pcapng files (- for standard input) as `dsmflow read` does and\n"
 	"reports, per NAS: the services it serves (with their clients, the top ones\n"
@@ -35,7 +35,10 @@ static const char usage[] =
 	"                        loopback and unique-local ranges, and the /64s of\n"
 	"                        the NAS's IPv6 addresses)\n"
 	"\n"
-	"Every `read` option applies (--nas is required: it names the NAS):\n"
+	"Every `read` option applies. --nas names the NAS; without it, the files are\n"
+	"read twice: first to find the NAS by DSM-specific evidence (it served DSM\n"
+	"Web API requests on tcp/5000-5001, or answered a Synology Assistant search),\n"
+	"then to audit what was found (say --nas to be sure of the roles):\n"
 	CLI_ENGINE_HELP
 	CLI_COMMON_HELP
 	"\n"
@@ -142,12 +145,49 @@ static int parse_audit(int argc, char **argv, struct audit_cli *c, struct cli_co
 				return rc;
 		}
 	}
-	if (!c->engine.nas_count)
-		return cli_usage_error("audit", "no NAS: give --nas ADDR (finding the NAS from its "
-						"traffic alone is not done yet)");
 	if (optind >= argc)
 		return cli_usage_error("audit", "no capture file given (use - for standard input)");
+	for (int i = optind; !c->engine.nas_count && i < argc; i++)
+		if (strcmp(argv[i], "-") == 0)
+			return cli_usage_error("audit", "without --nas the files are read twice (to find the "
+							"NAS, then to audit it): give --nas to read standard input");
 	return 0;
+}
+
+/* Without --nas: reads the files once to find the NAS by DSM-specific
+ * evidence, and makes them the --nas of the audit proper; says what it
+ * found. Returns -1 when the files could not be read or memory ran out. */
+static int find_nas(struct audit_cli *c, char **paths, int count, const struct catalog *cat,
+		    const struct port_index *idx, const struct webapi_table *api, uint8_t *detected_by)
+{
+	struct engine_options quiet;	/* no report, flow log or evidence log this time */
+	struct audit *finder = audit_new(NULL, 0, c->local, c->local_count);
+	struct engine_run run;
+	char address[64];
+	int failed = 1;
+
+	engine_options_init(&quiet);
+	quiet.flows = c->engine.flows;
+	quiet.ports_only = c->engine.ports_only;
+	quiet.audit = finder;
+	if (finder && engine_run_open("audit", &quiet, cat, idx, api, &run) == 0) {
+		failed = engine_run_read_files(&run, paths, count);
+		engine_settle(run.engine);
+		engine_flush(run.engine);
+		engine_run_close(&run);
+	}
+	if (!failed) {
+		c->engine.nas_count = audit_detected(finder, c->engine.nas, detected_by, CLI_MAX_NAS);
+		for (size_t i = 0; i < c->engine.nas_count; i++)
+			fprintf(stderr, "dsmflow audit: found NAS %s by its traffic; give --nas %s to be sure\n",
+				addr_format(c->engine.nas[i].family, c->engine.nas[i].addr, address, sizeof(address)),
+				address);
+		if (!c->engine.nas_count)
+			fprintf(stderr, "dsmflow audit: no NAS found (no DSM Web API traffic, no Synology "
+					"Assistant answer): give --nas ADDR\n");
+	}
+	audit_free(finder);
+	return failed ? -1 : 0;
 }
 
 /* Reads, ends every flow (each folds into the audit), writes the audit. */
@@ -183,20 +223,29 @@ int cli_audit(int argc, char **argv, struct cli_common *common)
 	struct catalog *cat;
 	struct port_index *idx;
 	struct webapi_table *api;
+	uint8_t found_by[CLI_MAX_NAS];
 	struct audit_cli c;
-	int rc = parse_audit(argc, argv, &c, common);
+	int rc = parse_audit(argc, argv, &c, common), searched;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
+	searched = c.engine.nas_count == 0;
 	if (cli_load(common, &cat, &idx, &api))
 		return EXIT_USAGE;
+	if (!c.engine.nas_count && find_nas(&c, argv + optind, argc - optind, cat, idx, api, found_by)) {
+		rc = EXIT_NO_MATCH;
+		goto out;
+	}
 	c.engine.audit = audit_new(c.engine.nas, c.engine.nas_count, c.local, c.local_count);
+	if (c.engine.audit && searched)
+		audit_set_detected(c.engine.audit, c.engine.nas, found_by, c.engine.nas_count);
 	if (!c.engine.audit) {
 		fprintf(stderr, "dsmflow audit: out of memory\n");
 		rc = EXIT_NO_MATCH;
 	} else {
 		rc = run_audit(&c, argv + optind, argc - optind, cat, idx, api);
 	}
+out:
 	audit_free(c.engine.audit);
 	webapi_free(api);
 	port_index_free(idx);

@@ -227,6 +227,8 @@ def test_samples(args):
     test_evidence_sample(args, os.path.join(pcaps, "dsm-evidence.pcap"))
     check_audit(args, office, "192.168.10.5")
     check_audit(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5")
+    check_audit_finds_the_nas(args, office, "192.168.10.5", "synology-assistant")
+    check_audit_finds_the_nas(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5", "dsm-web-api")
 
     everything = sorted(glob.glob(os.path.join(pcaps, "*.pcap")))
     report, _ = dsmflow_read(args, everything)
@@ -261,6 +263,19 @@ EVIDENCE_FLOWS = {
     42006: (None, "port", {"attribution": "group", "evidence_seen": "dns:microsoft.com.evil.example"}),
     42007: (None, "port", {"attribution": "group", "remote_access": True, "server_name": "alice-nas.synology.me"}),
 }
+
+
+def check_audit_finds_the_nas(args, path, nas, how):
+    """Without --nas, the NAS is found by DSM-specific evidence, said so, and
+    audited as if given."""
+    name = os.path.basename(path)
+    res = run([args.dsmflow, "audit", "-f", "json", path])
+    check(res.returncode == 0 and "found NAS %s" % nas in res.stderr, "audit %s: finds the NAS: %s" % (name, res.stderr))
+    found = json.loads(res.stdout)["nas"]
+    equal([(n["address"], n["detected_by"]) for n in found], [(nas, [how])], "audit %s: found by %s alone" % (name, how))
+    given = json.loads(run([args.dsmflow, "audit", "-f", "json", "--nas", nas, path]).stdout)["nas"][0]
+    for key in ("in_use", "outbound", "unknown_ports", "closable_ports"):
+        equal(found[0][key], given[key], "audit %s: found or given, the same %s" % (name, key))
 
 
 def check_audit(args, path, nas):
@@ -525,6 +540,13 @@ def test_real(args):
 
     def p(name):
         return reports[name][2]
+
+    # none of these is a Synology NAS: the audit must not find one (not a
+    # router's DNS, a PC's SMB or a printer's IPP)
+    readable = [reports[name][2] for name in sorted(reports)]
+    res = run([args.dsmflow, "audit", "-f", "json", *readable])
+    equal(json.loads(res.stdout)["nas"] if res.stdout else None, [],
+          "audit of every third-party capture without --nas: no NAS found (%s)" % res.stderr.strip()[-200:])
 
     ftp = service(r("ftp.pcap"), "FTP, FTP over SSL, FTP over TLS")
     equal(ftp["packets"], r("ftp.pcap")["totals"]["packets"], "ftp.pcap: entirely FTP")

@@ -27,13 +27,21 @@
 
 struct audit;
 
-/* nas: the --nas prefixes (required: an address in them is a NAS);
+/* nas: the --nas prefixes (an address in them is a NAS); with none, the
+ * audit only finds the NAS (audit_detected), by DSM-specific evidence;
  * local: the --local prefixes (NULL, 0: the private, shared, link-local,
  * loopback and unique-local ranges, and the /64s of the NAS's IPv6
  * addresses). The prefixes are copied. NULL when memory runs out. */
 struct audit *audit_new(const struct cidr *nas, size_t nas_count, const struct cidr *local,
 			size_t local_count);
 void audit_free(struct audit *a);
+
+/* The NAS an audit made without --nas found: fills out[0..max) with their
+ * addresses and detected_by with how (the audit_state.h AUDIT_BY_* bits);
+ * returns how many. */
+size_t audit_detected(const struct audit *a, struct cidr *out, uint8_t *detected_by, size_t max);
+/* Marks, in an audit given those addresses as its --nas, how each was found. */
+void audit_set_detected(struct audit *a, const struct cidr *nas, const uint8_t *detected_by, size_t n);
 
 /* Folds one flow (ended, or active for a report) into the NAS it has as an
  * endpoint, if any. Flows still pending (no service decided) are skipped. */
