@@ -196,6 +196,66 @@ static void note_port(struct audit_entry *e, uint8_t ip_proto, uint16_t port)
 	}
 }
 
+/* ---- bytes over time: one clock for every entry. Bucket k holds the
+ * bytes of flows that ended in [k * width, (k + 1) * width); the entries'
+ * arrays start at bucket base, and hold AUDIT_BUCKETS of them: when the
+ * buckets used span more, the width doubles (pairs merge); when a flow
+ * ends before the base, the arrays shift. ---- */
+
+static void rebucket(struct audit *a, int merge, uint64_t shift)
+{
+	for (size_t n = 0; n < a->nas_count; n++)
+		for (struct audit_entry *e = a->nas[n].entries; e; e = e->hh.next) {
+			uint64_t moved[AUDIT_BUCKETS] = { 0 };
+
+			for (uint64_t i = 0; i < AUDIT_BUCKETS; i++) {
+				uint64_t to = merge ? (a->bucket_base + i) / 2 - a->bucket_base / 2 : i + shift;
+
+				if (to < AUDIT_BUCKETS)
+					moved[to] += e->bytes_at[i];
+			}
+			memcpy(e->bytes_at, moved, sizeof(moved));
+		}
+}
+
+static size_t bucket_of(struct audit *a, uint64_t us)
+{
+	uint64_t k, lo, hi;
+
+	if (!a->bucket_us) {		/* the first flow sets the clock */
+		a->bucket_us = 1000000;
+		a->bucket_base = a->bucket_low = a->bucket_high = us / a->bucket_us;
+	}
+	k = us / a->bucket_us;
+	lo = k < a->bucket_low ? k : a->bucket_low;
+	hi = k > a->bucket_high ? k : a->bucket_high;
+	while (hi - lo >= AUDIT_BUCKETS) {	/* too wide: twice the width */
+		rebucket(a, 1, 0);
+		a->bucket_us *= 2;
+		a->bucket_base /= 2;
+		k /= 2, lo /= 2, hi /= 2;
+	}
+	if (lo < a->bucket_base) {	/* earlier than the arrays begin: shift them */
+		rebucket(a, 0, a->bucket_base - lo);
+		a->bucket_base = lo;
+	} else if (hi - a->bucket_base >= AUDIT_BUCKETS) {	/* later than they end */
+		uint64_t base = hi - (AUDIT_BUCKETS - 1), shift = base - a->bucket_base;
+
+		for (size_t n = 0; n < a->nas_count; n++)	/* nothing is below lo: nothing lost */
+			for (struct audit_entry *e = a->nas[n].entries; e; e = e->hh.next) {
+				uint64_t moved[AUDIT_BUCKETS] = { 0 };
+
+				for (uint64_t i = shift; i < AUDIT_BUCKETS; i++)
+					moved[i - shift] = e->bytes_at[i];
+				memcpy(e->bytes_at, moved, sizeof(moved));
+			}
+		a->bucket_base = base;
+	}
+	a->bucket_low = lo;
+	a->bucket_high = hi;
+	return (size_t)(k - a->bucket_base);
+}
+
 static void fold(struct audit *a, struct audit_entry *e, const struct flow *flow,
 		 const struct audit_addr *peer)
 {
@@ -210,6 +270,7 @@ static void fold(struct audit *a, struct audit_entry *e, const struct flow *flow
 	e->last_us = flow->last_us > e->last_us ? flow->last_us : e->last_us;
 	e->evidence[flow->decided_by < SERVICE_EVIDENCE_KINDS ? flow->decided_by : SERVICE_BY_PORT]++;
 	note_port(e, flow->key.ip_proto, flow->key.port[flow->server]);
+	e->bytes_at[bucket_of(a, flow->last_us)] += bytes;
 	if (is_group_address(peer))
 		return;
 	count_client(e, peer);

@@ -531,6 +531,8 @@ int audit_write(const struct audit *a, enum audit_format format, const struct ca
 		return write_json(&w);
 	case AUDIT_MARKDOWN:
 		return write_markdown(&w);
+	case AUDIT_HTML:
+		return audit_write_html(a, cat, idx, out);
 	default:
 		return write_table(&w);
 	}

@@ -8,6 +8,7 @@
 #include "dsmflow/audit.h"
 
 #define AUDIT_PORTS 8			/* server ports listed per entry */
+#define AUDIT_BUCKETS 32		/* bytes over time, per entry: the window in 32 */
 #define AUDIT_HLL_REGISTERS 256		/* the estimate's registers: about 6.5% error */
 
 struct audit_addr {
@@ -50,6 +51,7 @@ struct audit_entry {
 	struct audit_heavy top[2 * AUDIT_TOP];	/* twice what is listed: the tail is noise */
 	uint64_t external_flows;
 	struct audit_heavy external[2 * AUDIT_TOP];
+	uint64_t bytes_at[AUDIT_BUCKETS];	/* by when the flows ended (struct audit's clock) */
 };
 
 /* How a NAS is known: DSM-specific evidence, not catalogued ports alone
@@ -75,6 +77,9 @@ struct audit {
 	size_t nas_count;
 	uint64_t flows_without_nas_slot;	/* AUDIT_MAX_NAS reached */
 	uint64_t first_us, last_us;		/* the window: the flows folded */
+	uint64_t bucket_us;			/* bytes_at's width (0: no flow yet) */
+	uint64_t bucket_base;			/* bytes_at[i] is bucket bucket_base + i */
+	uint64_t bucket_low, bucket_high;	/* the buckets used */
 };
 
 /* What one NAS's audit says, gathered once for every output (audit_view.c). */
@@ -117,6 +122,10 @@ void audit_detected_json(FILE *out, uint8_t by);
 const char *audit_detected_words(uint8_t by, char *buf, size_t size);
 /* Packet time as "YYYY-MM-DD HH:MM:SS" (UTC). */
 void audit_clock_text(uint64_t us, char *buf, size_t size);
+
+/* The web page (audit_html.c); -1 when memory runs out. */
+int audit_write_html(const struct audit *a, const struct catalog *cat, const struct port_index *idx,
+		     FILE *out);
 
 /* How many distinct clients an entry has seen (exact, or the estimate). */
 uint64_t audit_clients(const struct audit_entry *e);

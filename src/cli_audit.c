@@ -22,7 +22,8 @@ static const char usage[] =
 	"seen over a short window may still be used.\n"
 	"\n"
 	"  -f, --format FORMAT   table (default: one screen per NAS, then details),\n"
-	"                        json or markdown\n"
+	"                        json, markdown, or html (one self-contained page:\n"
+	"                        charts, sortable tables, no external resource)\n"
 	"      --firewall KIND   instead of the audit, a firewall proposal for each NAS's\n"
 	"                        inbound traffic: nft, iptables, ip6tables, or dsm (a\n"
 	"                        checklist for DSM's own firewall). It allows what was\n"
@@ -100,8 +101,10 @@ static int audit_option(struct audit_cli *c, int opt, const char *arg)
 			c->format = AUDIT_JSON;
 		else if (strcmp(arg, "markdown") == 0)
 			c->format = AUDIT_MARKDOWN;
+		else if (strcmp(arg, "html") == 0)
+			c->format = AUDIT_HTML;
 		else
-			return cli_usage_error("audit", "--format: '%s' is not table, json or markdown", arg);
+			return cli_usage_error("audit", "--format: '%s' is not table, json, markdown or html", arg);
 		return 0;
 	case OPT_FIREWALL:
 		return parse_firewall(c, arg);

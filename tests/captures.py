@@ -22,6 +22,8 @@ import filecmp
 import glob
 import json
 import os
+import shutil
+import re
 import struct
 import subprocess
 import sys
@@ -228,6 +230,7 @@ def test_samples(args):
     check_audit(args, office, "192.168.10.5")
     check_audit(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5")
     check_audit_finds_the_nas(args, office, "192.168.10.5", "synology-assistant")
+    check_audit_page(args, office, "192.168.10.5")
     check_audit_finds_the_nas(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5", "dsm-web-api")
 
     everything = sorted(glob.glob(os.path.join(pcaps, "*.pcap")))
@@ -263,6 +266,44 @@ EVIDENCE_FLOWS = {
     42006: (None, "port", {"attribution": "group", "evidence_seen": "dns:microsoft.com.evil.example"}),
     42007: (None, "port", {"attribution": "group", "remote_access": True, "server_name": "alice-nas.synology.me"}),
 }
+
+
+def check_audit_page(args, path, nas):
+    """The web page: self-contained, and, loaded by headless Chromium with no
+    network, its rendered DOM has every section, the sorting script ran,
+    and each row of the served services carries the JSON's bytes; a
+    screenshot is kept (audit-<capture>.png beside the test's build)."""
+    name = os.path.basename(path)
+    page = run([args.dsmflow, "audit", "-f", "html", "--nas", nas, path]).stdout
+    check(re.search(r"(src|href)\s*=|https?://|@import|url\(", page) is None,
+          "audit %s: the page loads nothing from elsewhere" % name)
+    chromium = shutil.which("chromium")
+    if not chromium or os.geteuid() != 0:
+        print("SKIP: headless Chromium (needs chromium and root for a network namespace)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        html = os.path.join(tmp, "audit.html")
+        with open(html, "w") as f:
+            f.write(page)
+        browser = ["unshare", "-n", chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                   "--user-data-dir=" + os.path.join(tmp, "profile")]
+        dom = run(browser + ["--dump-dom", "file://" + html], timeout=120).stdout
+        shot = os.path.abspath("audit-%s.png" % name.split(".")[0])
+        run(browser + ["--window-size=1200,2400", "--screenshot=" + shot, "file://" + html], timeout=120)
+        check(os.path.exists(shot) and os.path.getsize(shot) > 10000, "audit %s: a screenshot (%s)" % (name, shot))
+    audit = json.loads(run([args.dsmflow, "audit", "-f", "json", "--nas", nas, path]).stdout)["nas"][0]
+    for heading in ("Traffic per service over time", "Clients per service", "Serves", "Connects out to",
+                    "Serves, no catalogue entry", "Possibly in use", "Unused", "Closable ports"):
+        check(">%s<" % heading in dom or ">%s " % heading in dom, "audit %s: the page has %s" % (name, heading))
+    check('<section class="nas" id="nas0" data-address="%s">' % nas in dom, "audit %s: the NAS's section" % name)
+    check('class="sortable ready" id="in-use-0"' in dom, "audit %s: the sorting script ran" % name)
+    table = dom.split('id="in-use-0"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>.*?</tr>", table)
+    equal(len(rows), len(audit["in_use"]), "audit %s: a row per service served" % name)
+    page_bytes = sorted(int(v) for v in re.findall(r'<td class="n" data-v="(\d+)">[^<]*B</td>', table))
+    json_bytes = sorted(e["bytes_to_server"] + e["bytes_to_client"] for e in audit["in_use"])
+    equal(page_bytes, json_bytes, "audit %s: the page's bytes per service = the JSON's" % name)
+    check(len(re.findall(r"<rect ", dom)) >= len(rows), "audit %s: the charts have their bars" % name)
 
 
 def check_audit_finds_the_nas(args, path, nas, how):

@@ -43,7 +43,7 @@ expect 2 "expected one PROTO/PORT" -- lookup
 expect 2 "give one port" -- lookup tcp/80-90
 expect 0 'Usage: dsmflow audit' -- audit --help
 expect 2 'give --nas to read standard input' -- audit -
-expect 2 "'yaml' is not table, json or markdown" -- audit --nas 192.168.10.5 -f yaml "$(dirname "$0")/../pcaps/dsm-office.pcap"
+expect 2 "'yaml' is not table, json, markdown or html" -- audit --nas 192.168.10.5 -f yaml "$(dirname "$0")/../pcaps/dsm-office.pcap"
 expect 2 "no capture file given" -- audit --nas 192.168.10.5
 expect 0 '^NAS 192.168.10.5 \(given with --nas\)' -- audit --nas 192.168.10.5 "$(dirname "$0")/../pcaps/dsm-office.pcap"
 

@@ -239,6 +239,38 @@ static void test_json_names_the_lists(void **state)
 	audit_free(a);
 }
 
+/* Bytes over time: every byte in a bucket whatever order flows end in,
+ * the width doubling as the window grows, each flow in the bucket of the
+ * time it ended. */
+static void test_bytes_over_time(void **state)
+{
+	struct cidr nas = prefix("192.168.1.10");
+	struct audit *a = audit_new(&nas, 1, NULL, 0);
+	uint8_t pc[4] = { 192, 168, 1, 20 };
+	const struct audit_entry *e;
+	uint64_t total = 0, sum = 0;
+	unsigned seed = 7;
+
+	(void)state;
+	for (int i = 0; i < 500; i++) {
+		struct flow f = make_flow(4, pc, nas4, 445, 1, 1000 + (uint64_t)i);
+
+		f.last_us = 1700000000000000ull + (uint64_t)(rand_r(&seed) % 3600) * 1000000u;
+		total += f.bytes[TO_SERVER] + f.bytes[TO_CLIENT];
+		audit_flow(a, &f);
+	}
+	e = entry(a, 0, AUDIT_IN, 1);
+	for (size_t i = 0; i < AUDIT_BUCKETS; i++)
+		sum += e->bytes_at[i];
+	assert_int_equal(sum, total);
+	assert_true(a->bucket_us * AUDIT_BUCKETS >= 3600000000ull / 2);	/* an hour fits in 32 */
+	assert_true(a->bucket_high - a->bucket_low < AUDIT_BUCKETS);
+	assert_true(a->bucket_low >= a->bucket_base);
+	assert_true(e->bytes_at[a->bucket_low - a->bucket_base] > 0);
+	assert_true(e->bytes_at[a->bucket_high - a->bucket_base] > 0);
+	audit_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +280,7 @@ int main(void)
 		cmocka_unit_test(test_external_multicast_and_local),
 		cmocka_unit_test(test_bounds_are_counted),
 		cmocka_unit_test(test_json_names_the_lists),
+		cmocka_unit_test(test_bytes_over_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,10 +27,10 @@ build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev lib
 # iproute2, iptables, procps (sysctl) and curl build and use the test hosts;
 # clang (with its sanitizer runtimes) makes the second pair of builds;
 # tcpreplay replays a SYN flood into a live sensor's link; nftables loads
-# the audit's firewall proposal into a test NAS.
+# the audit's firewall proposal into a test NAS; chromium renders its web page.
 # valgrind and time (GNU) serve the benchmark's smoke run.
 test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time clang
-	libclang-rt-dev tcpreplay nftables)
+	libclang-rt-dev tcpreplay nftables chromium)
 
 # ndpiReader is the peer dsmflow is compared with; tcpreplay and iperf3 drive
 # the live and inline rate runs.

@@ -48,9 +48,10 @@ void audit_set_detected(struct audit *a, const struct cidr *nas, const uint8_t *
 void audit_flow(struct audit *a, const struct flow *flow);
 
 /* Writes the audit as a table for a terminal, JSON (the shape scripts rely
- * on: README) or markdown (for tickets and wikis); cat and idx name the
+ * on: README), markdown (for tickets and wikis) or a self-contained web
+ * page with charts and sortable tables; cat and idx name the
  * services and groups. -1 when memory runs out. */
-enum audit_format { AUDIT_TABLE, AUDIT_JSON, AUDIT_MARKDOWN };
+enum audit_format { AUDIT_TABLE, AUDIT_JSON, AUDIT_MARKDOWN, AUDIT_HTML };
 int audit_write(const struct audit *a, enum audit_format format, const struct catalog *cat,
 		const struct port_index *idx, FILE *out);
 
