@@ -246,6 +246,9 @@ struct file_source {
 	int link;
 	enum file_phase phase;
 	uint64_t packets;	/* handed over so far */
+	uint64_t records;	/* read so far, the filter's rejects too: error messages' numbers */
+	struct bpf_program filter;
+	int filtering;
 	struct mapped m;	/* PHASE_MAPPED: the mapping and the walk's place */
 	size_t offset, fetched, released;
 };
@@ -258,7 +261,7 @@ static int leave_mapping(struct file_source *f, struct dsm_err *err)
 	f->phase = PHASE_LIBPCAP;
 	if (fseeko(pcap_file(f->p), (off_t)f->offset, SEEK_SET) != 0) {
 		dsm_err_set(err, "%s: packet %llu: cannot seek to offset %zu", display_name(f->path),
-			    (unsigned long long)f->packets + 1, f->offset);
+			    (unsigned long long)f->records + 1, f->offset);
 		return -1;
 	}
 	return 0;
@@ -272,6 +275,7 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 {
 	struct mapped m = f->m;		/* the walk's state in locals: fn may alias nothing */
 	size_t offset = f->offset, fetched = f->fetched, released = f->released, at = offset, n = 0;
+	uint64_t records = f->records;
 	int batches = 0, handed = 0, more = 1, link = f->link;
 	struct packet batch[BATCH];
 	struct pcap_pkthdr h;
@@ -286,8 +290,11 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 			break;
 		}
 		at = offset;
-		packet_from_pcap(&batch[n++], &h, data, link);
 		stream_ahead(&m, offset, &fetched);
+		records++;
+		if (f->filtering && !pcap_offline_filter(&f->filter, &h, data))
+			continue;
+		packet_from_pcap(&batch[n++], &h, data, link);
 		if (n < BATCH)
 			continue;
 		handed += (int)n;
@@ -303,13 +310,14 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 	}
 	unguard_walk(&old);
 	f->packets += (uint64_t)handed;
+	f->records = records;
 	f->offset = offset;
 	f->fetched = fetched;
 	f->released = released;
 	f->m.populated = m.populated;
 	if (walking.shrank) {
 		dsm_err_set(err, "%s: shrank while being read at packet %llu", display_name(f->path),
-			    (unsigned long long)f->packets + 1);
+			    (unsigned long long)f->records + 1);
 		return -1;
 	}
 	if (!more)
@@ -328,6 +336,9 @@ static int dispatch_libpcap(struct file_source *f, packet_fn fn, void *ctx, stru
 	while (handed < BATCHES_PER_DISPATCH * BATCH && (rc = pcap_next_ex(f->p, &header, &data)) == 1) {
 		struct packet pkt;
 
+		f->records++;
+		if (f->filtering && !pcap_offline_filter(&f->filter, header, data))
+			continue;
 		packet_from_pcap(&pkt, header, data, f->link);
 		f->packets++;
 		handed++;
@@ -338,7 +349,7 @@ static int dispatch_libpcap(struct file_source *f, packet_fn fn, void *ctx, stru
 	f->phase = PHASE_END;
 	if (rc != PCAP_ERROR_BREAK) {
 		dsm_err_set(err, "%s: packet %llu: %s", display_name(f->path),
-			    (unsigned long long)f->packets + 1, pcap_geterr(f->p));
+			    (unsigned long long)f->records + 1, pcap_geterr(f->p));
 		return -1;
 	}
 	return handed ? handed : CAPTURE_END;
@@ -376,6 +387,13 @@ static struct capture_source *file_open(const struct capture_options *o, struct 
 		return NULL;
 	}
 	f->link = pcap_datalink(f->p);
+	if (o->filter && pcap_compile(f->p, &f->filter, o->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		dsm_err_set(err, "%s: filter '%s': %s", display_name(o->path), o->filter, pcap_geterr(f->p));
+		pcap_close(f->p);
+		free(f);
+		return NULL;
+	}
+	f->filtering = o->filter != NULL;
 	f->phase = o->in_place && map_file(f->p, f->link, &f->m) == 0 ? PHASE_MAPPED : PHASE_LIBPCAP;
 	f->offset = FILE_HEADER_LEN;
 	return &f->base;
@@ -407,6 +425,8 @@ static void file_close(struct capture_source *src)
 		return;
 	if (f->m.base)
 		munmap((void *)f->m.base, f->m.size);
+	if (f->filtering)
+		pcap_freecode(&f->filter);
 	pcap_close(f->p);
 	free(f);
 }
@@ -423,15 +443,33 @@ const struct capture_ops capture_file_ops = {
 
 /* ---- a whole file in one call ---- */
 
+static int read_whole_file(const struct capture_options *o, packet_fn fn, void *ctx,
+			   struct capture_file_result *result, struct dsm_err *err);
+
 int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
 			   struct capture_file_result *result, struct dsm_err *err)
 {
 	struct capture_options o = { .path = path, .in_place = in_place };
+
+	return read_whole_file(&o, fn, ctx, result, err);
+}
+
+int capture_read_file_filtered(const char *path, const char *filter, packet_fn fn, void *ctx,
+			       struct capture_file_result *result, struct dsm_err *err)
+{
+	struct capture_options o = { .path = path, .in_place = 1, .filter = filter };
+
+	return read_whole_file(&o, fn, ctx, result, err);
+}
+
+static int read_whole_file(const struct capture_options *o, packet_fn fn, void *ctx,
+			   struct capture_file_result *result, struct dsm_err *err)
+{
 	struct capture_source *src;
 	int rc;
 
 	memset(result, 0, sizeof(*result));
-	src = capture_file_ops.open(&o, err);
+	src = capture_file_ops.open(o, err);
 	if (!src)
 		return -1;
 	result->link = ((struct file_source *)src)->link;

@@ -3,6 +3,7 @@
  * services and ports saw nothing. Reads capture files as `read` does, with
  * every flow folded into the audit as it ends. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_engine.h"
@@ -11,7 +12,7 @@
 #define MAX_LOCAL 64
 
 static const char usage[] =
-	"Usage: dsmflow audit [--nas ADDR] [OPTIONS] FILE...\n"
+	"Usage: dsmflow audit [--nas ADDR] [OPTIONS] FILE... [BPF FILTER...]\n"
 	"\n"
 	"Reads pcap or pcapng files (- for standard input) as `dsmflow read` does and\n"
 	"reports, per NAS: the services it serves (with their clients, the top ones\n"
@@ -19,7 +20,8 @@ static const char usage[] =
 	"to, the ports it serves that no catalogue entry names, the catalogued\n"
 	"services nobody used (and those that may be in use as a candidate of a\n"
 	"group), and the catalogued ports that nothing in use needs. What was not\n"
-	"seen over a short window may still be used.\n"
+	"seen over a short window may still be used. A trailing BPF filter keeps\n"
+	"only the packets it passes, as with `dsmflow read`.\n"
 	"\n"
 	"  -f, --format FORMAT   table (default: one screen per NAS, then details),\n"
 	"                        json, markdown, or html (one self-contained page:\n"
@@ -50,6 +52,8 @@ enum { OPT_LOCAL = OPT_ENGINE_FIRST_FREE, OPT_FIREWALL, OPT_AGGREGATE };
 
 struct audit_cli {
 	struct engine_options engine;
+	int files;		/* of the trailing arguments, the capture files */
+	char *filter;		/* the rest: a BPF filter, or NULL */
 	enum audit_format format;
 	struct cidr local[MAX_LOCAL];
 	size_t local_count;
@@ -150,10 +154,14 @@ static int parse_audit(int argc, char **argv, struct audit_cli *c, struct cli_co
 	}
 	if (optind >= argc)
 		return cli_usage_error("audit", "no capture file given (use - for standard input)");
-	for (int i = optind; !c->engine.nas_count && i < argc; i++)
+	c->files = cli_split_files(argc - optind, argv + optind);
+	if (c->files == 0)
+		return cli_usage_error("audit", "'%s' is not a capture file", argv[optind]);
+	for (int i = optind; !c->engine.nas_count && i < optind + c->files; i++)
 		if (strcmp(argv[i], "-") == 0)
 			return cli_usage_error("audit", "without --nas the files are read twice (to find the "
 							"NAS, then to audit it): give --nas to read standard input");
+	c->filter = cli_join_words(argc - optind - c->files, argv + optind + c->files);
 	return 0;
 }
 
@@ -174,7 +182,7 @@ static int find_nas(struct audit_cli *c, char **paths, int count, const struct c
 	quiet.ports_only = c->engine.ports_only;
 	quiet.audit = finder;
 	if (finder && engine_run_open("audit", &quiet, cat, idx, api, &run) == 0) {
-		failed = engine_run_read_files(&run, paths, count);
+		failed = engine_run_read_files(&run, paths, count, c->filter);
 		engine_settle(run.engine);
 		engine_flush(run.engine);
 		engine_run_close(&run);
@@ -202,7 +210,7 @@ static int run_audit(struct audit_cli *c, char **paths, int count, const struct 
 
 	if (engine_run_open("audit", &c->engine, cat, idx, api, &run))
 		return EXIT_NO_MATCH;
-	failed = engine_run_read_files(&run, paths, count);
+	failed = engine_run_read_files(&run, paths, count, c->filter);
 	engine_settle(run.engine);
 	engine_flush(run.engine);
 	if (engine_alloc_failures(run.engine)) {
@@ -233,9 +241,11 @@ int cli_audit(int argc, char **argv, struct cli_common *common)
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
 	searched = c.engine.nas_count == 0;
-	if (cli_load(common, &cat, &idx, &api))
+	if (cli_load(common, &cat, &idx, &api)) {
+		free(c.filter);
 		return EXIT_USAGE;
-	if (!c.engine.nas_count && find_nas(&c, argv + optind, argc - optind, cat, idx, api, found_by)) {
+	}
+	if (!c.engine.nas_count && find_nas(&c, argv + optind, c.files, cat, idx, api, found_by)) {
 		rc = EXIT_NO_MATCH;
 		goto out;
 	}
@@ -246,9 +256,10 @@ int cli_audit(int argc, char **argv, struct cli_common *common)
 		fprintf(stderr, "dsmflow audit: out of memory\n");
 		rc = EXIT_NO_MATCH;
 	} else {
-		rc = run_audit(&c, argv + optind, argc - optind, cat, idx, api);
+		rc = run_audit(&c, argv + optind, c.files, cat, idx, api);
 	}
 out:
+	free(c.filter);
 	audit_free(c.engine.audit);
 	webapi_free(api);
 	port_index_free(idx);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dsmflow/decimal.h"
 #include "cli_engine.h"
@@ -122,12 +123,59 @@ fail:
 	return -1;
 }
 
+/* The trailing words, joined as tcpdump joins them, or NULL. */
+char *cli_join_words(int argc, char **argv)
+{
+	size_t len = 1;
+	char *filter;
+
+	if (argc <= 0)
+		return NULL;
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	filter = calloc(1, len);
+	for (size_t i = 0, at = 0; filter && i < (size_t)argc; i++) {
+		size_t n = strlen(argv[i]);
+
+		memcpy(filter + at, argv[i], n);
+		at += n;
+		if (i + 1 < (size_t)argc)
+			filter[at++] = ' ';
+	}
+	return filter;
+}
+
+/* Whether word names a capture file rather than starting a filter: "-",
+ * an existing file, a path, or a capture's name even when it is missing
+ * (which then fails as a file, with its own message). */
+static int names_a_file(const char *word)
+{
+	static const char *const endings[] = { ".pcap", ".pcapng", ".cap", ".gz", ".zst" };
+	size_t n = strlen(word);
+
+	if (strcmp(word, "-") == 0 || strchr(word, '/') || access(word, F_OK) == 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++)
+		if (n > strlen(endings[i]) && strcmp(word + n - strlen(endings[i]), endings[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int cli_split_files(int argc, char **argv)
+{
+	int files = 0;
+
+	while (files < argc && names_a_file(argv[files]))
+		files++;
+	return files;
+}
+
 static void feed(void *ctx, const struct packet *pkts, size_t count)
 {
 	engine_packets(ctx, pkts, count);
 }
 
-int engine_run_read_files(struct engine_run *run, char **paths, int count)
+int engine_run_read_files(struct engine_run *run, char **paths, int count, const char *filter)
 {
 	int failed = 0;
 
@@ -135,7 +183,7 @@ int engine_run_read_files(struct engine_run *run, char **paths, int count)
 		struct capture_file_result result;
 		struct dsm_err err;
 
-		if (capture_read_file(paths[i], feed, run->engine, &result, &err)) {
+		if (capture_read_file_filtered(paths[i], filter, feed, run->engine, &result, &err)) {
 			fprintf(stderr, "dsmflow %s: %s\n", run->cmd, err.msg);
 			failed++;
 		}

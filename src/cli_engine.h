@@ -101,10 +101,19 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 		    const struct port_index *idx, const struct webapi_table *api,
 		    struct engine_run *run);
 
-/* Reads the capture files into the engine, one stream in the order given;
- * a file that cannot be read (or ends mid-packet) is said with its name and
- * packet number, the others are still read. Returns how many failed. */
-int engine_run_read_files(struct engine_run *run, char **paths, int count);
+/* Reads the capture files into the engine, one stream in the order given,
+ * only the packets filter passes (NULL: all); a file that cannot be read
+ * (or ends mid-packet) is said with its name and packet number, the others
+ * are still read. Returns how many failed. */
+int engine_run_read_files(struct engine_run *run, char **paths, int count, const char *filter);
+
+/* The trailing words, joined as tcpdump joins them (a BPF filter), or NULL;
+ * malloc'ed. */
+char *cli_join_words(int argc, char **argv);
+/* How many of the arguments are capture files: those up to the first that
+ * is not "-", an existing file, a path or a capture's name (*.pcap,
+ * *.pcapng, *.cap): that one starts a BPF filter. */
+int cli_split_files(int argc, char **argv);
 
 /* Writes the report of what the engine counted so far, in format, to out
  * (named out_name in messages). capture may be NULL (offline). Returns -1,

@@ -62,28 +62,6 @@ static int live_option(struct live_cli *c, int opt, const char *arg)
 	return rc >= 0 ? rc : engine_option("live", &c->engine, opt, arg);
 }
 
-/* The trailing words, joined as tcpdump joins them, or NULL. */
-static char *join_filter(int argc, char **argv)
-{
-	size_t len = 1;
-	char *filter;
-
-	if (argc <= 0)
-		return NULL;
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	filter = calloc(1, len);
-	for (size_t i = 0, at = 0; filter && i < (size_t)argc; i++) {
-		size_t n = strlen(argv[i]);
-
-		memcpy(filter + at, argv[i], n);
-		at += n;
-		if (i + 1 < (size_t)argc)
-			filter[at++] = ' ';
-	}
-	return filter;
-}
-
 static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_common *common)
 {
 	static const struct option options[] = {
@@ -120,7 +98,7 @@ static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_comm
 		return cli_usage_error("live", "no interface: give -i IFACE");
 	if ((rc = sensor_options_check("live", &c->sensor)))
 		return rc;
-	c->filter = join_filter(argc - optind, argv + optind);
+	c->filter = cli_join_words(argc - optind, argv + optind);
 	c->capture.live.filter = c->filter;
 	return 0;
 }

@@ -4,16 +4,20 @@
  * (or ends mid-packet) is reported with its name and packet number, the
  * others are still read, and the report covers everything read. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_engine.h"
 
 static const char usage[] =
-	"Usage: dsmflow read [OPTIONS] FILE...\n"
+	"Usage: dsmflow read [OPTIONS] FILE... [BPF FILTER...]\n"
 	"\n"
 	"Reads pcap or pcapng files (- for standard input) as one stream, attributes\n"
 	"every flow to the DSM service it belongs to, and prints per-service counters.\n"
-	"Bytes are wire lengths, as tshark's frame.len.\n"
+	"Bytes are wire lengths, as tshark's frame.len. A trailing BPF filter (as\n"
+	"tcpdump's: `dsmflow read x.pcap host 192.168.1.10`) keeps only the packets\n"
+	"it passes; the first word that is not \"-\", a file, a path or *.pcap,\n"
+	"*.pcapng or *.cap starts it.\n"
 	"\n"
 	CLI_ENGINE_HELP
 	CLI_COMMON_HELP
@@ -56,15 +60,22 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 	struct catalog *cat;
 	struct port_index *idx;
 	struct webapi_table *api;
-	int failed, rc = parse_read_options(argc, argv, &o, common);
+	int failed, files, rc = parse_read_options(argc, argv, &o, common);
+	char *filter;
 
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (cli_load(common, &cat, &idx, &api))
+	files = cli_split_files(argc - optind, argv + optind);
+	if (files == 0)
+		return cli_usage_error("read", "'%s' is not a capture file", argv[optind]);
+	filter = cli_join_words(argc - optind - files, argv + optind + files);
+	if (cli_load(common, &cat, &idx, &api)) {
+		free(filter);
 		return EXIT_USAGE;
+	}
 	rc = EXIT_NO_MATCH;
 	if (engine_run_open("read", &o, cat, idx, api, &run) == 0) {
-		failed = engine_run_read_files(&run, argv + optind, argc - optind);
+		failed = engine_run_read_files(&run, argv + optind, files, filter);
 		engine_settle(run.engine);	/* the input ended: no more payload to wait for */
 		if (engine_alloc_failures(run.engine)) {
 			fprintf(stderr, "dsmflow read: out of memory: %llu packets could not be given a "
@@ -81,5 +92,6 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 	webapi_free(api);
 	port_index_free(idx);
 	catalog_free(cat);
+	free(filter);
 	return rc;
 }

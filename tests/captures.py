@@ -231,6 +231,7 @@ def test_samples(args):
     check_audit(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5")
     check_audit_finds_the_nas(args, office, "192.168.10.5", "synology-assistant")
     check_audit_page(args, office, "192.168.10.5")
+    check_bpf_filter(args, office)
     check_audit_finds_the_nas(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5", "dsm-web-api")
 
     everything = sorted(glob.glob(os.path.join(pcaps, "*.pcap")))
@@ -266,6 +267,23 @@ EVIDENCE_FLOWS = {
     42006: (None, "port", {"attribution": "group", "evidence_seen": "dns:microsoft.com.evil.example"}),
     42007: (None, "port", {"attribution": "group", "remote_access": True, "server_name": "alice-nas.synology.me"}),
 }
+
+
+def check_bpf_filter(args, path):
+    """A trailing BPF filter keeps the packets it passes, as tcpdump's: the
+    totals equal tshark's for the same expression as a capture filter."""
+    name = os.path.basename(path)
+    for expression in (["host", "192.168.10.22"], ["tcp", "port", "5001"], ["udp"]):
+        res = run([args.dsmflow, "read", "-f", "json", path, *expression])
+        report = json.loads(res.stdout)
+        check_invariants(report, "%s %s" % (name, " ".join(expression)))
+        want = run(["tshark", "-n", "-r", path, "-Y", "frame", "-T", "fields", "-e", "frame.len",
+                    "-2", "-R", {"host": "ip.addr==192.168.10.22", "tcp": "tcp.port==5001",
+                                 "udp": "udp"}[expression[0]]]).stdout.split()
+        equal((report["totals"]["packets"], report["totals"]["bytes"]), (len(want), sum(int(x) for x in want)),
+              "%s, filter '%s': packets and bytes = tshark's" % (name, " ".join(expression)))
+    audit = json.loads(run([args.dsmflow, "audit", "-f", "json", "--nas", "192.168.10.5", path, "port", "445"]).stdout)
+    equal([e["service"] for e in audit["nas"][0]["in_use"]], ["CIFS/SMB +1"], "audit %s port 445: SMB alone" % name)
 
 
 def check_audit_page(args, path, nas):

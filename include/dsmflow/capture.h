@@ -61,6 +61,8 @@ struct capture_options {
 	const char *path;	/* file: a pcap or pcapng file, "-" standard input */
 	int in_place;		/* file: walk a mapping of a classic pcap file (1, the
 				 * default) or read every packet through libpcap (0) */
+	const char *filter;	/* file: a BPF expression (libpcap's compiler), or NULL;
+				 * the packets it rejects are not read */
 	struct live_options live;
 	struct queue_options queue;
 };
@@ -116,6 +118,12 @@ int capture_read_file(const char *path, packet_fn fn, void *ctx,
  * from a mapping of the file (for tests that compare the two). */
 int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
 			   struct capture_file_result *result, struct dsm_err *err);
+
+/* The same, with only the packets the BPF expression filter passes (as
+ * tcpdump -r FILE EXPRESSION); err "PATH: filter 'F': message" when it does
+ * not compile. Error messages number packets in the file, rejected ones too. */
+int capture_read_file_filtered(const char *path, const char *filter, packet_fn fn, void *ctx,
+			       struct capture_file_result *result, struct dsm_err *err);
 
 /* ---- NFQUEUE messages, for the fuzz harness and tests ---- */
 
