@@ -430,6 +430,39 @@ struct audit *audit_new(const struct cidr *nas, size_t nas_count, const struct c
 	return a;
 }
 
+struct audit *audit_clone(const struct audit *a)
+{
+	struct audit *copy = audit_new(a->nas_prefixes, a->nas_prefix_count, a->local, a->local_count);
+
+	if (!copy)
+		return NULL;
+	for (size_t i = 0; i < a->nas_count; i++) {
+		copy->nas[i] = a->nas[i];
+		copy->nas[i].entries = NULL;
+		for (const struct audit_entry *e = a->nas[i].entries; e; e = e->hh.next) {
+			struct audit_entry *twin = malloc(sizeof(*twin));
+
+			if (!twin) {
+				copy->nas_count = i + 1;
+				audit_free(copy);
+				return NULL;
+			}
+			*twin = *e;
+			HASH_ADD(hh, copy->nas[i].entries, key, sizeof(twin->key), twin);
+		}
+	}
+	copy->nas_count = a->nas_count;
+	copy->detecting = a->detecting;
+	copy->flows_without_nas_slot = a->flows_without_nas_slot;
+	copy->first_us = a->first_us;
+	copy->last_us = a->last_us;
+	copy->bucket_us = a->bucket_us;
+	copy->bucket_base = a->bucket_base;
+	copy->bucket_low = a->bucket_low;
+	copy->bucket_high = a->bucket_high;
+	return copy;
+}
+
 void audit_free(struct audit *a)
 {
 	if (!a)

@@ -7,6 +7,7 @@
 
 #include "dsmflow/decimal.h"
 #include "cli_engine.h"
+#include "dsmflow/audit.h"
 #include "dsmflow/capture.h"
 #include "dsmflow/decode.h"
 
@@ -32,7 +33,8 @@ int engine_option(const char *cmd, struct engine_options *o, int opt, const char
 	switch (opt) {
 	case 'f':
 		if (report_format_parse(arg, &o->format))
-			return cli_usage_error(cmd, "unknown format '%s' (table, json, csv or prometheus)", arg);
+			return cli_usage_error(cmd, "unknown format '%s' (table, json, csv or prometheus; "
+						    "audit or audit-json with --nas in live and queue)", arg);
 		return 0;
 	case 'o':
 		o->output_path = arg;
@@ -207,6 +209,31 @@ static void write_failed(const struct engine_run *run, const char *name, const c
 		engine_count_output_error(run->engine);
 }
 
+int engine_options_check(const char *cmd, const struct engine_options *o, int sensor)
+{
+	int audit = o->format == REPORT_AUDIT || o->format == REPORT_AUDIT_JSON;
+
+	if (audit && !sensor)
+		return cli_usage_error(cmd, "--format %s: the audit of files is `dsmflow audit`",
+				       o->format == REPORT_AUDIT ? "audit" : "audit-json");
+	if (audit && !o->nas_count)
+		return cli_usage_error(cmd, "--format audit needs --nas: the audit is per NAS");
+	return 0;
+}
+
+/* The audit so far (active flows folded into a copy); -1 when memory runs out. */
+static int write_audit(const struct engine_run *run, enum report_format format, FILE *out)
+{
+	struct audit *snapshot = engine_audit_snapshot(run->engine);
+	int rc;
+
+	if (!snapshot)
+		return -1;
+	rc = audit_write(snapshot, format == REPORT_AUDIT ? AUDIT_TABLE : AUDIT_JSON, run->cat, run->idx, out);
+	audit_free(snapshot);
+	return rc;
+}
+
 int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
 		      const char *out_name, const struct capture_stats *capture)
 {
@@ -227,7 +254,8 @@ int engine_run_report(const struct engine_run *run, enum report_format format, F
 	engine_inspect_stats(run->engine, &inspect);
 	engine_dns_stats(run->engine, &dns);
 	errno = 0;
-	rc = report_write(format, &in, out);
+	rc = format == REPORT_AUDIT || format == REPORT_AUDIT_JSON ? write_audit(run, format, out)
+								   : report_write(format, &in, out);
 	if (rc) {
 		fprintf(stderr, "dsmflow %s: out of memory writing the report\n", run->cmd);
 		engine_count_output_error(run->engine);

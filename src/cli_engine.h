@@ -50,7 +50,8 @@ struct engine_options {
 #define CLI_ENGINE_SHORT_OPTIONS "f:o:"
 
 #define CLI_ENGINE_HELP                                                                        \
-	"  -f, --format FORMAT   table (default), json, csv or prometheus\n"                    \
+	"  -f, --format FORMAT   table (default), json, csv or prometheus (live and queue\n"   \
+	"                        with --nas: also audit or audit-json, the audit so far)\n" \
 	"  -o, --output FILE     write the report to FILE instead of standard output\n"         \
 	"      --flows FILE      write one JSON line per flow as it ends\n"                     \
 	"      --evidence-log FILE  write one JSON line per piece of payload evidence\n"      \
@@ -78,6 +79,10 @@ void engine_options_init(struct engine_options *o);
 /* Takes opt if it is one of CLI_ENGINE_LONG_OPTIONS: returns 0 when taken,
  * EXIT_USAGE after a usage message, -1 when opt is not an engine option. */
 int engine_option(const char *cmd, struct engine_options *o, int opt, const char *arg);
+
+/* Checks the engine options together once all are parsed (the audit
+ * formats: sensors with --nas only): EXIT_USAGE after a message, else 0. */
+int engine_options_check(const char *cmd, const struct engine_options *o, int sensor);
 
 /* Parses a non-negative decimal no larger than max. */
 int cli_parse_count(const char *text, uint64_t max, uint64_t *out);

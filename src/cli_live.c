@@ -96,7 +96,8 @@ static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_comm
 	}
 	if (!c->capture.live.interface)
 		return cli_usage_error("live", "no interface: give -i IFACE");
-	if ((rc = sensor_options_check("live", &c->sensor)))
+	if ((rc = sensor_options_check("live", &c->sensor)) ||
+	    (rc = engine_options_check("live", &c->engine, 1)))
 		return rc;
 	c->filter = cli_join_words(argc - optind, argv + optind);
 	c->capture.live.filter = c->filter;

@@ -107,6 +107,8 @@ static int parse_queue(int argc, char **argv, struct queue_cli *c, struct cli_co
 		return cli_usage_error("queue", "no queue: give --queue N");
 	if (optind < argc)
 		return cli_usage_error("queue", "unexpected argument '%s'", argv[optind]);
+	if ((rc = engine_options_check("queue", &c->engine, 1)))
+		return rc;
 	return sensor_options_check("queue", &c->sensor);
 }
 

@@ -50,7 +50,7 @@ static int parse_read_options(int argc, char **argv, struct engine_options *o,
 	}
 	if (optind >= argc)
 		return cli_usage_error("read", "no capture file given (use - for standard input)");
-	return 0;
+	return engine_options_check("read", o, 0);
 }
 
 int cli_read(int argc, char **argv, struct cli_common *common)

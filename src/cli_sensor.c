@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli_sensor.h"
+#include "dsmflow/audit.h"
 #include "dsmflow/metrics.h"
 
 #define DRAIN_DISPATCHES 16	/* at the stop: what waits is read, within bounds */
@@ -342,6 +343,7 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 		const struct cli_common *common)
 {
 	struct sensor_tables tables = { .common = common };
+	struct engine_options with_audit = *eo;
 	struct engine_run run;
 	struct dsm_err err;
 	struct capture_source *source;
@@ -349,7 +351,10 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 
 	if (cli_load(common, &tables.cat, &tables.idx, &tables.api))
 		return EXIT_USAGE;
-	if (engine_run_open(ops->name, eo, tables.cat, tables.idx, tables.api, &run) == 0) {
+	/* with --nas, the audit too: for --format audit, /audit.json and / */
+	if (eo->nas_count && !(with_audit.audit = audit_new(eo->nas, eo->nas_count, NULL, 0)))
+		fprintf(stderr, "dsmflow %s: out of memory: no audit\n", ops->name);
+	if (engine_run_open(ops->name, &with_audit, tables.cat, tables.idx, tables.api, &run) == 0) {
 		source = ops->open(capture, &err);
 		if (source)
 			rc = sensor_run(ops, source, o, &run, &tables);	/* closes it */
@@ -358,6 +363,7 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 		if (engine_run_close(&run) && rc == EXIT_OK)
 			rc = EXIT_NO_MATCH;
 	}
+	audit_free(with_audit.audit);
 	webapi_free(tables.api);
 	port_index_free(tables.idx);
 	catalog_free(tables.cat);

@@ -534,3 +534,25 @@ void engine_reload_stats(const struct engine *e, struct reload_stats *out)
 {
 	*out = e->reload;
 }
+
+/* ---- the audit mid-run ---- */
+
+static void fold_active(void *ctx, struct flow *flow)
+{
+	audit_flow(ctx, flow);
+}
+
+struct audit *engine_audit_snapshot(const struct engine *e)
+{
+	struct audit *copy;
+
+	if (!e->audit || !(copy = audit_clone(e->audit)))
+		return NULL;
+	flow_table_each(e->flows, fold_active, copy);
+	return copy;
+}
+
+int engine_audits(const struct engine *e)
+{
+	return e->audit != NULL;
+}

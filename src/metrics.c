@@ -15,6 +15,13 @@
  * drops a connection idle for IDLE_TIMEOUT_S: slow clients cannot lock the
  * endpoint up. Refused connections are counted and said at most once per
  * REFUSAL_NOTE_S.
+ *
+ * A sensor with --nas also serves its audit, /audit.json and / (the web
+ * page), the same way: a request raises `audit_requested`; the packet
+ * thread, between packets, copies the audit, folds the active flows in,
+ * formats both and publishes them; requests serve that text while it is
+ * younger than AUDIT_FRESH_MS, so building one costs the packet thread at
+ * most once a second however many ask.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -27,6 +34,7 @@
 
 #include <microhttpd.h>
 
+#include "dsmflow/audit.h"
 #include "dsmflow/decimal.h"
 #include "dsmflow/metrics.h"
 #include "dsmflow/report.h"
@@ -35,6 +43,7 @@
 #define FRESH_MS 250		/* a snapshot this young is served as it is */
 #define SNAPSHOT_EVERY_MS 50	/* while scrapes come, a snapshot this often */
 #define SCRAPED_LATELY_MS 5000	/* "while scrapes come" */
+#define AUDIT_FRESH_MS 1000	/* an audit this young is served as it is */
 #define MAX_CONNECTIONS 512u
 #define MAX_PER_ADDRESS 64u	/* a Prometheus and a few tools; not a flood from one host */
 #define IDLE_TIMEOUT_S 5u
@@ -76,6 +85,14 @@ struct metrics_server {
 	char *text;			/* the exposition of generation text_generation */
 	size_t text_len;
 	uint64_t text_generation;
+	/* the audit (a sensor with --nas): requested by /audit.json and / */
+	atomic_int audit_requested;
+	atomic_int auditing;		/* the engine has an audit: / is its page */
+	char *audit_text[2];		/* [0] JSON, [1] the web page; under lock */
+	size_t audit_len[2];
+	char *audit_pending[2];		/* formatted, not yet published (packet thread) */
+	size_t audit_pending_len[2];
+	uint64_t audit_ms, audit_generation;	/* under lock */
 };
 
 static uint64_t monotonic_ms(void)
@@ -88,12 +105,12 @@ static uint64_t monotonic_ms(void)
 
 /* ---- the packet thread's side ---- */
 
-int metrics_wanted(const struct metrics_server *m)
+/* Whether the counters' snapshot is due: asked for, or scrapes came lately
+ * and the last is SNAPSHOT_EVERY_MS old. */
+static int counters_due(const struct metrics_server *m)
 {
 	uint64_t now;
 
-	if (!m)
-		return 0;
 	if (atomic_load_explicit(&m->requested, memory_order_acquire))
 		return 1;
 	now = monotonic_ms();
@@ -101,11 +118,55 @@ int metrics_wanted(const struct metrics_server *m)
 	       now - atomic_load(&m->snapshot_ms) >= SNAPSHOT_EVERY_MS;
 }
 
+int metrics_wanted(const struct metrics_server *m)
+{
+	return m && (atomic_load_explicit(&m->audit_requested, memory_order_acquire) || counters_due(m));
+}
+
+/* The audit as JSON and as the web page, formatted here (the packet
+ * thread) and published when the lock is free: a scrape holding it is
+ * never waited for, the texts wait in audit_pending for the next try. */
+static void publish_audit(struct metrics_server *m, const struct engine *e)
+{
+	if (!m->audit_pending[0] && !m->audit_pending[1]) {
+		struct audit *snapshot = engine_audit_snapshot(e);
+
+		for (int i = 0; snapshot && i < 2; i++) {
+			FILE *out = open_memstream(&m->audit_pending[i], &m->audit_pending_len[i]);
+
+			if (out) {
+				audit_write(snapshot, i ? AUDIT_HTML : AUDIT_JSON, m->cat, m->idx, out);
+				fclose(out);
+			}
+		}
+		audit_free(snapshot);
+	}
+	if (pthread_mutex_trylock(&m->lock) != 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		free(m->audit_text[i]);
+		m->audit_text[i] = m->audit_pending[i];
+		m->audit_len[i] = m->audit_pending_len[i];
+		m->audit_pending[i] = NULL;
+	}
+	m->audit_ms = monotonic_ms();
+	m->audit_generation++;
+	atomic_store_explicit(&m->audit_requested, 0, memory_order_release);
+	pthread_cond_broadcast(&m->published);
+	pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_poll(struct metrics_server *m, const struct engine *e,
 		  const struct capture_stats *capture)
 {
 	if (!metrics_wanted(m))
 		return;
+	if (!atomic_load(&m->auditing) && engine_audits(e))
+		atomic_store(&m->auditing, 1);
+	if (atomic_load_explicit(&m->audit_requested, memory_order_acquire))
+		publish_audit(m, e);
+	if (!counters_due(m))
+		return;	/* only the audit was asked for */
 	if (pthread_mutex_trylock(&m->lock) != 0)
 		return;	/* a scrape is formatting the last copy: next time */
 	counters_copy(m->snapshot, engine_counters(e));
@@ -198,6 +259,38 @@ static char *format_metrics(struct metrics_server *m, size_t *len)
 	return copy;
 }
 
+/* A copy of the audit text (0: JSON, 1: the page) younger than
+ * AUDIT_FRESH_MS, asking the packet thread for one when there is none;
+ * NULL if none came within SCRAPE_WAIT_MS. */
+static char *format_audit(struct metrics_server *m, int page, size_t *len)
+{
+	struct timespec deadline;
+	char *copy = NULL;
+	uint64_t before;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SCRAPE_WAIT_MS / 1000;
+	deadline.tv_nsec += (SCRAPE_WAIT_MS % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->lock);
+	before = m->audit_generation;
+	if (!m->audit_text[page] || monotonic_ms() - m->audit_ms > AUDIT_FRESH_MS) {
+		atomic_store_explicit(&m->audit_requested, 1, memory_order_release);
+		while (m->audit_generation == before)
+			if (pthread_cond_timedwait(&m->published, &m->lock, &deadline) != 0)
+				break;
+	}
+	if (m->audit_text[page] && (copy = malloc(m->audit_len[page] + 1))) {
+		memcpy(copy, m->audit_text[page], m->audit_len[page]);
+		*len = m->audit_len[page];
+	}
+	pthread_mutex_unlock(&m->lock);
+	return copy;
+}
+
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
 			       void *body, size_t len, enum MHD_ResponseMemoryMode mode)
 {
@@ -234,6 +327,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return respond_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	if (strcmp(url, "/healthz") == 0)
 		return respond_text(conn, MHD_HTTP_OK, "ok\n");
+	if ((strcmp(url, "/") == 0 || strcmp(url, "/audit.json") == 0) && atomic_load(&m->auditing)) {
+		int page = strcmp(url, "/") == 0;
+
+		if (!(text = format_audit(m, page, &len)))
+			return respond_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "no audit yet\n");
+		return respond(conn, MHD_HTTP_OK, page ? "text/html; charset=utf-8" : "application/json",
+			       text, len, MHD_RESPMEM_MUST_FREE);
+	}
+	if (strcmp(url, "/audit.json") == 0)
+		return respond_text(conn, MHD_HTTP_NOT_FOUND, "no audit: start the sensor with --nas\n");
 	if (strcmp(url, "/") == 0)
 		return respond(conn, MHD_HTTP_OK, "text/html; charset=utf-8", (void *)index_page,
 			       sizeof(index_page) - 1, MHD_RESPMEM_PERSISTENT);
@@ -525,6 +628,10 @@ void metrics_stop(struct metrics_server *m)
 		MHD_stop_daemon(m->daemon);
 	counters_free(m->snapshot);
 	free(m->text);
+	for (int i = 0; i < 2; i++) {
+		free(m->audit_text[i]);
+		free(m->audit_pending[i]);
+	}
 	pthread_cond_destroy(&m->published);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

@@ -44,9 +44,10 @@ struct report_data {
 
 int report_format_parse(const char *name, enum report_format *out)
 {
-	static const char *const names[] = { "table", "json", "csv", "prometheus", "summary" };
+	static const char *const names[] = { "table", "json", "csv", "prometheus", "summary", "audit",
+					      "audit-json" };
 
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 7; i++) {
 		if (strcmp(name, names[i]) == 0) {
 			*out = (enum report_format)i;
 			return 0;
@@ -808,6 +809,7 @@ int report_write(enum report_format format, const struct report_input *in, FILE 
 	case REPORT_JSON: write_json(&data, out); break;
 	case REPORT_CSV: write_csv(&data, out); break;
 	case REPORT_PROMETHEUS: write_prometheus(&data, out); break;
+	default: release(&data); return -1;	/* an audit format: audit_write's */
 	}
 	release(&data);
 	return 0;

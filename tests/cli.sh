@@ -44,6 +44,8 @@ expect 2 "give one port" -- lookup tcp/80-90
 expect 0 'Usage: dsmflow audit' -- audit --help
 expect 1 "filter 'host nonsense': unknown host" -- read "$(dirname "$0")/../pcaps/dsm-office.pcap" host nonsense
 expect 1 'nope.pcap: No such file' -- read nope.pcap
+expect 2 'the audit of files is `dsmflow audit`' -- read -f audit "$(dirname "$0")/../pcaps/dsm-office.pcap"
+expect 2 '--format audit needs --nas' -- live -i lo -f audit-json
 expect 2 'give --nas to read standard input' -- audit -
 expect 2 "'yaml' is not table, json, markdown or html" -- audit --nas 192.168.10.5 -f yaml "$(dirname "$0")/../pcaps/dsm-office.pcap"
 expect 2 "no capture file given" -- audit --nas 192.168.10.5

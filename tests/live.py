@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import re
 import signal
 import socket
@@ -612,6 +613,28 @@ def metric(values, name, service_name=None):
     return total
 
 
+def check_live_audit(hosts, base):
+    """A sensor with --nas serves its audit: /audit.json (the active flows
+    folded in) and / (the page), which headless Chromium renders inside the
+    NAS's namespace, with no other network."""
+    audit = json.loads(http_get(NAS, base + "/audit.json"))
+    equal([n["address"] for n in audit["nas"]], [NAS_C1], "live audit: the NAS given with --nas")
+    served = {e["service"]: e for e in audit["nas"][0]["in_use"]}
+    check("Telnet" in served and "MySQL" in served, "live audit: the services served: %r" % sorted(served))
+    check(all(e["top_clients"][0]["address"] == C1_ADDR for e in served.values()),
+          "live audit: by the one client")
+    chromium = shutil.which("chromium")
+    if not chromium:
+        print("SKIP: no chromium for the live page")
+        return
+    profile = os.path.join(hosts.tmp, "chromium")
+    res = sh(chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + profile,
+             "--dump-dom", base + "/", ns=NAS, check_rc=False, timeout=120)
+    dom = res.stdout
+    check('data-address="%s"' % NAS_C1 in dom and "sortable ready" in dom and ">Telnet<" in dom,
+          "live audit: the page renders with its sections and sorting (%d bytes)" % len(dom))
+
+
 def test_reload(args):
     """A sensor's SIGHUP puts an edited catalogue in force keeping every
     counter; a bad one is refused with its FILE:LINE and the old one stays."""
@@ -633,6 +656,7 @@ def test_reload(args):
                                 "MySQL") >= 4, 10, "MySQL's packets in /metrics")
         before = parse_metrics(http_get(NAS, url))
         equal(metric(before, "dsmflow_reloads_total"), 0, "reload: none yet")
+        check_live_audit(hosts, "http://127.0.0.1:9301")
 
         with open(path, "w") as f:
             f.write(edited_catalog(original))
@@ -673,6 +697,18 @@ def test_reload(args):
         check(unclassified(report, "tcp", 23)["packets"] >= 2, "reload: tcp/23 is unclassified now")
         check(service(report, "Telnet")["packets"] >= 4, "reload: Telnet's row is in the final report")
         check(service(report, "My App")["packets"] >= 4, "reload: the added service is in the final report")
+
+        # the audit as a sensor's report, at exit
+        audit_sensor = hosts.start(args.dsmflow, "live", "-i", "nas-c1", "--nas", NAS_C1, "-f", "audit-json",
+                                   "--duration", "3", "tcp", ns=NAS, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        connect_to([3306, 3306])
+        out, err = audit_sensor.communicate(timeout=30)
+        equal(audit_sensor.returncode, 0, "live -f audit-json: exit status: " + err[-200:])
+        final_audit = json.loads(out)
+        check(any(e["service"] == "MySQL" and e["flows"] == 2 for e in final_audit["nas"][0]["in_use"]),
+              "live -f audit-json: the audit at exit has the two MySQL flows")
 
 
 # ---- the firewall proposal, loaded for real ----

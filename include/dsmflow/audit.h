@@ -35,6 +35,9 @@ struct audit;
 struct audit *audit_new(const struct cidr *nas, size_t nas_count, const struct cidr *local,
 			size_t local_count);
 void audit_free(struct audit *a);
+/* A copy to fold the active flows into for a report mid-run; NULL when
+ * memory runs out. */
+struct audit *audit_clone(const struct audit *a);
 
 /* The NAS an audit made without --nas found: fills out[0..max) with their
  * addresses and detected_by with how (the audit_state.h AUDIT_BY_* bits);

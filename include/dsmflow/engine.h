@@ -82,6 +82,13 @@ uint64_t engine_output_errors(const struct engine *e);
 /* Evidence values the flow log lost because their store was full. */
 uint64_t engine_evidence_dropped(const struct engine *e);
 
+/* The audit so far: a copy of the audit with the active flows folded in
+ * (pending ones are not); the caller frees it. NULL without an audit or
+ * memory. */
+struct audit *engine_audit_snapshot(const struct engine *e);
+/* Whether the engine feeds an audit. */
+int engine_audits(const struct engine *e);
+
 /* ---- reloading the tables (a sensor's SIGHUP) ---- */
 
 struct reload_stats {

@@ -22,6 +22,8 @@
 enum report_format {
 	REPORT_TABLE, REPORT_JSON, REPORT_CSV, REPORT_PROMETHEUS,
 	REPORT_SUMMARY,	/* the table cut to one screen, for --interval */
+	REPORT_AUDIT,		/* a sensor's audit (audit.h), as a table */
+	REPORT_AUDIT_JSON,	/* ... as JSON */
 };
 
 struct report_input {
@@ -39,10 +41,12 @@ struct report_input {
 	const struct reload_stats *reload;	/* sensors; NULL: not reported */
 };
 
-/* "table", "json", "csv", "prometheus" or "summary"; -1 when unknown. */
+/* "table", "json", "csv", "prometheus", "summary", "audit" or
+ * "audit-json"; -1 when unknown. */
 int report_format_parse(const char *name, enum report_format *out);
 
-/* Writes the report; -1 when memory runs out (nothing useful was written). */
+/* Writes the report; -1 when memory runs out (nothing useful was written).
+ * The audit formats are not the counters': audit_write writes them. */
 int report_write(enum report_format format, const struct report_input *in, FILE *out);
 
 /* The stable, readable name of a group of candidate services: its lead
