@@ -3,11 +3,11 @@
  * its clients (exact up to AUDIT_EXACT_CLIENTS, then a HyperLogLog
  * estimate), its top clients by bytes (space-saving), and its external
  * ones. Fed whole flows, off the packet path; see audit.h. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit_state.h"
+#include "dsmflow/hll.h"
 
 /* ---- addresses ---- */
 
@@ -27,24 +27,7 @@ static int same_addr(const struct audit_addr *x, const struct audit_addr *y)
 /* Multicast and broadcast addresses are never clients. */
 static int is_group_address(const struct audit_addr *a)
 {
-	if (a->family == 4)
-		return a->addr[0] >= 224 ||
-		       (a->addr[0] == 255 && a->addr[1] == 255 && a->addr[2] == 255 && a->addr[3] == 255);
-	return a->addr[0] == 0xff;
-}
-
-/* The ranges no one outside reaches by: RFC 1918, RFC 6598, link-local,
- * loopback; IPv6 unique-local, link-local, loopback. */
-static int is_local_range(const struct audit_addr *a)
-{
-	static const uint8_t loopback6[16] = { [15] = 1 };
-	const uint8_t *b = a->addr;
-
-	if (a->family == 4)
-		return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
-		       (b[0] == 100 && (b[1] & 0xc0) == 64) || (b[0] == 169 && b[1] == 254) || b[0] == 127;
-	return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
-	       memcmp(b, loopback6, 16) == 0;
+	return addr_is_group(a->family, a->addr);
 }
 
 /* Whether a is in the /64 of one of the NAS's own IPv6 addresses: a global
@@ -61,48 +44,14 @@ int audit_is_external(const struct audit *a, const struct audit_addr *addr)
 {
 	if (a->local_count)
 		return !cidr_match_any(a->local, a->local_count, addr->family, addr->addr);
-	return !is_local_range(addr) && !on_a_nas_link(a, addr);
+	return !addr_is_local_range(addr->family, addr->addr) && !on_a_nas_link(a, addr);
 }
 
 /* ---- distinct clients: exact, then HyperLogLog ---- */
 
 static uint64_t addr_hash(const struct audit_addr *a)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ a->family;
-
-	for (size_t i = 0; i < sizeof(a->addr); i++)
-		h = (h ^ a->addr[i]) * 0x100000001b3ull;
-	h ^= h >> 33;	/* splitmix's finaliser: FNV's high bits are weak */
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 33);
-}
-
-static void hll_add(uint8_t *registers, const struct audit_addr *a)
-{
-	uint64_t h = addr_hash(a), rest = h << 8;
-	uint8_t rank = rest ? (uint8_t)(__builtin_clzll(rest) + 1) : 57;
-	size_t index = (size_t)(h >> 56);
-
-	if (registers[index] < rank)
-		registers[index] = rank;
-}
-
-static double hll_estimate(const uint8_t *registers)
-{
-	const double m = AUDIT_HLL_REGISTERS, alpha = 0.7213 / (1.0 + 1.079 / m);
-	double sum = 0, estimate;
-	int zeros = 0;
-
-	for (size_t i = 0; i < AUDIT_HLL_REGISTERS; i++) {
-		sum += ldexp(1.0, -registers[i]);
-		zeros += registers[i] == 0;
-	}
-	estimate = alpha * m * m / sum;
-	if (estimate <= 2.5 * m && zeros)	/* small range: linear counting */
-		estimate = m * log(m / zeros);
-	return estimate;
+	return hll_hash(a, sizeof(*a));
 }
 
 static void count_client(struct audit_entry *e, const struct audit_addr *a)
@@ -117,16 +66,16 @@ static void count_client(struct audit_entry *e, const struct audit_addr *a)
 		}
 		e->estimated = 1;	/* the exact list goes into the estimate */
 		for (uint32_t i = 0; i < e->exact_count; i++)
-			hll_add(e->hll, &e->exact[i]);
+			hll_add(e->hll, addr_hash(&e->exact[i]));
 	}
-	hll_add(e->hll, a);
+	hll_add(e->hll, addr_hash(a));
 }
 
 uint64_t audit_clients(const struct audit_entry *e)
 {
 	if (!e->estimated)
 		return e->exact_count;
-	return (uint64_t)llround(hll_estimate(e->hll));
+	return hll_estimate(e->hll);
 }
 
 /* ---- top clients: space-saving, weighted by bytes ---- */

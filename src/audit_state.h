@@ -6,10 +6,10 @@
 #include <uthash.h>
 
 #include "dsmflow/audit.h"
+#include "dsmflow/hll.h"
 
 #define AUDIT_PORTS 8			/* server ports listed per entry */
 #define AUDIT_BUCKETS 32		/* bytes over time, per entry: the window in 32 */
-#define AUDIT_HLL_REGISTERS 256		/* the estimate's registers: about 6.5% error */
 
 struct audit_addr {
 	uint8_t family;			/* 4 or 6 */
@@ -47,7 +47,7 @@ struct audit_entry {
 	uint8_t estimated;			/* clients beyond the exact list: hll counts */
 	uint32_t exact_count;
 	struct audit_addr exact[AUDIT_EXACT_CLIENTS];
-	uint8_t hll[AUDIT_HLL_REGISTERS];
+	uint8_t hll[HLL_REGISTERS];
 	struct audit_heavy top[2 * AUDIT_TOP];	/* twice what is listed: the tail is noise */
 	uint64_t external_flows;
 	struct audit_heavy external[2 * AUDIT_TOP];

@@ -246,12 +246,32 @@ struct file_source {
 	int link;
 	enum file_phase phase;
 	uint64_t packets;	/* handed over so far */
-	uint64_t records;	/* read so far, the filter's rejects too: error messages' numbers */
+	uint64_t rejected;	/* read and rejected by the filter (messages number records:
+				 * packets + rejected) */
 	struct bpf_program filter;
 	int filtering;
 	struct mapped m;	/* PHASE_MAPPED: the mapping and the walk's place */
 	size_t offset, fetched, released;
 };
+
+/* Keeps the packets of batch[0..n) the filter passes, in order; counts the
+ * others. Returns how many are kept. (Filtering a whole batch keeps the
+ * walk's loop as short as without a filter.) */
+static size_t keep_passing(const struct bpf_program *filter, struct packet *batch, size_t n,
+			   uint64_t *rejected)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct pcap_pkthdr h = { .caplen = batch[i].caplen, .len = batch[i].wire_len };
+
+		if (pcap_offline_filter(filter, &h, batch[i].data))
+			batch[kept++] = batch[i];
+		else
+			(*rejected)++;
+	}
+	return kept;
+}
 
 /* Unmaps the file and positions libpcap at the record the walk stopped at. */
 static int leave_mapping(struct file_source *f, struct dsm_err *err)
@@ -261,7 +281,7 @@ static int leave_mapping(struct file_source *f, struct dsm_err *err)
 	f->phase = PHASE_LIBPCAP;
 	if (fseeko(pcap_file(f->p), (off_t)f->offset, SEEK_SET) != 0) {
 		dsm_err_set(err, "%s: packet %llu: cannot seek to offset %zu", display_name(f->path),
-			    (unsigned long long)f->records + 1, f->offset);
+			    (unsigned long long)(f->packets + f->rejected) + 1, f->offset);
 		return -1;
 	}
 	return 0;
@@ -275,7 +295,8 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 {
 	struct mapped m = f->m;		/* the walk's state in locals: fn may alias nothing */
 	size_t offset = f->offset, fetched = f->fetched, released = f->released, at = offset, n = 0;
-	uint64_t records = f->records;
+	uint64_t rejected = f->rejected;
+	const struct bpf_program *filter = f->filtering ? &f->filter : NULL;
 	int batches = 0, handed = 0, more = 1, link = f->link;
 	struct packet batch[BATCH];
 	struct pcap_pkthdr h;
@@ -290,13 +311,12 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 			break;
 		}
 		at = offset;
-		stream_ahead(&m, offset, &fetched);
-		records++;
-		if (f->filtering && !pcap_offline_filter(&f->filter, &h, data))
-			continue;
 		packet_from_pcap(&batch[n++], &h, data, link);
+		stream_ahead(&m, offset, &fetched);
 		if (n < BATCH)
 			continue;
+		if (filter)
+			n = keep_passing(filter, batch, n, &rejected);
 		handed += (int)n;
 		fn(ctx, batch, n);
 		n = 0;
@@ -304,20 +324,22 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 		release_behind(&m, offset, &released);
 		map_ahead(&m, offset);
 	}
+	if (n && filter)
+		n = keep_passing(filter, batch, n, &rejected);
 	if (n) {
 		handed += (int)n;
 		fn(ctx, batch, n);
 	}
 	unguard_walk(&old);
 	f->packets += (uint64_t)handed;
-	f->records = records;
+	f->rejected = rejected;
 	f->offset = offset;
 	f->fetched = fetched;
 	f->released = released;
 	f->m.populated = m.populated;
 	if (walking.shrank) {
 		dsm_err_set(err, "%s: shrank while being read at packet %llu", display_name(f->path),
-			    (unsigned long long)f->records + 1);
+			    (unsigned long long)(f->packets + f->rejected) + 1);
 		return -1;
 	}
 	if (!more)
@@ -336,9 +358,10 @@ static int dispatch_libpcap(struct file_source *f, packet_fn fn, void *ctx, stru
 	while (handed < BATCHES_PER_DISPATCH * BATCH && (rc = pcap_next_ex(f->p, &header, &data)) == 1) {
 		struct packet pkt;
 
-		f->records++;
-		if (f->filtering && !pcap_offline_filter(&f->filter, header, data))
+		if (f->filtering && !pcap_offline_filter(&f->filter, header, data)) {
+			f->rejected++;
 			continue;
+		}
 		packet_from_pcap(&pkt, header, data, f->link);
 		f->packets++;
 		handed++;
@@ -349,7 +372,7 @@ static int dispatch_libpcap(struct file_source *f, packet_fn fn, void *ctx, stru
 	f->phase = PHASE_END;
 	if (rc != PCAP_ERROR_BREAK) {
 		dsm_err_set(err, "%s: packet %llu: %s", display_name(f->path),
-			    (unsigned long long)f->records + 1, pcap_geterr(f->p));
+			    (unsigned long long)(f->packets + f->rejected) + 1, pcap_geterr(f->p));
 		return -1;
 	}
 	return handed ? handed : CAPTURE_END;

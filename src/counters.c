@@ -5,6 +5,7 @@
 #include <uthash.h>
 
 #include "dsmflow/counters.h"
+#include "dsmflow/hll.h"
 
 struct port_row {
 	UT_hash_handle hh;
@@ -13,6 +14,8 @@ struct port_row {
 };
 
 struct counters {
+	uint8_t *service_clients;	/* [service * HLL_REGISTERS]: distinct clients */
+	uint8_t *group_clients;		/* [set id * HLL_REGISTERS] */
 	struct counter_row *services;
 	size_t service_count;
 	struct counter_row *groups;	/* [0..max_set_id] */
@@ -30,7 +33,9 @@ struct counters *counters_new(size_t service_count, size_t max_set_id)
 		return NULL;
 	c->services = calloc(service_count + 1, sizeof(*c->services));
 	c->groups = calloc(max_set_id + 1, sizeof(*c->groups));
-	if (!c->services || !c->groups) {
+	c->service_clients = calloc(service_count + 1, HLL_REGISTERS);
+	c->group_clients = calloc(max_set_id + 1, HLL_REGISTERS);
+	if (!c->services || !c->groups || !c->service_clients || !c->group_clients) {
 		counters_free(c);
 		return NULL;
 	}
@@ -43,17 +48,28 @@ int counters_resize(struct counters *c, size_t service_count, size_t max_set_id,
 		    struct counters_moved *moved)
 {
 	struct counter_row *services, *groups;
+	uint8_t *service_clients, *group_clients;
 
 	memset(moved, 0, sizeof(*moved));
 	if (service_count < c->service_count || max_set_id < c->max_set_id)
 		return -1;	/* rows are never dropped */
 	services = calloc(service_count + 1, sizeof(*services));
 	groups = calloc(max_set_id + 1, sizeof(*groups));
-	if (!services || !groups) {
+	service_clients = calloc(service_count + 1, HLL_REGISTERS);
+	group_clients = calloc(max_set_id + 1, HLL_REGISTERS);
+	if (!services || !groups || !service_clients || !group_clients) {
 		free(services);
 		free(groups);
+		free(service_clients);
+		free(group_clients);
 		return -1;
 	}
+	memcpy(service_clients, c->service_clients, (c->service_count + 1) * HLL_REGISTERS);
+	memcpy(group_clients, c->group_clients, (c->max_set_id + 1) * HLL_REGISTERS);
+	free(c->service_clients);
+	free(c->group_clients);
+	c->service_clients = service_clients;
+	c->group_clients = group_clients;
 	memcpy(services, c->services, (c->service_count + 1) * sizeof(*services));
 	memcpy(groups, c->groups, (c->max_set_id + 1) * sizeof(*groups));
 	*moved = (struct counters_moved){ c->services, c->service_count + 1, c->groups,
@@ -97,6 +113,8 @@ void counters_free(struct counters *c)
 	}
 	free(c->services);
 	free(c->groups);
+	free(c->service_clients);
+	free(c->group_clients);
 	free(c);
 }
 
@@ -139,6 +157,8 @@ int counters_copy(struct counters *dst, const struct counters *src)
 		return -1;	/* made for other tables: a reload it was not told of */
 	memcpy(dst->services, src->services, src->service_count * sizeof(*src->services));
 	memcpy(dst->groups, src->groups, (src->max_set_id + 1) * sizeof(*src->groups));
+	memcpy(dst->service_clients, src->service_clients, (src->service_count + 1) * HLL_REGISTERS);
+	memcpy(dst->group_clients, src->group_clients, (src->max_set_id + 1) * HLL_REGISTERS);
 	dst->totals = src->totals;
 	dst->no_row = src->no_row;
 	for (p = src->ports; p; p = p->hh.next) {
@@ -150,6 +170,30 @@ int counters_copy(struct counters *dst, const struct counters *src)
 			rc = -1;
 	}
 	return rc;
+}
+
+static uint8_t *client_registers(const struct counters *c, enum flow_kind kind, uint16_t id)
+{
+	if (kind == FLOW_SERVICE && id < c->service_count)
+		return c->service_clients + (size_t)id * HLL_REGISTERS;
+	if (kind == FLOW_GROUP && id <= c->max_set_id)
+		return c->group_clients + (size_t)id * HLL_REGISTERS;
+	return NULL;
+}
+
+void counters_note_client(struct counters *c, enum flow_kind kind, uint16_t id, uint64_t hash)
+{
+	uint8_t *registers = client_registers(c, kind, id);
+
+	if (registers)
+		hll_add(registers, hash);
+}
+
+uint64_t counters_clients(const struct counters *c, enum flow_kind kind, uint16_t id)
+{
+	const uint8_t *registers = client_registers(c, kind, id);
+
+	return registers ? hll_estimate(registers) : 0;
 }
 
 struct counter_totals *counters_totals(struct counters *c)

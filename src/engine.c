@@ -22,6 +22,7 @@
 #include "dsmflow/engine.h"
 #include "dsmflow/evidence.h"
 #include "dsmflow/flowlog.h"
+#include "dsmflow/hll.h"
 #include "dsmflow/inspect.h"
 
 #define FRAG_SLOTS 4096
@@ -98,7 +99,7 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 		goto fail;
 	e->cat = cat;
 	e->idx = idx;
-	e->reload.last_success_us = wall_clock_us();
+	e->reload.last_success_us = e->reload.started_us = wall_clock_us();
 	e->flow_log = config->flow_log;
 	e->audit = config->audit;
 	e->ports_only = config->ports_only;
@@ -198,6 +199,22 @@ static int frag_recall(struct engine *e, struct decoded *d)
 
 /* ---- deciding flows ---- */
 
+/* The decided flow's client, for its service's or group's distinct
+ * clients and external flows (group addresses are never clients). */
+static void note_client(struct engine *e, const struct flow *flow, struct counter_row *row)
+{
+	const uint8_t *client = flow->key.addr[!flow->server];
+	uint8_t key[17];
+
+	if (flow->kind == FLOW_UNCLASSIFIED || addr_is_group(flow->key.family, client))
+		return;
+	key[0] = flow->key.family;
+	memcpy(key + 1, client, 16);
+	counters_note_client(e->counters, flow->kind, flow->attribution, hll_hash(key, sizeof(key)));
+	if (!addr_is_local_range(flow->key.family, client))
+		row->external_flows++;
+}
+
 /* Puts flow, decided by v, in its row: the counts it gathered while
  * pending move there whole. Returns the id of the evidence kept for the
  * flow log. */
@@ -212,6 +229,8 @@ static uint32_t decide(void *ctx, struct flow *flow, const struct verdict *v, co
 	row = counters_row(e->counters, flow->kind, flow->attribution, flow->key.ip_proto);
 	row->flows++;
 	row->decided_by[flow->decided_by]++;
+	row->last_us = flow->last_us > row->last_us ? flow->last_us : row->last_us;
+	note_client(e, flow, row);
 	for (int d = 0; d < 2; d++) {
 		row->packets[d] += flow->packets[d];
 		row->bytes[d] += flow->bytes[d];
@@ -351,6 +370,7 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 		dir = a->from == flow->server ? TO_CLIENT : TO_SERVER;
 		flow->row->packets[dir]++;
 		flow->row->bytes[dir] += wire_len;
+		flow->row->last_us = e->now_us;
 	} else {
 		t->pending_packets++;	/* moves to its row when it is decided */
 		t->pending_bytes += wire_len;

@@ -76,3 +76,21 @@ const char *addr_format(uint8_t family, const uint8_t *addr, char *buf, size_t s
 		snprintf(buf, size, "?");
 	return buf;
 }
+
+int addr_is_group(uint8_t family, const uint8_t *addr)
+{
+	if (family == 4)
+		return addr[0] >= 224 || (addr[0] == 255 && addr[1] == 255 && addr[2] == 255 && addr[3] == 255);
+	return addr[0] == 0xff;
+}
+
+int addr_is_local_range(uint8_t family, const uint8_t *b)
+{
+	static const uint8_t loopback6[16] = { [15] = 1 };
+
+	if (family == 4)
+		return b[0] == 10 || (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+		       (b[0] == 100 && (b[1] & 0xc0) == 64) || (b[0] == 169 && b[1] == 254) || b[0] == 127;
+	return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) ||
+	       memcmp(b, loopback6, 16) == 0;
+}

@@ -22,6 +22,7 @@ struct report_row {
 	const char *category;
 	int is_group;
 	const struct candidate_set *set;	/* groups only */
+	uint16_t set_id;			/* groups only */
 	uint16_t service;			/* services only */
 	const struct counter_row *counts;
 };
@@ -181,6 +182,7 @@ static void add_group_rows(struct report_data *data)
 		r->category = report_group_category(in->cat, set);
 		r->is_group = 1;
 		r->set = set;
+		r->set_id = (uint16_t)id;
 		r->counts = c;
 	}
 }
@@ -634,6 +636,39 @@ static void prom_direction_family(const struct report_data *data, FILE *out, con
 	}
 }
 
+/* When each service or group was last seen, by how many clients, and how
+ * many of its flows came from outside the local ranges. */
+static void prom_activity(const struct report_data *data, FILE *out)
+{
+	prom_family(out, "dsmflow_service_last_seen_timestamp_seconds", "gauge",
+		    "Packet time of the last packet of a DSM service or group, in seconds since the epoch.");
+	for (size_t i = 0; i < data->row_count; i++) {
+		const struct counter_row *c = data->rows[i].counts;
+
+		if (!c->last_us)
+			continue;
+		prom_service_labels(out, "dsmflow_service_last_seen_timestamp_seconds", &data->rows[i]);
+		fprintf(out, "} %llu.%06llu\n", u(c->last_us / 1000000u), u(c->last_us % 1000000u));
+	}
+	prom_family(out, "dsmflow_service_clients", "gauge",
+		    "Distinct clients of a DSM service or group since the start (a HyperLogLog estimate: "
+		    "about 6.5% error, nearly exact while small).");
+	for (size_t i = 0; i < data->row_count; i++) {
+		const struct report_row *r = &data->rows[i];
+
+		prom_service_labels(out, "dsmflow_service_clients", r);
+		fprintf(out, "} %llu\n", u(counters_clients(data->in->counters, r->is_group ? FLOW_GROUP : FLOW_SERVICE,
+							     r->is_group ? r->set_id : r->service)));
+	}
+	prom_family(out, "dsmflow_service_external_flows_total", "counter",
+		    "Flows of a DSM service or group whose client is outside the private, shared, "
+		    "link-local, loopback and unique-local ranges.");
+	for (size_t i = 0; i < data->row_count; i++) {
+		prom_service_labels(out, "dsmflow_service_external_flows_total", &data->rows[i]);
+		fprintf(out, "} %llu\n", u(data->rows[i].counts->external_flows));
+	}
+}
+
 static void prom_services(const struct report_data *data, FILE *out)
 {
 	prom_direction_family(data, out, "dsmflow_service_packets_total",
@@ -655,6 +690,7 @@ static void prom_services(const struct report_data *data, FILE *out)
 			fprintf(out, ",evidence=\"%s\"} %llu\n", service_evidence_name((uint8_t)k),
 				u(data->rows[i].counts->decided_by[k]));
 		}
+	prom_activity(data, out);
 	prom_family(out, "dsmflow_webapi_requests_seen_total", "counter",
 		    "Synology Web API requests seen per package's service, within each flow's "
 		    "inspection budget only (the first 4 KiB of client payload): not a full request count.");
@@ -755,6 +791,9 @@ static void prom_reload(const struct reload_stats *r, FILE *out)
 		    "Catalogue and Web API table reloads put in force (SIGHUP).", r->reloads);
 	prom_scalar(out, "dsmflow_reload_failures_total", "counter",
 		    "Reloads refused (a bad table): the tables in force stayed.", r->failures);
+	prom_family(out, "dsmflow_start_time_seconds", "gauge", "When the sensor started, in seconds since the epoch.");
+	fprintf(out, "dsmflow_start_time_seconds %llu.%06llu\n", u(r->started_us / 1000000u),
+		u(r->started_us % 1000000u));
 	prom_family(out, "dsmflow_last_reload_success_timestamp_seconds", "gauge",
 		    "When the tables in force were loaded: the last successful reload, or the start.");
 	fprintf(out, "dsmflow_last_reload_success_timestamp_seconds %llu.%06llu\n",

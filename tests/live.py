@@ -581,6 +581,19 @@ def check_dashboard(args, metrics):
                     check(True, "dashboard %r shows data" % panel["title"])
                 except RuntimeError:
                     check(False, "dashboard %r shows no data: %s" % (panel["title"], http_get(NAS, url)))
+    check_alerts(source, families)
+
+
+def check_alerts(source, families):
+    """contrib/alerts.yml: promtool accepts the rules and passes their unit
+    tests (a restart, a service never seen), and they use exported metrics."""
+    rules = os.path.join(source, "alerts.yml")
+    res = sh("promtool", "check", "rules", rules, check_rc=False)
+    equal(res.returncode, 0, "promtool check rules contrib/alerts.yml: " + res.stdout[-300:])
+    res = sh("promtool", "test", "rules", os.path.join(source, "alerts-test.yml"), check_rc=False)
+    equal(res.returncode, 0, "promtool test rules contrib/alerts-test.yml: " + (res.stdout + res.stderr)[-500:])
+    for word in set(re.findall(r"dsmflow_[a-z_]+", open(rules).read())):
+        check(word in families, "alerts.yml: %s is exported" % word)
 
 
 # ---- reloading the catalogue on SIGHUP ----

@@ -834,6 +834,27 @@ static void reload(struct fixture *f)
 	f->api = api;
 }
 
+/* The per-service activity the alerts use: distinct clients, flows from
+ * outside the local ranges, the last packet's time. */
+static void test_service_activity(void **state)
+{
+	struct fixture *f = fixture_new("192.168.1.10/32", 0, 0);
+	static const uint8_t outside[4] = { 203, 0, 113, 9 };
+	int telnet = catalog_find_service(f->cat, NULL, "Telnet");
+
+	(void)state;
+	handshake(f, pc, 40000, nas, 23);
+	handshake(f, pc, 40001, nas, 23);	/* the same client again */
+	handshake(f, outside, 40002, nas, 23);
+	settle(f);
+	assert_int_equal(counters_clients(engine_counters(f->engine), FLOW_SERVICE, (uint16_t)telnet), 2);
+	assert_int_equal(service_row(f, "Telnet")->external_flows, 1);
+	assert_int_equal(service_row(f, "Telnet")->last_us, f->now);
+	tcp(f, pc, 40000, nas, 23, TCP_ACK, "x");
+	assert_int_equal(service_row(f, "Telnet")->last_us, f->now);	/* every packet moves it */
+	fixture_free(f);
+}
+
 /* Growing the counters keeps every count, moves the rows the flows hold,
  * and a snapshot of the old size is refused rather than overrun. */
 static void test_counters_grow_and_rows_move(void **state)
@@ -982,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_syn_decides_the_server),
 		cmocka_unit_test(test_reload_keeps_rows_and_adds_new_ones),
 		cmocka_unit_test(test_counters_grow_and_rows_move),
+		cmocka_unit_test(test_service_activity),
 		cmocka_unit_test(test_lower_port_without_other_evidence),
 		cmocka_unit_test(test_catalogue_prefers_the_specific_entry),
 		cmocka_unit_test(test_nas_role_narrows_the_candidates),

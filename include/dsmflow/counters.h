@@ -24,6 +24,9 @@ struct counter_row {
 	uint64_t decided_by[SERVICE_EVIDENCE_KINDS];	/* flows, by what decided their service */
 	uint64_t webapi_requests;	/* Web API requests of this service's package seen
 					 * within the inspection budget (services only) */
+	uint64_t last_us;		/* packet time of its last packet (0: none) */
+	uint64_t external_flows;	/* decided flows whose client is outside the local
+					 * ranges (netaddr.h; services and groups) */
 };
 
 struct counter_totals {
@@ -79,6 +82,12 @@ int counters_copy(struct counters *dst, const struct counters *src);
 
 struct counter_totals *counters_totals(struct counters *c);
 const struct counter_totals *counters_totals_const(const struct counters *c);
+
+/* A decided flow's client, for the distinct-clients estimate of its
+ * service or group row (hash: hll_hash of its address). */
+void counters_note_client(struct counters *c, enum flow_kind kind, uint16_t id, uint64_t hash);
+/* The estimate (hll.h: about 6.5%, nearly exact while small). */
+uint64_t counters_clients(const struct counters *c, enum flow_kind kind, uint16_t id);
 
 /* Read access for reports. */
 size_t counters_service_count(const struct counters *c);

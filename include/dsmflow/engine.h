@@ -95,6 +95,7 @@ struct reload_stats {
 	uint64_t reloads;		/* tables put in force since the start */
 	uint64_t failures;		/* reloads refused: the old tables stayed */
 	uint64_t last_success_us;	/* wall clock of the last reload, or of the start */
+	uint64_t started_us;		/* wall clock of the start */
 };
 
 /* Puts cat, idx and api in force from the next packet on: cat must keep

@@ -23,4 +23,10 @@ int cidr_match_any(const struct cidr *prefixes, size_t n, uint8_t family, const 
 /* Formats addr as text into buf (at least 46 bytes). */
 const char *addr_format(uint8_t family, const uint8_t *addr, char *buf, size_t size);
 
+/* Multicast or broadcast (never a client). */
+int addr_is_group(uint8_t family, const uint8_t *addr);
+/* In the ranges no one outside reaches by: RFC 1918, RFC 6598, link-local,
+ * loopback; IPv6 unique-local, link-local, loopback. */
+int addr_is_local_range(uint8_t family, const uint8_t *addr);
+
 #endif
