@@ -231,6 +231,7 @@ def test_samples(args):
     check_audit(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5")
     check_audit_finds_the_nas(args, office, "192.168.10.5", "synology-assistant")
     check_audit_page(args, office, "192.168.10.5")
+    check_audit_sample(args, os.path.join(pcaps, "dsm-audit.pcap"))
     check_bpf_filter(args, office)
     check_audit_finds_the_nas(args, os.path.join(pcaps, "dsm-evidence.pcap"), "192.168.10.5", "dsm-web-api")
 
@@ -267,6 +268,45 @@ EVIDENCE_FLOWS = {
     42006: (None, "port", {"attribution": "group", "evidence_seen": "dns:microsoft.com.evil.example"}),
     42007: (None, "port", {"attribution": "group", "remote_access": True, "server_name": "alice-nas.synology.me"}),
 }
+
+
+def check_audit_sample(args, path):
+    """pcaps/dsm-audit.pcap (tools/pcapgen.c write_audit): what the audit
+    must say of its two NAS, their clients on two subnets and outside, the
+    port no entry names, and what the NAS connects out to; checked against
+    tshark by check_audit too."""
+    nas1, nas2, outside = "192.168.20.5", "192.168.30.6", "198.51.100.7"
+    check_audit(args, path, nas1)
+    n = json.loads(run([args.dsmflow, "audit", "-f", "json", "--nas", nas1, path]).stdout)["nas"][0]
+    served = {e["service"]: e for e in n["in_use"]}
+    equal(sorted(served), ["CIFS/SMB +1", "DSM +30", "File Station", "SSH/SFTP +4"], "audit sample: what nas1 serves")
+    smb = served["CIFS/SMB +1"]
+    equal(sorted(c["address"] for c in smb["top_clients"]), ["192.168.20.21", "192.168.21.40"],
+          "audit sample: SMB's clients, on two subnets")
+    equal((smb["clients"], smb["clients_exact"], smb["external_flows"]), (2, True, 0), "audit sample: SMB all local")
+    dsm = served["DSM +30"]
+    equal((dsm["external_flows"], [c["address"] for c in dsm["external_clients"]]), (1, [outside]),
+          "audit sample: DSM reached from outside, by whom")
+    equal(served["File Station"]["evidence"], {"web-api": 1}, "audit sample: File Station by its Web API name")
+    out = {e["service"]: e for e in n["outbound"]}
+    equal(sorted(out), ["Active Backup for Google Workspace", "udp/53"], "audit sample: what nas1 connects out to")
+    equal((out["udp/53"]["kind"], out["udp/53"]["top_remotes"][0]["address"]), ("port", "192.168.20.1"),
+          "audit sample: its DNS queries to the router are not a DNS server")
+    equal(n["unknown_ports"], [{"proto": "tcp", "port": 8088, "flows": 1,
+                                "bytes": n["unknown_ports"][0]["bytes"] if n["unknown_ports"] else 0, "clients": 1}],
+          "audit sample: tcp/8088, served, named by no entry")
+    check("tcp/548" in n["closable_ports"] and "tcp/445" not in n["closable_ports"],
+          "audit sample: AFP closable, SMB not")
+    check("AFP" in {u["service"] for u in n["unused"]}, "audit sample: AFP unused")
+    found = json.loads(run([args.dsmflow, "audit", "-f", "json", path]).stdout)["nas"]
+    equal(sorted((x["address"], x["detected_by"][0]) for x in found),
+          [(nas1, "dsm-web-api"), (nas2, "synology-assistant")], "audit sample: both NAS found without --nas")
+    nft = run([args.dsmflow, "audit", "--nas", nas1, "--firewall", "nft", path]).stdout
+    check("ip saddr { 198.51.100.0/24 } tcp dport { 5001 } accept" in nft,
+          "audit sample: the outside client's network allowed to DSM's 5001, nothing more")
+    check(re.search(r"ip saddr \{ 192\.168\.2[01]\.0/24, 192\.168\.2[01]\.0/24 \} tcp dport \{ 445", nft),
+          "audit sample: SMB allowed from both client subnets")
+    check("tcp dport { 8088 }" in nft, "audit sample: the uncatalogued port it served is allowed")
 
 
 def check_bpf_filter(args, path):

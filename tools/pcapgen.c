@@ -687,6 +687,50 @@ static int write_evidence(const char *path)
 	return 0;
 }
 
+/* What `dsmflow audit` is checked on: two NAS, one to be given with --nas
+ * (it also answers DSM Web API requests), one found by its answer to a
+ * Synology Assistant search; clients on two subnets and one outside; a port
+ * the NAS serves that no catalogue entry names; the NAS connecting out
+ * (its DNS queries to the router, a cloud backup); sessions a minute apart
+ * over ten minutes. tests/captures.py lists what the audit must say. */
+static int write_audit(const char *path)
+{
+	struct host nas1 = v4(192, 168, 20, 5), nas2 = v4(192, 168, 30, 6), router = v4(192, 168, 20, 1);
+	struct host pca = v4(192, 168, 20, 21), pcb = v4(192, 168, 20, 22), pcc = v4(192, 168, 21, 40);
+	struct host outside = v4(198, 51, 100, 7), cloud = v4(203, 0, 113, 50), bcast = v4(255, 255, 255, 255);
+	static const uint8_t cloud_addr[4] = { 203, 0, 113, 50 };
+	static const char *const list[] = {
+		"GET /webapi/entry.cgi?api=SYNO.FileStation.List&version=2&method=list_share HTTP/1.1\r\n"
+		"Host: nas1:5000\r\n\r\n",
+	};
+	struct gen g;
+
+	if (gen_open(&g, path, DLT_EN10MB, 1767240000ull * 1000000))	/* 2026-01-01 04:00 */
+		return -1;
+	http_session(&g, CONV(pca, nas1, 51000, 5000), list, 1);
+	g.now_us += 60 * 1000000ull;
+	tcp_session(&g, CONV(pcc, nas1, 51100, 445), "\xfeSMB negotiate", 120000);
+	g.now_us += 60 * 1000000ull;
+	tls_session(&g, CONV(outside, nas1, 51200, 5001), "nas1.example.org", 32, 40000);
+	g.now_us += 60 * 1000000ull;
+	tcp_session(&g, CONV(pcb, nas1, 51300, 8088), "GET / HTTP/1.1\r\nHost: nas1\r\n\r\n", 5000);
+	g.now_us += 60 * 1000000ull;
+	dns_lookup(&g, CONV(nas1, router, 53100, 53), 0x2001, "www.googleapis.com", NULL, cloud_addr);
+	g.now_us += 60 * 1000000ull;
+	tls_session(&g, CONV(nas1, cloud, 51400, 443), "www.googleapis.com", 32, 20000);
+	g.now_us += 60 * 1000000ull;
+	UDP_TEXT(&g, CONV(pca, bcast, 9999, 9999), 1, "Synology Assistant query");
+	UDP_TEXT(&g, CONV(nas2, pca, 9999, 9999), 1, "DS224+ 192.168.30.6 DSM 7.2");
+	g.now_us += 60 * 1000000ull;
+	tls_session(&g, CONV(pcc, nas2, 51500, 5001), "nas2.example.org", 32, 30000);
+	g.now_us += 60 * 1000000ull;
+	tcp_session(&g, CONV(pcb, nas1, 51600, 22), "SSH-2.0-OpenSSH_9.2p1\r\n", 8000);
+	g.now_us += 60 * 1000000ull;
+	tcp_session(&g, CONV(pca, nas1, 51700, 445), "\xfeSMB negotiate", 60000);
+	gen_close(&g, path);
+	return 0;
+}
+
 static int write_samples(const char *dir)
 {
 	char path[4096];
@@ -700,6 +744,8 @@ static int write_samples(const char *dir)
 	rc |= write_edge_cases(path);
 	snprintf(path, sizeof(path), "%s/dsm-evidence.pcap", dir);
 	rc |= write_evidence(path);
+	snprintf(path, sizeof(path), "%s/dsm-audit.pcap", dir);
+	rc |= write_audit(path);
 	return rc ? 1 : 0;
 }
 
