@@ -251,6 +251,46 @@ static void fold_for(struct audit *a, const struct flow *flow, int nas_side, enu
 	fold(a, e, flow, &peer);
 }
 
+/* ---- names of what the NAS reached ---- */
+
+/* A name from a packet, kept as a hostname's characters only ('?' for any
+ * other byte): every output may show it as it is. */
+static void keep_name(char *to, const char *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		to[i] = (char)((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+				       c == '.' || c == '-' || c == '_' || c == '*' ? c : '?');
+	}
+	to[len] = '\0';
+}
+
+void audit_note_name(struct audit *a, const struct flow *flow, const char *name, size_t len)
+{
+	if (!a || a->detecting || !len)
+		return;
+	for (int side = 0; side < 2; side++) {
+		struct audit_addr nas_addr = endpoint(flow, side);
+		struct audit_key key = { .role = AUDIT_OUT, .kind = flow->kind, .id = flow->attribution };
+		struct audit_nas *nas;
+		struct audit_entry *e;
+		size_t i;
+
+		if (side == flow->server || flow->kind == FLOW_UNCLASSIFIED ||
+		    !cidr_match_any(a->nas_prefixes, a->nas_prefix_count, flow->key.family, flow->key.addr[side]) ||
+		    !(nas = nas_of(a, &nas_addr)) || !(e = entry_of(nas, &key)))
+			continue;
+		if (len >= AUDIT_NAME_LEN)
+			len = AUDIT_NAME_LEN - 1;
+		for (i = 0; i < e->name_count; i++)
+			if (strncmp(e->names[i], name, len) == 0 && e->names[i][len] == '\0')
+				break;
+		if (i == e->name_count && e->name_count < AUDIT_NAMES)
+			keep_name(e->names[e->name_count++], name, len);
+	}
+}
+
 /* ---- finding the NAS ---- */
 
 static int in_port_range(uint16_t port, uint16_t first, uint16_t last)

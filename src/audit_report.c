@@ -124,7 +124,12 @@ static void json_entry(const struct writer *w, const struct audit_view *v,
 			(unsigned long long)e->external_flows);
 		json_heavy(out, e->external);
 	} else {
-		fputs(", \"names\": []", out);	/* server and DNS names: not kept yet */
+		fputs(", \"names\": [", out);
+		for (size_t i = 0; i < e->name_count; i++) {
+			fputs(i ? ", " : "", out);
+			json_string(out, e->names[i]);
+		}
+		fputc(']', out);
 	}
 	fputc('}', out);
 }
@@ -364,6 +369,8 @@ static void table_details(const struct writer *w, const struct audit_view *v)
 		qsort(sorted, n, sizeof(sorted[0]), by_heavy_bytes);
 		fprintf(w->out, "\n%s %.70s: top %s\n", e->key.role == AUDIT_IN ? "serves" : "connects out to",
 			audit_table_name(v, e, name, sizeof(name)), e->key.role == AUDIT_IN ? "clients" : "remotes");
+		for (size_t j = 0; j < e->name_count; j++)
+			fprintf(w->out, "  by the name %.80s\n", e->names[j]);
 		for (size_t j = 0; j < n && j < AUDIT_TOP; j++)
 			fprintf(w->out, "  %-40s %7llu flows %10s%s\n",
 				addr_format(sorted[j].addr.family, sorted[j].addr.addr, address, sizeof(address)),

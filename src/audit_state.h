@@ -10,6 +10,8 @@
 
 #define AUDIT_PORTS 8			/* server ports listed per entry */
 #define AUDIT_BUCKETS 32		/* bytes over time, per entry: the window in 32 */
+#define AUDIT_NAMES 4			/* server and DNS names kept per outbound entry */
+#define AUDIT_NAME_LEN 64		/* of each, with its NUL (longer ones cut) */
 
 struct audit_addr {
 	uint8_t family;			/* 4 or 6 */
@@ -52,6 +54,8 @@ struct audit_entry {
 	uint64_t external_flows;
 	struct audit_heavy external[2 * AUDIT_TOP];
 	uint64_t bytes_at[AUDIT_BUCKETS];	/* by when the flows ended (struct audit's clock) */
+	char names[AUDIT_NAMES][AUDIT_NAME_LEN];	/* outbound: the names that decided it */
+	uint8_t name_count;
 };
 
 /* How a NAS is known: DSM-specific evidence, not catalogued ports alone

@@ -9,8 +9,6 @@
 #include "cli_engine.h"
 #include "dsmflow/audit.h"
 
-#define MAX_LOCAL 64
-
 static const char usage[] =
 	"Usage: dsmflow audit [--nas ADDR] [OPTIONS] FILE... [BPF FILTER...]\n"
 	"\n"
@@ -33,10 +31,7 @@ static const char usage[] =
 	"                        loopback, established traffic, neighbour and path MTU\n"
 	"                        discovery, and DSM's web UI from the local networks\n"
 	"      --aggregate V4,V6 the client networks' prefix lengths (default 24,64)\n"
-	"      --local CIDR      a local network (repeatable); clients outside are\n"
-	"                        external (default: the private, shared, link-local,\n"
-	"                        loopback and unique-local ranges, and the /64s of\n"
-	"                        the NAS's IPv6 addresses)\n"
+
 	"\n"
 	"Every `read` option applies. --nas names the NAS; without it, the files are\n"
 	"read twice: first to find the NAS by DSM-specific evidence (it served DSM\n"
@@ -48,15 +43,13 @@ static const char usage[] =
 	"Exit status: 0 all files read, 1 a file could not be read (the audit still\n"
 	"covers what was), 2 usage or catalogue error.\n";
 
-enum { OPT_LOCAL = OPT_ENGINE_FIRST_FREE, OPT_FIREWALL, OPT_AGGREGATE };
+enum { OPT_FIREWALL = OPT_ENGINE_FIRST_FREE, OPT_AGGREGATE };
 
 struct audit_cli {
 	struct engine_options engine;
 	int files;		/* of the trailing arguments, the capture files */
 	char *filter;		/* the rest: a BPF filter, or NULL */
 	enum audit_format format;
-	struct cidr local[MAX_LOCAL];
-	size_t local_count;
 	int firewall;			/* 1: --firewall given */
 	enum firewall_kind firewall_kind;
 	struct firewall_options firewall_options;
@@ -95,8 +88,6 @@ static int parse_aggregate(struct audit_cli *c, const char *arg)
 
 static int audit_option(struct audit_cli *c, int opt, const char *arg)
 {
-	struct dsm_err err;
-
 	switch (opt) {
 	case 'f':
 		if (strcmp(arg, "table") == 0)
@@ -114,13 +105,6 @@ static int audit_option(struct audit_cli *c, int opt, const char *arg)
 		return parse_firewall(c, arg);
 	case OPT_AGGREGATE:
 		return parse_aggregate(c, arg);
-	case OPT_LOCAL:
-		if (c->local_count == MAX_LOCAL)
-			return cli_usage_error("audit", "--local: at most %d networks", MAX_LOCAL);
-		if (cidr_parse(arg, &c->local[c->local_count], &err))
-			return cli_usage_error("audit", "--local: %s", err.msg);
-		c->local_count++;
-		return 0;
 	}
 	return engine_option("audit", &c->engine, opt, arg);
 }
@@ -130,7 +114,6 @@ static int parse_audit(int argc, char **argv, struct audit_cli *c, struct cli_co
 	static const struct option options[] = {
 		CLI_COMMON_LONG_OPTIONS,
 		CLI_ENGINE_LONG_OPTIONS,
-		{ "local", required_argument, NULL, OPT_LOCAL },
 		{ "firewall", required_argument, NULL, OPT_FIREWALL },
 		{ "aggregate", required_argument, NULL, OPT_AGGREGATE },
 		{ NULL, 0, NULL, 0 },
@@ -172,7 +155,7 @@ static int find_nas(struct audit_cli *c, char **paths, int count, const struct c
 		    const struct port_index *idx, const struct webapi_table *api, uint8_t *detected_by)
 {
 	struct engine_options quiet;	/* no report, flow log or evidence log this time */
-	struct audit *finder = audit_new(NULL, 0, c->local, c->local_count);
+	struct audit *finder = audit_new(NULL, 0, c->engine.local, c->engine.local_count);
 	struct engine_run run;
 	char address[64];
 	int failed = 1;
@@ -249,7 +232,7 @@ int cli_audit(int argc, char **argv, struct cli_common *common)
 		rc = EXIT_NO_MATCH;
 		goto out;
 	}
-	c.engine.audit = audit_new(c.engine.nas, c.engine.nas_count, c.local, c.local_count);
+	c.engine.audit = audit_new(c.engine.nas, c.engine.nas_count, c.engine.local, c.engine.local_count);
 	if (c.engine.audit && searched)
 		audit_set_detected(c.engine.audit, c.engine.nas, found_by, c.engine.nas_count);
 	if (!c.engine.audit) {

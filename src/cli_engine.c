@@ -39,6 +39,13 @@ int engine_option(const char *cmd, struct engine_options *o, int opt, const char
 	case 'o':
 		o->output_path = arg;
 		return 0;
+	case OPT_LOCAL:
+		if (o->local_count == CLI_MAX_NAS)
+			return cli_usage_error(cmd, "--local: at most %d networks", CLI_MAX_NAS);
+		if (cidr_parse(arg, &o->local[o->local_count], &err))
+			return cli_usage_error(cmd, "--local: %s", err.msg);
+		o->local_count++;
+		return 0;
 	case OPT_FLOWS:
 		o->flows_path = arg;
 		return 0;
@@ -92,7 +99,8 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 {
 	struct engine_config config = {
 		.flows = o->flows, .nas = o->nas, .nas_count = o->nas_count, .webapi = api,
-		.ports_only = o->ports_only, .audit = o->audit,
+		.ports_only = o->ports_only, .audit = o->audit, .local = o->local,
+		.local_count = o->local_count,
 	};
 	struct dsm_err err;
 

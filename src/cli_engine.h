@@ -15,6 +15,7 @@
 
 enum {
 	OPT_FLOWS = OPT_FIRST_FREE, OPT_NAS, OPT_MAX_FLOWS, OPT_MAX_MEMORY, OPT_EVIDENCE_LOG, OPT_PORTS_ONLY,
+	OPT_LOCAL,
 	OPT_TIMEOUT_FIRST,
 	OPT_ENGINE_FIRST_FREE = OPT_TIMEOUT_FIRST + FLOW_TIMEOUT_CLASSES,
 };
@@ -27,6 +28,8 @@ struct engine_options {
 	int ports_only;
 	struct cidr nas[CLI_MAX_NAS];
 	size_t nas_count;
+	struct cidr local[CLI_MAX_NAS];	/* --local: the networks whose clients are not external */
+	size_t local_count;
 	struct flow_table_config flows;
 	struct audit *audit;	/* not an option: `audit` sets it, the engine feeds it */
 };
@@ -38,6 +41,7 @@ struct engine_options {
 	{ "evidence-log", required_argument, NULL, OPT_EVIDENCE_LOG },                             \
 	{ "ports-only", no_argument, NULL, OPT_PORTS_ONLY },                                        \
 	{ "nas", required_argument, NULL, OPT_NAS },                                               \
+	{ "local", required_argument, NULL, OPT_LOCAL },                                           \
 	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },                                   \
 	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },                                 \
 	{ "timeout-tcp-established", required_argument, NULL, OPT_TIMEOUT_FIRST + FLOW_TCP_ESTABLISHED }, \
@@ -62,6 +66,9 @@ struct engine_options {
 	"      --nas CIDR        an address or prefix of the NAS (repeatable): decides\n"       \
 	"                        which catalogue role applies (inbound when the NAS\n"          \
 	"                        serves, outbound when it connects out)\n"                      \
+	"      --local CIDR      a local network (repeatable): clients outside are external\n" \
+	"                        (default: the private, shared, link-local, loopback and\n" \
+	"                        unique-local ranges)\n"                                       \
 	"      --max-memory MIB  the flow table's memory (default 128 MiB: about 900,000\n"    \
 	"                        flows; 0: unbounded). When it is full, a flow never\n"     \
 	"                        answered (a SYN, a one-way datagram) is evicted first,\n"  \

@@ -352,7 +352,8 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 	if (cli_load(common, &tables.cat, &tables.idx, &tables.api))
 		return EXIT_USAGE;
 	/* with --nas, the audit too: for --format audit, /audit.json and / */
-	if (eo->nas_count && !(with_audit.audit = audit_new(eo->nas, eo->nas_count, NULL, 0)))
+	if (eo->nas_count &&
+	    !(with_audit.audit = audit_new(eo->nas, eo->nas_count, eo->local, eo->local_count)))
 		fprintf(stderr, "dsmflow %s: out of memory: no audit\n", ops->name);
 	if (engine_run_open(ops->name, &with_audit, tables.cat, tables.idx, tables.api, &run) == 0) {
 		source = ops->open(capture, &err);

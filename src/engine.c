@@ -53,6 +53,8 @@ struct engine {
 	int ports_only;
 	FILE *flow_log;
 	struct audit *audit;		/* or NULL */
+	struct cidr *local;		/* --local, copied; local_count 0: the local ranges */
+	size_t local_count;
 	uint64_t now_us;		/* latest packet time seen */
 	uint64_t next_sweep_us;
 	uint64_t alloc_failures;
@@ -102,6 +104,10 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->reload.last_success_us = e->reload.started_us = wall_clock_us();
 	e->flow_log = config->flow_log;
 	e->audit = config->audit;
+	if (config->local_count && (e->local = malloc(config->local_count * sizeof(*e->local)))) {
+		memcpy(e->local, config->local, config->local_count * sizeof(*e->local));
+		e->local_count = config->local_count;
+	}
 	e->ports_only = config->ports_only;
 	e->flow_config = config->flows;
 	e->flows = new_flow_table(e);
@@ -134,6 +140,7 @@ void engine_free(struct engine *e)
 	evidence_store_free(e->kept);
 	attributor_free(e->attributor);
 	counters_free(e->counters);
+	free(e->local);
 	free(e);
 }
 
@@ -211,7 +218,8 @@ static void note_client(struct engine *e, const struct flow *flow, struct counte
 	key[0] = flow->key.family;
 	memcpy(key + 1, client, 16);
 	counters_note_client(e->counters, flow->kind, flow->attribution, hll_hash(key, sizeof(key)));
-	if (!addr_is_local_range(flow->key.family, client))
+	if (e->local_count ? !cidr_match_any(e->local, e->local_count, flow->key.family, client)
+			   : !addr_is_local_range(flow->key.family, client))
 		row->external_flows++;
 }
 
@@ -231,6 +239,8 @@ static uint32_t decide(void *ctx, struct flow *flow, const struct verdict *v, co
 	row->decided_by[flow->decided_by]++;
 	row->last_us = flow->last_us > row->last_us ? flow->last_us : row->last_us;
 	note_client(e, flow, row);
+	if (v->by == SERVICE_BY_SNI || v->by == SERVICE_BY_DNS)
+		audit_note_name(e->audit, flow, value, value_len);
 	for (int d = 0; d < 2; d++) {
 		row->packets[d] += flow->packets[d];
 		row->bytes[d] += flow->bytes[d];

@@ -290,6 +290,8 @@ def check_audit_sample(args, path):
     equal(served["File Station"]["evidence"], {"web-api": 1}, "audit sample: File Station by its Web API name")
     out = {e["service"]: e for e in n["outbound"]}
     equal(sorted(out), ["Active Backup for Google Workspace", "udp/53"], "audit sample: what nas1 connects out to")
+    equal(out["Active Backup for Google Workspace"]["names"], ["www.googleapis.com"],
+          "audit sample: the cloud backup by the server name that decided it")
     equal((out["udp/53"]["kind"], out["udp/53"]["top_remotes"][0]["address"]), ("port", "192.168.20.1"),
           "audit sample: its DNS queries to the router are not a DNS server")
     equal(n["unknown_ports"], [{"proto": "tcp", "port": 8088, "flows": 1,

@@ -50,6 +50,10 @@ void audit_set_detected(struct audit *a, const struct cidr *nas, const uint8_t *
  * endpoint, if any. Flows still pending (no service decided) are skipped. */
 void audit_flow(struct audit *a, const struct flow *flow);
 
+/* The name (a TLS server name, a DNS answer's) that decided flow, when its
+ * NAS connects out: kept with what it reached (a few per entry). */
+void audit_note_name(struct audit *a, const struct flow *flow, const char *name, size_t len);
+
 /* Writes the audit as a table for a terminal, JSON (the shape scripts rely
  * on: README), markdown (for tickets and wikis) or a self-contained web
  * page with charts and sortable tables; cat and idx name the

@@ -35,6 +35,8 @@ struct engine_config {
 	size_t evidence_values;		/* values kept for the flow log (0: the default) */
 	int ports_only;			/* read no payload evidence (FTP/TFTP announcements still) */
 	struct audit *audit;		/* fed every flow as it ends, or NULL */
+	const struct cidr *local;	/* --local: clients outside are external (none: */
+	size_t local_count;		/* the private and local ranges) */
 };
 
 struct engine;
