@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "audit_state.h"
+#include "dsmflow/decode.h"
 #include "dsmflow/hll.h"
+
+#include <pcap/dlt.h>
 
 /* ---- addresses ---- */
 
@@ -365,6 +368,38 @@ void audit_set_detected(struct audit *a, const struct cidr *nas, const uint8_t *
 		memcpy(addr.addr, nas[i].addr, sizeof(addr.addr));
 		if ((slot = nas_of(a, &addr)))
 			slot->detected_by = detected_by[i];
+	}
+}
+
+/* Synology's MAC address prefixes, from Wireshark's manuf file (Debian
+ * libwireshark-data 4.0: /usr/share/wireshark/manuf, "Synology
+ * Incorporated"). */
+static const uint8_t synology_ouis[][3] = { { 0x00, 0x11, 0x32 }, { 0x90, 0x09, 0xd0 } };
+
+void audit_frames(void *ctx, const struct packet *pkts, size_t count)
+{
+	struct audit *a = ctx;
+
+	for (size_t i = 0; a->detecting && i < count; i++) {
+		const struct packet *p = &pkts[i];
+		struct decoded d;
+		struct audit_addr addr;
+		struct audit_nas *nas;
+		int synology = 0;
+
+		if (p->link != DLT_EN10MB || p->caplen < 14)
+			continue;
+		for (size_t o = 0; o < sizeof(synology_ouis) / sizeof(synology_ouis[0]); o++)
+			synology |= memcmp(p->data + 6, synology_ouis[o], 3) == 0;
+		if (!synology || decode_packet(p->link, p->data, p->caplen, p->wire_len, &d) != DECODE_IP ||
+		    addr_is_group(d.family, d.src))
+			continue;
+		addr.family = d.family;
+		memcpy(addr.addr, d.src, sizeof(addr.addr));
+		if ((nas = nas_of(a, &addr))) {
+			nas->detected_by |= AUDIT_BY_MAC;
+			nas->evidence_flows++;
+		}
 	}
 }
 

@@ -63,6 +63,7 @@ struct audit_entry {
 #define AUDIT_BY_OPTION 0x01		/* --nas */
 #define AUDIT_BY_WEBAPI 0x02		/* it served DSM Web API requests on tcp/5000-5001 */
 #define AUDIT_BY_ASSISTANT 0x04		/* it answered a Synology Assistant search (udp/9999) */
+#define AUDIT_BY_MAC 0x08		/* it sent frames from a MAC address of Synology's */
 
 struct audit_nas {
 	struct audit_addr addr;

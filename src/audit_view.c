@@ -262,6 +262,7 @@ static const struct {
 	{ AUDIT_BY_OPTION, "--nas", "given with --nas" },
 	{ AUDIT_BY_WEBAPI, "dsm-web-api", "it served DSM Web API requests on tcp/5000-5001" },
 	{ AUDIT_BY_ASSISTANT, "synology-assistant", "it answered a Synology Assistant search" },
+	{ AUDIT_BY_MAC, "synology-mac", "its MAC address is Synology's" },
 };
 
 void audit_detected_json(FILE *out, uint8_t by)

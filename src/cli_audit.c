@@ -35,7 +35,8 @@ static const char usage[] =
 	"\n"
 	"Every `read` option applies. --nas names the NAS; without it, the files are\n"
 	"read twice: first to find the NAS by DSM-specific evidence (it served DSM\n"
-	"Web API requests on tcp/5000-5001, or answered a Synology Assistant search),\n"
+	"Web API requests on tcp/5000-5001, answered a Synology Assistant search, or\n"
+	"sent frames from one of Synology's MAC prefixes),\n"
 	"then to audit what was found (say --nas to be sure of the roles):\n"
 	CLI_ENGINE_HELP
 	CLI_COMMON_HELP
@@ -165,6 +166,8 @@ static int find_nas(struct audit_cli *c, char **paths, int count, const struct c
 	quiet.ports_only = c->engine.ports_only;
 	quiet.audit = finder;
 	if (finder && engine_run_open("audit", &quiet, cat, idx, api, &run) == 0) {
+		run.observe = audit_frames;	/* Synology's MAC prefixes */
+		run.observe_ctx = finder;
 		failed = engine_run_read_files(&run, paths, count, c->filter);
 		engine_settle(run.engine);
 		engine_flush(run.engine);
@@ -178,7 +181,7 @@ static int find_nas(struct audit_cli *c, char **paths, int count, const struct c
 				address);
 		if (!c->engine.nas_count)
 			fprintf(stderr, "dsmflow audit: no NAS found (no DSM Web API traffic, no Synology "
-					"Assistant answer): give --nas ADDR\n");
+					"Assistant answer, no Synology MAC address): give --nas ADDR\n");
 	}
 	audit_free(finder);
 	return failed ? -1 : 0;

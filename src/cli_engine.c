@@ -182,7 +182,11 @@ int cli_split_files(int argc, char **argv)
 
 static void feed(void *ctx, const struct packet *pkts, size_t count)
 {
-	engine_packets(ctx, pkts, count);
+	const struct engine_run *run = ctx;
+
+	if (run->observe)
+		run->observe(run->observe_ctx, pkts, count);
+	engine_packets(run->engine, pkts, count);
 }
 
 int engine_run_read_files(struct engine_run *run, char **paths, int count, const char *filter)
@@ -193,7 +197,7 @@ int engine_run_read_files(struct engine_run *run, char **paths, int count, const
 		struct capture_file_result result;
 		struct dsm_err err;
 
-		if (capture_read_file_filtered(paths[i], filter, feed, run->engine, &result, &err)) {
+		if (capture_read_file_filtered(paths[i], filter, feed, run, &result, &err)) {
 			fprintf(stderr, "dsmflow %s: %s\n", run->cmd, err.msg);
 			failed++;
 		}

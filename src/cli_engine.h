@@ -105,6 +105,8 @@ struct engine_run {
 	const struct catalog *cat;
 	const struct port_index *idx;
 	enum report_format format;
+	void (*observe)(void *ctx, const struct packet *pkts, size_t count);	/* or NULL: sees */
+	void *observe_ctx;	/* every packet read before the engine does (audit_frames) */
 };
 
 /* Opens --output and --flows and builds the engine; prints the error and

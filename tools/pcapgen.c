@@ -30,6 +30,7 @@ struct gen {
 	int link;
 	unsigned packets;
 	uint32_t snap;		/* when not 0, frames are captured up to this many bytes */
+	const struct host *synology;	/* frames from this host carry a Synology MAC (or NULL) */
 };
 
 struct host {
@@ -141,6 +142,13 @@ static void ip_header(struct gen *g, struct pkb *b, struct conv *c, const struct
 	if (c->tunnel_src) {
 		link_header(g, b, c, 4);
 		pkb_ipv4(b, c->tunnel_src->addr, c->tunnel_dst->addr, 41, c->ip_id++, 0, 0);
+	} else if (g->synology && g->link == DLT_EN10MB && !c->vlan[0] &&
+		   memcmp(g->synology->addr, src->addr, sizeof(src->addr)) == 0) {
+		static const uint8_t macs[12] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
+						  0x90, 0x09, 0xd0, 0x12, 0x34, 0x56 };	/* from a Synology */
+
+		pkb_bytes(b, macs, sizeof(macs));
+		pkb_be16(b, src->family == 4 ? 0x0800 : 0x86dd);
 	} else {
 		link_header(g, b, c, src->family);
 	}
@@ -689,13 +697,16 @@ static int write_evidence(const char *path)
 
 /* What `dsmflow audit` is checked on: two NAS, one to be given with --nas
  * (it also answers DSM Web API requests), one found by its answer to a
- * Synology Assistant search; clients on two subnets and one outside; a port
+ * Synology Assistant search, one only by its Synology MAC address (it asks
+ * the router for the time); clients on two subnets and one outside; a port
  * the NAS serves that no catalogue entry names; the NAS connecting out
  * (its DNS queries to the router, a cloud backup); sessions a minute apart
  * over ten minutes. tests/captures.py lists what the audit must say. */
 static int write_audit(const char *path)
 {
 	struct host nas1 = v4(192, 168, 20, 5), nas2 = v4(192, 168, 30, 6), router = v4(192, 168, 20, 1);
+	struct host nas3 = v4(192, 168, 20, 7);
+	static const uint8_t ntp_request[48] = { 0x23 }, ntp_reply[48] = { 0x24, 0x02, 0, 0xe9 };
 	struct host pca = v4(192, 168, 20, 21), pcb = v4(192, 168, 20, 22), pcc = v4(192, 168, 21, 40);
 	struct host outside = v4(198, 51, 100, 7), cloud = v4(203, 0, 113, 50), bcast = v4(255, 255, 255, 255);
 	static const uint8_t cloud_addr[4] = { 203, 0, 113, 50 };
@@ -727,6 +738,9 @@ static int write_audit(const char *path)
 	tcp_session(&g, CONV(pcb, nas1, 51600, 22), "SSH-2.0-OpenSSH_9.2p1\r\n", 8000);
 	g.now_us += 60 * 1000000ull;
 	tcp_session(&g, CONV(pca, nas1, 51700, 445), "\xfeSMB negotiate", 60000);
+	g.synology = &nas3;
+	udp_send(&g, CONV(nas3, router, 40123, 123), 1, ntp_request, sizeof(ntp_request));
+	udp_send(&g, CONV(nas3, router, 40123, 123), 0, ntp_reply, sizeof(ntp_reply));
 	gen_close(&g, path);
 	return 0;
 }

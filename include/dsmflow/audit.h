@@ -19,6 +19,7 @@
 #include "dsmflow/flow.h"
 #include "dsmflow/index.h"
 #include "dsmflow/netaddr.h"
+#include "dsmflow/packet.h"
 
 #define AUDIT_MAX_NAS 16
 #define AUDIT_MAX_ENTRIES 1024		/* per NAS: services, groups and ports, both roles */
@@ -38,6 +39,10 @@ void audit_free(struct audit *a);
 /* A copy to fold the active flows into for a report mid-run; NULL when
  * memory runs out. */
 struct audit *audit_clone(const struct audit *a);
+
+/* For an audit made without --nas: frames sent from a MAC address of
+ * Synology's show a NAS (their source address); a packet_fn. */
+void audit_frames(void *audit, const struct packet *pkts, size_t count);
 
 /* The NAS an audit made without --nas found: fills out[0..max) with their
  * addresses and detected_by with how (the audit_state.h AUDIT_BY_* bits);
