@@ -340,6 +340,8 @@ static void decide_attribution(const struct attributor *a, struct flow *flow, in
 	if (nas >= 0 && set_id != PORT_INDEX_NONE)
 		set_id = port_index_role_subset(
 			a->idx, set_id, nas == flow->server ? DSM_ROLE_INBOUND : DSM_ROLE_OUTBOUND);
+	else if (proto == DSM_PROTO_ICMP && a->nas_count)
+		set_id = PORT_INDEX_NONE;	/* ICMP is a NAS's service only when the NAS is in it */
 	set = port_index_set(a->idx, set_id);
 	if (!set) {
 		flow->kind = FLOW_UNCLASSIFIED;

@@ -247,6 +247,11 @@ static void fold_for(struct audit *a, const struct flow *flow, int nas_side, enu
 		a->flows_without_nas_slot++;
 		return;
 	}
+	if (flow->key.ip_proto == 6 && !(flow->marks & FLOW_MARK_ANSWERED)) {	/* refused or unanswered: a scan, */
+		nas->unanswered_flows++;			/* not a use */
+		nas->unanswered_bytes += flow->bytes[TO_SERVER] + flow->bytes[TO_CLIENT];
+		return;
+	}
 	if (!(e = entry_of(nas, &key))) {
 		nas->flows_without_entry++;
 		return;
@@ -301,11 +306,22 @@ static int in_port_range(uint16_t port, uint16_t first, uint16_t last)
 	return port >= first && port <= last;
 }
 
+/* A broadcast to the whole network or, as far as dsmflow can tell, to a
+ * /24's (x.x.x.255): a Synology Assistant search. */
+static int is_search_address(const struct audit_addr *a)
+{
+	return is_group_address(a) || (a->family == 4 && a->addr[3] == 255);
+}
+
+static int assistant_ports(const struct flow_key *k)
+{
+	return k->ip_proto == 17 && in_port_range(k->port[0], 9997, 9999) && in_port_range(k->port[1], 9997, 9999);
+}
+
 /* What DSM-specific evidence flow gives of a NAS: the side it shows, or -1. */
-static int nas_evidence(const struct flow *flow, uint8_t *by)
+static int nas_evidence(const struct flow *flow, uint8_t *by, struct audit_addr *peer)
 {
 	const struct flow_key *k = &flow->key;
-	struct audit_addr peer;
 
 	if (flow->decided_by == SERVICE_BY_WEBAPI && k->ip_proto == 6 &&
 	    in_port_range(k->port[flow->server], 5000, 5001)) {
@@ -313,14 +329,13 @@ static int nas_evidence(const struct flow *flow, uint8_t *by)
 		return flow->server;
 	}
 	/* an answer to a Synology Assistant search: a unicast datagram from
-	 * udp/9997-9999 to udp/9997-9999, never answered back (the search
-	 * itself is broadcast) */
-	if (k->ip_proto == 17 && in_port_range(k->port[0], 9997, 9999) && in_port_range(k->port[1], 9997, 9999) &&
-	    (flow->packets[TO_SERVER] == 0) != (flow->packets[TO_CLIENT] == 0)) {
+	 * udp/9997-9999 to udp/9997-9999, never answered back, to a host that
+	 * broadcast a search (checked in audit_detected) */
+	if (assistant_ports(k) && (flow->packets[TO_SERVER] == 0) != (flow->packets[TO_CLIENT] == 0)) {
 		int sender = flow->packets[TO_SERVER] ? !flow->server : flow->server;
 
-		peer = endpoint(flow, !sender);
-		if (is_group_address(&peer))
+		*peer = endpoint(flow, !sender);
+		if (is_search_address(peer))
 			return -1;
 		*by = AUDIT_BY_ASSISTANT;
 		return sender;
@@ -328,14 +343,32 @@ static int nas_evidence(const struct flow *flow, uint8_t *by)
 	return -1;
 }
 
+/* A search: from a host, to a broadcast address, on udp/9997-9999. */
+static void note_search(struct audit *a, const struct flow *flow)
+{
+	for (int side = 0; side < 2; side++) {
+		struct audit_addr to = endpoint(flow, !side), from = endpoint(flow, side);
+
+		if (!is_search_address(&to) || is_search_address(&from))
+			continue;
+		for (size_t i = 0; i < a->searcher_count; i++)
+			if (same_addr(&a->searchers[i], &from))
+				return;
+		if (a->searcher_count < sizeof(a->searchers) / sizeof(a->searchers[0]))
+			a->searchers[a->searcher_count++] = from;
+	}
+}
+
 static void detect(struct audit *a, const struct flow *flow)
 {
 	uint8_t by = 0;
-	int side = nas_evidence(flow, &by);
-	struct audit_addr addr;
+	struct audit_addr addr, peer = { 0 };
 	struct audit_nas *nas;
+	int side;
 
-	if (side < 0)
+	if (assistant_ports(&flow->key))
+		note_search(a, flow);
+	if ((side = nas_evidence(flow, &by, &peer)) < 0)
 		return;
 	addr = endpoint(flow, side);
 	if (!(nas = nas_of(a, &addr))) {
@@ -343,18 +376,34 @@ static void detect(struct audit *a, const struct flow *flow)
 		return;
 	}
 	nas->detected_by |= by;
+	if (by == AUDIT_BY_ASSISTANT)
+		nas->answered = peer;
 	nas->evidence_flows++;
+}
+
+/* Whether nas's evidence stands: an Assistant answer counts only when it
+ * went to a host seen searching. */
+static int evidence_stands(const struct audit *a, const struct audit_nas *nas)
+{
+	if (nas->detected_by & ~AUDIT_BY_ASSISTANT)
+		return 1;
+	for (size_t i = 0; i < a->searcher_count; i++)
+		if (same_addr(&a->searchers[i], &nas->answered))
+			return 1;
+	return 0;
 }
 
 size_t audit_detected(const struct audit *a, struct cidr *out, uint8_t *detected_by, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < a->nas_count && n < max; i++, n++) {
+	for (size_t i = 0; i < a->nas_count && n < max; i++) {
+		if (!evidence_stands(a, &a->nas[i]))
+			continue;
 		out[n] = (struct cidr){ .family = a->nas[i].addr.family,
 					 .prefix_len = a->nas[i].addr.family == 4 ? 32 : 128 };
 		memcpy(out[n].addr, a->nas[i].addr.addr, sizeof(out[n].addr));
-		detected_by[n] = a->nas[i].detected_by;
+		detected_by[n++] = a->nas[i].detected_by;
 	}
 	return n;
 }
@@ -416,6 +465,10 @@ void audit_flow(struct audit *a, const struct flow *flow)
 	for (int side = 0; side < 2; side++) {
 		if (!cidr_match_any(a->nas_prefixes, a->nas_prefix_count, flow->key.family,
 				    flow->key.addr[side]))
+			continue;
+		/* a NAS talking to itself: once, as the server */
+		if (side != flow->server &&
+		    memcmp(flow->key.addr[0], flow->key.addr[1], sizeof(flow->key.addr[0])) == 0)
 			continue;
 		fold_for(a, flow, side, side == flow->server ? AUDIT_IN : AUDIT_OUT);
 	}
@@ -502,4 +555,14 @@ void audit_free(struct audit *a)
 	free(a->nas_prefixes);
 	free(a->local);
 	free(a);
+}
+
+size_t audit_nas_count(const struct audit *a)
+{
+	return a->nas_count;
+}
+
+int audit_nas_family(const struct audit *a, size_t i)
+{
+	return i < a->nas_count ? a->nas[i].addr.family : 0;
 }

@@ -90,8 +90,7 @@ static void entry_sources(const struct fw *f, const struct audit_entry *e, struc
 }
 
 /* The ports of e's protocol p: what it served, and for a service its
- * catalogued static inbound ports; a dynamic service (FTP's passive data)
- * served on more ports than are kept gets its dynamic range. */
+ * catalogued inbound ports, dynamic ranges included. */
 static void entry_ports(const struct fw *f, const struct audit_entry *e, uint8_t p, struct allow *r)
 {
 	const struct catalog *cat = f->v->cat;
@@ -107,8 +106,9 @@ static void entry_ports(const struct fw *f, const struct audit_entry *e, uint8_t
 
 		if (rec->service != e->key.id || !(rec->role & DSM_ROLE_INBOUND) || rec_proto != p)
 			continue;
-		if (rec->match == DSM_MATCH_STATIC || e->ports_more)
-			add_port(r, rec->first_port, rec->last_port);
+		/* a dynamic range (FTP's passive data): all of it, from the clients
+		 * seen: the next transfer picks another port */
+		add_port(r, rec->first_port, rec->last_port);
 	}
 }
 
@@ -134,25 +134,48 @@ static int entry_rule(const struct fw *f, const struct audit_entry *e, uint8_t p
 	return 1;
 }
 
+/* The NAS's local networks: --local, else its own /24 (IPv4) or /64 and the
+ * link-local range (IPv6), whatever --aggregate says. */
+static void local_sources(const struct fw *f, struct allow *r)
+{
+	const struct audit *a = f->v->audit;
+	struct firewall_options lan = { 24, 64 };
+	struct dsm_err err;
+	struct cidr c;
+
+	for (size_t i = 0; i < a->local_count; i++)
+		add_source(r, &a->local[i]);
+	if (a->local_count)
+		return;
+	c = aggregate(&f->v->nas->addr, &lan);
+	add_source(r, &c);
+	if (f->v->nas->addr.family == 6 && cidr_parse("fe80::/10", &c, &err) == 0)
+		add_source(r, &c);
+}
+
 /* The DSM web UI rule: from the local networks, seen or not. */
 static void ui_rule(const struct fw *f, struct allow *r)
 {
-	const struct audit *a = f->v->audit;
-
 	memset(r, 0, sizeof(*r));
 	r->ip_proto = 6;
 	add_port(r, 5000, 5001);
-	for (size_t i = 0; i < a->local_count; i++)
-		add_source(r, &a->local[i]);
-	if (!a->local_count) {
-		struct cidr own = aggregate(&f->v->nas->addr, f->o), link_local;
-		struct dsm_err err;
-
-		add_source(r, &own);
-		if (cidr_parse("fe80::/10", &link_local, &err) == 0)
-			add_source(r, &link_local);
-	}
+	local_sources(f, r);
 	snprintf(r->comment, sizeof(r->comment), "DSM web UI, from the NAS's local networks: always");
+}
+
+/* What the NAS answers on its own link, seen or not: NetBIOS names,
+ * SSDP, mDNS, Synology Assistant searches. */
+static void discovery_rule(const struct fw *f, struct allow *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ip_proto = 17;
+	add_port(r, 137, 138);
+	add_port(r, 1900, 1900);
+	add_port(r, 5353, 5353);
+	add_port(r, 9997, 9999);
+	local_sources(f, r);
+	snprintf(r->comment, sizeof(r->comment),
+		 "discovery on the NAS's links (NetBIOS, SSDP, mDNS, Synology Assistant): always");
 }
 
 /* Calls fn with every allow rule of the view, the UI's first. */
@@ -164,6 +187,8 @@ static void each_rule(struct fw *f, void (*fn)(struct fw *f, const struct allow 
 	if (!r)
 		return;
 	ui_rule(f, r);
+	fn(f, r);
+	discovery_rule(f, r);
 	fn(f, r);
 	for (size_t i = 0; i < f->v->entry_count; i++) {
 		const struct audit_entry *e = f->v->entries[i];
@@ -257,6 +282,9 @@ static int has_family(const struct allow *r, int family)
 
 static void nft_rule(struct fw *f, const struct allow *r)
 {
+	if ((r->ip_proto == 1 && f->family == 6) || (r->ip_proto == 58 && f->family == 4) ||
+	    (!r->any_source && !has_family(r, f->family)))
+		return;
 	fprintf(f->out, "\t\t# %s\n", r->comment);
 	if (r->any_source) {
 		fputs("\t\t", f->out);
@@ -265,7 +293,8 @@ static void nft_rule(struct fw *f, const struct allow *r)
 		return;
 	}
 	for (int family = 4; family <= 6; family += 2) {
-		if (!has_family(r, family) || (r->ip_proto == 1 && family == 6) || (r->ip_proto == 58 && family == 4))
+		if (family != f->family || !has_family(r, family) || (r->ip_proto == 1 && family == 6) ||
+		    (r->ip_proto == 58 && family == 4))
 			continue;
 		fputs("\t\t", f->out);
 		nft_set(f->out, r, family);
@@ -285,14 +314,24 @@ static void write_nft(struct fw *f, size_t n)
 			"# NAS's local networks. Check with nft -c -f FILE, load with nft -f FILE.\n",
 		addr_format(f->v->nas->addr.family, f->v->nas->addr.addr, address, sizeof(address)));
 	print_closed(f, "# ");
-	fprintf(f->out, "table inet dsmflow_nas%zu\n", n);
-	fprintf(f->out, "delete table inet dsmflow_nas%zu\n", n);
-	fprintf(f->out, "table inet dsmflow_nas%zu {\n\tchain input {\n\t\ttype filter hook input priority "
+	const char *family = f->v->nas->addr.family == 4 ? "ip" : "ip6";
+
+	fprintf(f->out, "# Only %s traffic is filtered: the NAS's other family is left alone.\n",
+		f->v->nas->addr.family == 4 ? "IPv4" : "IPv6");
+	fprintf(f->out, "table %s dsmflow_nas%zu\n", family, n);
+	fprintf(f->out, "delete table %s dsmflow_nas%zu\n", family, n);
+	fprintf(f->out, "table %s dsmflow_nas%zu {\n\tchain input {\n\t\ttype filter hook input priority "
 			"filter; policy drop;\n\t\tiif \"lo\" accept\n\t\tct state established,related accept\n"
-			"\t\tct state invalid drop\n\t\ticmp type { destination-unreachable, time-exceeded, "
-			"parameter-problem } accept\n\t\ticmpv6 type { destination-unreachable, packet-too-big, "
-			"time-exceeded, parameter-problem, nd-router-solicit, nd-router-advert, "
-			"nd-neighbor-solicit, nd-neighbor-advert } accept\n", n);
+			"\t\tct state invalid drop\n", family, n);
+	if (f->v->nas->addr.family == 4)
+		fputs("\t\ticmp type { destination-unreachable, time-exceeded, parameter-problem } accept\n"
+		      "\t\tudp sport 67 udp dport 68 accept\n", f->out);
+	else
+		fputs("\t\ticmpv6 type { destination-unreachable, packet-too-big, time-exceeded, "
+		      "parameter-problem, nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+		      "nd-neighbor-advert, mld-listener-query, mld-listener-report, mld-listener-done, "
+		      "mld2-listener-report } accept\n\t\tip6 saddr fe80::/10 udp dport 546 accept\n", f->out);
+	f->family = f->v->nas->addr.family;
 	each_rule(f, nft_rule);
 	fputs("\t}\n}\n", f->out);
 }
@@ -352,7 +391,8 @@ static void write_iptables(struct fw *f, int family)
 	static const char *const icmp4[] = { "destination-unreachable", "time-exceeded", "parameter-problem" };
 	static const char *const icmp6[] = { "destination-unreachable", "packet-too-big", "time-exceeded",
 					     "parameter-problem", "router-solicitation", "router-advertisement",
-					     "neighbour-solicitation", "neighbour-advertisement" };
+					     "neighbour-solicitation", "neighbour-advertisement", "130", "131",
+					     "132", "143" };	/* the last four: MLD */
 	char address[64];
 
 	f->family = family;
@@ -367,10 +407,12 @@ static void write_iptables(struct fw *f, int family)
 	fputs("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
 	      "-A INPUT -i lo -j ACCEPT\n-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n"
 	      "-A INPUT -m conntrack --ctstate INVALID -j DROP\n", f->out);
-	for (size_t i = 0; i < (family == 4 ? 3 : 8); i++)
+	for (size_t i = 0; i < (family == 4 ? 3 : 12); i++)
 		fprintf(f->out, family == 4 ? "-A INPUT -p icmp --icmp-type %s -j ACCEPT\n"
 					    : "-A INPUT -p ipv6-icmp --icmpv6-type %s -j ACCEPT\n",
 			family == 4 ? icmp4[i] : icmp6[i]);
+	fputs(family == 4 ? "-A INPUT -p udp --sport 67 --dport 68 -j ACCEPT\n"
+			  : "-A INPUT -s fe80::/10 -p udp --dport 546 -j ACCEPT\n", f->out);
 	each_rule(f, ipt_rule);
 	fputs("COMMIT\n", f->out);
 }

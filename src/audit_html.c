@@ -154,15 +154,13 @@ static void clients_chart(const struct page *p, const struct audit_view *v)
 
 static void top_list(const struct page *p, const struct audit_heavy *table)
 {
+	struct audit_heavy sorted[2 * AUDIT_TOP];
+	size_t n = audit_top(table, sorted);
 	char address[64];
-	int shown = 0;
 
-	for (size_t i = 0; i < 2 * AUDIT_TOP && shown < 3; i++) {
-		if (!table[i].flows)
-			continue;
-		fprintf(p->out, "%s%s", shown++ ? ", " : "",
-			addr_format(table[i].addr.family, table[i].addr.addr, address, sizeof(address)));
-	}
+	for (size_t i = 0; i < n && i < 3; i++)
+		fprintf(p->out, "%s%s", i ? ", " : "",
+			addr_format(sorted[i].addr.family, sorted[i].addr.addr, address, sizeof(address)));
 }
 
 static void entry_table(const struct page *p, const struct audit_view *v, enum audit_role role,

@@ -28,31 +28,22 @@ static void json_addr(FILE *out, const struct audit_addr *a)
 	json_string(out, addr_format(a->family, a->addr, text, sizeof(text)));
 }
 
-static int by_heavy_bytes(const void *x, const void *y)
-{
-	const struct audit_heavy *a = x, *b = y;
-
-	if (a->bytes != b->bytes)
-		return a->bytes < b->bytes ? 1 : -1;
-	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
-}
-
 /* The top AUDIT_TOP of a heavy-hitters table, by bytes. */
 static void json_heavy(FILE *out, const struct audit_heavy *table)
 {
 	struct audit_heavy sorted[2 * AUDIT_TOP];
-	size_t n = 0;
+	size_t n = audit_top(table, sorted);
 
-	for (size_t i = 0; i < 2 * AUDIT_TOP; i++)
-		if (table[i].flows)
-			sorted[n++] = table[i];
-	qsort(sorted, n, sizeof(sorted[0]), by_heavy_bytes);
 	fputc('[', out);
-	for (size_t i = 0; i < n && i < AUDIT_TOP; i++) {
+	for (size_t i = 0; i < n; i++) {
 		fputs(i ? ", {\"address\": " : "{\"address\": ", out);
 		json_addr(out, &sorted[i].addr);
-		fprintf(out, ", \"flows\": %llu, \"bytes\": %llu}", (unsigned long long)sorted[i].flows,
-			(unsigned long long)sorted[i].bytes);
+		/* bytes: at least this many (exact when bytes_error is 0: a client
+		 * that took a place another left may have its share) */
+		fprintf(out, ", \"flows\": %llu, \"bytes\": %llu, \"bytes_error\": %llu}",
+			(unsigned long long)sorted[i].flows,
+			(unsigned long long)(sorted[i].bytes - sorted[i].error),
+			(unsigned long long)sorted[i].error);
 	}
 	fputc(']', out);
 }
@@ -119,11 +110,9 @@ static void json_entry(const struct writer *w, const struct audit_view *v,
 	fprintf(out, ", \"%s\": %llu, \"%s_exact\": %s, \"top_%s\": ", who,
 		(unsigned long long)audit_clients(e), who, e->estimated ? "false" : "true", who);
 	json_heavy(out, e->top);
-	if (e->key.role == AUDIT_IN) {
-		fprintf(out, ", \"external_flows\": %llu, \"external_clients\": ",
-			(unsigned long long)e->external_flows);
-		json_heavy(out, e->external);
-	} else {
+	fprintf(out, ", \"external_flows\": %llu, \"external_%s\": ", (unsigned long long)e->external_flows, who);
+	json_heavy(out, e->external);
+	if (e->key.role == AUDIT_OUT) {
 		fputs(", \"names\": [", out);
 		for (size_t i = 0; i < e->name_count; i++) {
 			fputs(i ? ", " : "", out);
@@ -178,8 +167,12 @@ static void json_service_list(const struct writer *w, const struct audit_view *v
 		json_string(w->out, catalog_service(w->cat, s)->name);
 		fputs(", \"category\": ", w->out);
 		json_string(w->out, catalog_service(w->cat, s)->category);
-		fputs(", \"ports\": ", w->out);
-		json_string(w->out, ports);
+		fputs(", \"ports\": [", w->out);
+		for (char *save = NULL, *port = strtok_r(ports, ",", &save); port; port = strtok_r(NULL, ",", &save)) {
+			json_string(w->out, port + (*port == ' '));
+			fputs(save && *save ? ", " : "", w->out);
+		}
+		fputc(']', w->out);
 		if (possibly) {
 			report_group_name(w->cat, port_index_set(w->idx, (uint16_t)v->possible_group[s]), group,
 					  sizeof(group));
@@ -224,7 +217,8 @@ static void json_nas(const struct writer *w, const struct audit_view *v)
 	audit_each_closable(v, list_json_port, &ports);
 	fputc(']', out);
 	json_entries(w, v, "unknown_ports", AUDIT_IN, 1);
-	fprintf(out, ",\n      \"flows_without_entry\": %llu}",
+	fprintf(out, ",\n      \"unanswered\": {\"flows\": %llu, \"bytes\": %llu}, \"flows_without_entry\": %llu}",
+		(unsigned long long)v->nas->unanswered_flows, (unsigned long long)v->nas->unanswered_bytes,
 		(unsigned long long)v->nas->flows_without_entry);
 }
 
@@ -260,6 +254,23 @@ static int write_json(const struct writer *w)
 
 /* ---- the table ---- */
 
+/* name fitted to width columns: a long one is cut in its middle and keeps
+ * its end (a group's "+N"), so that no cut name reads as a list. */
+static const char *fit(const char *name, size_t width, char *buf, size_t size)
+{
+	size_t n = strlen(name);
+	const char *tail;
+	size_t keep;
+
+	if (n <= width || width >= size)
+		return name;
+	tail = strrchr(name, '+');
+	tail = tail && tail > name && tail[-1] == ' ' && (size_t)(name + n - tail) < width / 2 ? tail - 1 : name + n;
+	keep = width - 3 - (size_t)(name + n - tail);
+	snprintf(buf, size, "%.*s...%s", (int)keep, name, tail);
+	return buf;
+}
+
 static void table_entries(const struct writer *w, const struct audit_view *v, enum audit_role role,
 			  int unclassified, const char *title)
 {
@@ -267,7 +278,7 @@ static void table_entries(const struct writer *w, const struct audit_view *v, en
 
 	for (size_t i = 0; i < v->entry_count; i++) {
 		const struct audit_entry *e = v->entries[i];
-		char name[200], bytes[32], last[32];
+		char name[200], bytes[32], last[32], fitted[64];
 
 		if (e->key.role != role || (role == AUDIT_IN && (e->key.kind == FLOW_UNCLASSIFIED) != unclassified))
 			continue;
@@ -276,7 +287,8 @@ static void table_entries(const struct writer *w, const struct audit_view *v, en
 				role == AUDIT_IN ? "CLIENTS" : "REMOTES", "EXT", "FLOWS", "BYTES", "LAST SEEN (UTC)");
 		audit_clock_text(e->last_us, last, sizeof(last));
 		fprintf(w->out, "%-44.44s %7llu%s %5llu %7llu %10s  %s\n",
-			audit_table_name(v, e, name, sizeof(name)), (unsigned long long)audit_clients(e),
+			fit(audit_table_name(v, e, name, sizeof(name)), 44, fitted, sizeof(fitted)),
+			(unsigned long long)audit_clients(e),
 			e->estimated ? "~" : " ", (unsigned long long)e->external_flows,
 			(unsigned long long)e->flows, report_human_bytes(audit_entry_bytes(e), bytes, sizeof(bytes)),
 			last + 11);
@@ -338,7 +350,8 @@ static void table_nas(const struct writer *w, const struct audit_view *v)
 	audit_clock_text(a->first_us == UINT64_MAX ? 0 : a->first_us, first, sizeof(first));
 	audit_clock_text(a->last_us, last, sizeof(last));
 	addr_format(v->nas->addr.family, v->nas->addr.addr, address, sizeof(address));
-	fprintf(w->out, "NAS %s (%.80s)\n", address, audit_detected_words(v->nas->detected_by, how, sizeof(how)));
+	fprintf(w->out, "NAS %s\nknown because %.90s\n", address,
+		audit_detected_words(v->nas->detected_by, how, sizeof(how)));
 	if (!(v->nas->detected_by & AUDIT_BY_OPTION))
 		fprintf(w->out, "found by its traffic: give --nas %s to be sure of its role\n", address);
 	fprintf(w->out, "window %s to %s UTC (%llu s): what was not seen\n"
@@ -361,21 +374,16 @@ static void table_details(const struct writer *w, const struct audit_view *v)
 		const struct audit_entry *e = v->entries[i];
 		struct audit_heavy sorted[2 * AUDIT_TOP];
 		char name[200], address[64], bytes[32];
-		size_t n = 0;
-
-		for (size_t j = 0; j < 2 * AUDIT_TOP; j++)
-			if (e->top[j].flows)
-				sorted[n++] = e->top[j];
-		qsort(sorted, n, sizeof(sorted[0]), by_heavy_bytes);
+		size_t n = audit_top(e->top, sorted);
 		fprintf(w->out, "\n%s %.70s: top %s\n", e->key.role == AUDIT_IN ? "serves" : "connects out to",
 			audit_table_name(v, e, name, sizeof(name)), e->key.role == AUDIT_IN ? "clients" : "remotes");
 		for (size_t j = 0; j < e->name_count; j++)
 			fprintf(w->out, "  by the name %.80s\n", e->names[j]);
-		for (size_t j = 0; j < n && j < AUDIT_TOP; j++)
+		for (size_t j = 0; j < n; j++)
 			fprintf(w->out, "  %-40s %7llu flows %10s%s\n",
 				addr_format(sorted[j].addr.family, sorted[j].addr.addr, address, sizeof(address)),
 				(unsigned long long)sorted[j].flows,
-				report_human_bytes(sorted[j].bytes, bytes, sizeof(bytes)),
+				report_human_bytes(sorted[j].bytes - sorted[j].error, bytes, sizeof(bytes)),
 				audit_is_external(w->a, &sorted[j].addr) ? "  external" : "");
 	}
 }
@@ -443,13 +451,12 @@ static void md_entries(const struct writer *w, const struct audit_view *v, enum 
 			e->estimated ? " (estimate)" : "", (unsigned long long)e->external_flows,
 			(unsigned long long)e->flows, report_human_bytes(audit_entry_bytes(e), bytes, sizeof(bytes)),
 			last);
-		if (e->top[0].flows) {	/* the table fills from its start */
-			const struct audit_heavy *top = &e->top[0];
+		{
+			struct audit_heavy sorted[2 * AUDIT_TOP];
 
-			for (size_t j = 1; j < 2 * AUDIT_TOP; j++)
-				if (e->top[j].flows && e->top[j].bytes > top->bytes)
-					top = &e->top[j];
-			fprintf(w->out, "%s", addr_format(top->addr.family, top->addr.addr, address, sizeof(address)));
+			if (audit_top(e->top, sorted))
+				fprintf(w->out, "%s", addr_format(sorted[0].addr.family, sorted[0].addr.addr, address,
+								  sizeof(address)));
 		}
 		fputs(" |\n", w->out);
 	}

@@ -68,16 +68,21 @@ struct audit_entry {
 struct audit_nas {
 	struct audit_addr addr;
 	uint8_t detected_by;			/* AUDIT_BY_* */
+	struct audit_addr answered;		/* detection: whom its Assistant answer went to */
 	uint64_t evidence_flows;		/* flows that showed it (detection) */
 	struct audit_entry *entries;		/* uthash */
 	size_t entry_count;
 	uint64_t flows_without_entry;		/* AUDIT_MAX_ENTRIES reached */
+	uint64_t unanswered_flows, unanswered_bytes;	/* TCP the server never answered
+							 * (refused, a scan): no use */
 };
 
 struct audit {
 	struct cidr *nas_prefixes, *local;
 	size_t nas_prefix_count, local_count;
 	int detecting;				/* no --nas: only finding NAS (audit_detect) */
+	struct audit_addr searchers[AUDIT_MAX_NAS * 4];	/* detection: who broadcast a search */
+	size_t searcher_count;
 	struct audit_nas nas[AUDIT_MAX_NAS];
 	size_t nas_count;
 	uint64_t flows_without_nas_slot;	/* AUDIT_MAX_NAS reached */
@@ -121,6 +126,9 @@ const char *audit_kind_name(const struct audit_entry *e);
 /* Server port i of e as text: "tcp/445", "icmp". */
 const char *audit_seen_port(const struct audit_entry *e, size_t i, char *buf, size_t size);
 uint64_t audit_entry_bytes(const struct audit_entry *e);
+/* The top AUDIT_TOP of a heavy-hitters table (2 * AUDIT_TOP slots) into
+ * out, by bytes; returns how many. */
+size_t audit_top(const struct audit_heavy *table, struct audit_heavy *out);
 /* How a NAS was found: a JSON array of keys ("--nas", "dsm-web-api",
  * "synology-assistant"), or words for people. */
 void audit_detected_json(FILE *out, uint8_t by);

@@ -289,3 +289,23 @@ const char *audit_detected_words(uint8_t by, char *buf, size_t size)
 			at += (size_t)snprintf(buf + at, size - at, "%s%s", at ? "; " : "", detections[i].words);
 	return buf;
 }
+
+static int by_heavy_bytes(const void *x, const void *y)
+{
+	const struct audit_heavy *a = x, *b = y;
+
+	if (a->bytes != b->bytes)
+		return a->bytes < b->bytes ? 1 : -1;
+	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
+}
+
+size_t audit_top(const struct audit_heavy *table, struct audit_heavy *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < 2 * AUDIT_TOP; i++)
+		if (table[i].flows)
+			out[n++] = table[i];
+	qsort(out, n, sizeof(out[0]), by_heavy_bytes);
+	return n < AUDIT_TOP ? n : AUDIT_TOP;
+}

@@ -80,8 +80,8 @@ static int parse_aggregate(struct audit_cli *c, const char *arg)
 		return cli_usage_error("audit", "--aggregate: '%s' is not V4LEN,V6LEN", arg);
 	memcpy(first, arg, (size_t)(comma - arg));
 	first[comma - arg] = '\0';
-	if (cli_parse_count(first, 32, &v4) || cli_parse_count(comma + 1, 128, &v6))
-		return cli_usage_error("audit", "--aggregate: '%s' is not V4LEN,V6LEN (0-32, 0-128)", arg);
+	if (cli_parse_count(first, 32, &v4) || cli_parse_count(comma + 1, 128, &v6) || v4 < 8 || v6 < 16)
+		return cli_usage_error("audit", "--aggregate: '%s' is not V4LEN,V6LEN (8-32, 16-128)", arg);
 	c->firewall_options.v4_len = (uint8_t)v4;
 	c->firewall_options.v6_len = (uint8_t)v6;
 	return 0;
@@ -159,7 +159,6 @@ static int find_nas(struct audit_cli *c, char **paths, int count, const struct c
 	struct audit *finder = audit_new(NULL, 0, c->engine.local, c->engine.local_count);
 	struct engine_run run;
 	char address[64];
-	int failed = 1;
 
 	engine_options_init(&quiet);
 	quiet.flows = c->engine.flows;
@@ -168,12 +167,12 @@ static int find_nas(struct audit_cli *c, char **paths, int count, const struct c
 	if (finder && engine_run_open("audit", &quiet, cat, idx, api, &run) == 0) {
 		run.observe = audit_frames;	/* Synology's MAC prefixes */
 		run.observe_ctx = finder;
-		failed = engine_run_read_files(&run, paths, count, c->filter);
+		engine_run_read_files(&run, paths, count, c->filter);	/* the second pass says it again */
 		engine_settle(run.engine);
 		engine_flush(run.engine);
 		engine_run_close(&run);
 	}
-	if (!failed) {
+	if (finder) {	/* a file that could not be read was said: the others still count */
 		c->engine.nas_count = audit_detected(finder, c->engine.nas, detected_by, CLI_MAX_NAS);
 		for (size_t i = 0; i < c->engine.nas_count; i++)
 			fprintf(stderr, "dsmflow audit: found NAS %s by its traffic; give --nas %s to be sure\n",
@@ -184,7 +183,30 @@ static int find_nas(struct audit_cli *c, char **paths, int count, const struct c
 					"Assistant answer, no Synology MAC address): give --nas ADDR\n");
 	}
 	audit_free(finder);
-	return failed ? -1 : 0;
+	return finder ? 0 : -1;
+}
+
+/* Whether the audit has the one NAS a firewall proposal is for, of the
+ * family the proposal filters; says why not. (Two rule sets with a drop
+ * policy each, loaded together, would each drop what the other allows.) */
+static int firewall_fits(const struct audit_cli *c)
+{
+	size_t n = audit_nas_count(c->engine.audit);
+	int family = n == 1 ? audit_nas_family(c->engine.audit, 0) : 0;
+
+	if (n != 1) {
+		fprintf(stderr, "dsmflow audit: --firewall proposes the rules of one NAS: %zu in the input "
+				"(give one address with --nas)\n", n);
+		return 0;
+	}
+	if ((c->firewall_kind == FIREWALL_IPTABLES && family != 4) ||
+	    (c->firewall_kind == FIREWALL_IP6TABLES && family != 6)) {
+		fprintf(stderr, "dsmflow audit: --firewall %s: the NAS's address is IPv%d: use %s\n",
+			c->firewall_kind == FIREWALL_IPTABLES ? "iptables" : "ip6tables", family,
+			family == 4 ? "iptables" : "ip6tables");
+		return 0;
+	}
+	return 1;
 }
 
 /* Reads, ends every flow (each folds into the audit), writes the audit. */
@@ -204,9 +226,11 @@ static int run_audit(struct audit_cli *c, char **paths, int count, const struct 
 			(unsigned long long)engine_alloc_failures(run.engine));
 		failed++;
 	}
-	if (c->firewall ? audit_firewall(c->engine.audit, c->firewall_kind, &c->firewall_options, cat, idx,
-					 run.report)
-			: audit_write(c->engine.audit, c->format, cat, idx, run.report)) {
+	if (c->firewall && !firewall_fits(c)) {
+		failed++;
+	} else if (c->firewall ? audit_firewall(c->engine.audit, c->firewall_kind, &c->firewall_options, cat,
+						idx, run.report)
+			       : audit_write(c->engine.audit, c->format, cat, idx, run.report)) {
 		fprintf(stderr, "dsmflow audit: out of memory writing the audit\n");
 		failed++;
 	}

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dsmflow/decimal.h"
@@ -162,9 +163,12 @@ static int names_a_file(const char *word)
 {
 	static const char *const endings[] = { ".pcap", ".pcapng", ".cap", ".gz", ".zst" };
 	size_t n = strlen(word);
+	struct stat st;
 
-	if (strcmp(word, "-") == 0 || strchr(word, '/') || access(word, F_OK) == 0)
-		return 1;
+	if (strcmp(word, "-") == 0 || (stat(word, &st) == 0 && !S_ISDIR(st.st_mode)))
+		return 1;	/* a directory (src/, host/) is a filter word, not a capture */
+	if (strchr(word, '/') && stat(word, &st) != 0)
+		return 1;	/* a missing path: fails as a file, with its own message */
 	for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++)
 		if (n > strlen(endings[i]) && strcmp(word + n - strlen(endings[i]), endings[i]) == 0)
 			return 1;

@@ -55,6 +55,8 @@ struct engine {
 	struct audit *audit;		/* or NULL */
 	struct cidr *local;		/* --local, copied; local_count 0: the local ranges */
 	size_t local_count;
+	struct cidr *nas;		/* --nas, copied: its IPv6 /64s are local too */
+	size_t nas_count;
 	uint64_t now_us;		/* latest packet time seen */
 	uint64_t next_sweep_us;
 	uint64_t alloc_failures;
@@ -104,6 +106,10 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->reload.last_success_us = e->reload.started_us = wall_clock_us();
 	e->flow_log = config->flow_log;
 	e->audit = config->audit;
+	if (config->nas_count && (e->nas = malloc(config->nas_count * sizeof(*e->nas)))) {
+		memcpy(e->nas, config->nas, config->nas_count * sizeof(*e->nas));
+		e->nas_count = config->nas_count;
+	}
 	if (config->local_count && (e->local = malloc(config->local_count * sizeof(*e->local)))) {
 		memcpy(e->local, config->local, config->local_count * sizeof(*e->local));
 		e->local_count = config->local_count;
@@ -141,6 +147,7 @@ void engine_free(struct engine *e)
 	attributor_free(e->attributor);
 	counters_free(e->counters);
 	free(e->local);
+	free(e->nas);
 	free(e);
 }
 
@@ -206,6 +213,20 @@ static int frag_recall(struct engine *e, struct decoded *d)
 
 /* ---- deciding flows ---- */
 
+/* Outside --local, or else outside the local ranges and the /64s of the
+ * NAS's IPv6 prefixes (global IPv6 clients on the NAS's LAN are local). */
+static int is_external(const struct engine *e, uint8_t family, const uint8_t *addr)
+{
+	if (e->local_count)
+		return !cidr_match_any(e->local, e->local_count, family, addr);
+	if (addr_is_local_range(family, addr))
+		return 0;
+	for (size_t i = 0; family == 6 && i < e->nas_count; i++)
+		if (e->nas[i].family == 6 && memcmp(e->nas[i].addr, addr, 8) == 0)
+			return 0;
+	return 1;
+}
+
 /* The decided flow's client, for its service's or group's distinct
  * clients and external flows (group addresses are never clients). */
 static void note_client(struct engine *e, const struct flow *flow, struct counter_row *row)
@@ -218,8 +239,7 @@ static void note_client(struct engine *e, const struct flow *flow, struct counte
 	key[0] = flow->key.family;
 	memcpy(key + 1, client, 16);
 	counters_note_client(e->counters, flow->kind, flow->attribution, hll_hash(key, sizeof(key)));
-	if (e->local_count ? !cidr_match_any(e->local, e->local_count, flow->key.family, client)
-			   : !addr_is_local_range(flow->key.family, client))
+	if (is_external(e, flow->key.family, client))
 		row->external_flows++;
 }
 

@@ -537,8 +537,12 @@ void flow_table_update(struct flow_table *table, struct flow *flow, uint8_t from
 	flow->bytes[dir] += wire_len;
 	if (now_us > flow->last_us)
 		flow->last_us = now_us;
-	if (pkt->ip_proto == IPPROTO_TCP && pkt->fragment != FRAG_LATER)
+	if (pkt->ip_proto == IPPROTO_TCP && pkt->fragment != FRAG_LATER) {
 		update_tcp_state(flow, pkt->tcp_flags);
+		/* a server that resets refused the connection: it did not answer */
+		if (dir == TO_CLIENT && !(pkt->tcp_flags & TCP_RST))
+			flow->marks |= FLOW_MARK_ANSWERED;
+	}
 	class = class_of(flow);
 	if (class != flow->timeout_class) {	/* a few times in a flow's life */
 		list_unlink(table, flow);

@@ -159,10 +159,10 @@ static void publish_audit(struct metrics_server *m, const struct engine *e)
 void metrics_poll(struct metrics_server *m, const struct engine *e,
 		  const struct capture_stats *capture)
 {
+	if (m && !atomic_load(&m->auditing) && engine_audits(e))
+		atomic_store(&m->auditing, 1);	/* before any request: / and /audit.json are the audit's */
 	if (!metrics_wanted(m))
 		return;
-	if (!atomic_load(&m->auditing) && engine_audits(e))
-		atomic_store(&m->auditing, 1);
 	if (atomic_load_explicit(&m->audit_requested, memory_order_acquire))
 		publish_audit(m, e);
 	if (!counters_due(m))

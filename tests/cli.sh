@@ -49,7 +49,7 @@ expect 2 '--format audit needs --nas' -- live -i lo -f audit-json
 expect 2 'give --nas to read standard input' -- audit -
 expect 2 "'yaml' is not table, json, markdown or html" -- audit --nas 192.168.10.5 -f yaml "$(dirname "$0")/../pcaps/dsm-office.pcap"
 expect 2 "no capture file given" -- audit --nas 192.168.10.5
-expect 0 '^NAS 192.168.10.5 \(given with --nas\)' -- audit --nas 192.168.10.5 "$(dirname "$0")/../pcaps/dsm-office.pcap"
+expect 0 '^known because given with --nas' -- audit --nas 192.168.10.5 "$(dirname "$0")/../pcaps/dsm-office.pcap"
 
 # lookups: shared, single, dynamic only, absent
 expect 0 $'^DSM\tWeb applications\tHTTP\tinbound\tstatic$' -- lookup tcp/5000

@@ -53,6 +53,7 @@ static struct flow make_flow(uint8_t family, const uint8_t *client, const uint8_
 	f.bytes[TO_SERVER] = f.bytes[TO_CLIENT] = bytes / 2;
 	f.first_us = 1000000;
 	f.last_us = 2000000;
+	f.marks = FLOW_MARK_ANSWERED;
 	return f;
 }
 
@@ -82,6 +83,13 @@ static void test_roles_and_exact_clients(void **state)
 	audit_flow(a, &f);
 	f = make_flow(4, pc, router, 80, 3, 100);	/* no NAS in it */
 	audit_flow(a, &f);
+	f = make_flow(4, pc, nas4, 23, 8, 120);	/* refused: a scan, not a use */
+	f.marks = 0;
+	audit_flow(a, &f);
+	assert_null(entry(a, 0, AUDIT_IN, 8));
+	assert_int_equal(a->nas[0].unanswered_flows, 1);
+	assert_int_equal(a->nas[0].unanswered_bytes, 120);
+	f = make_flow(4, pc, router, 80, 3, 100);
 	f.row = NULL;					/* pending: not folded */
 	memcpy(f.key.addr[1], nas4, 4);
 	audit_flow(a, &f);
@@ -138,6 +146,7 @@ static void test_top_clients_survive_a_flood(void **state)
 		if (e->top[i].flows && memcmp(e->top[i].addr.addr, heavy, 4) == 0) {
 			found = 1;
 			assert_true(e->top[i].bytes >= 50 * 100000);	/* never less than its own */
+			assert_true(e->top[i].bytes - e->top[i].error <= 50 * 100000);	/* the guarantee */
 		}
 	assert_true(found);
 	audit_free(a);
@@ -225,14 +234,14 @@ static void test_json_names_the_lists(void **state)
 	assert_int_equal(audit_write(a, AUDIT_JSON, cat, idx, out), 0);
 	fclose(out);
 	assert_non_null(strstr(text, "\"in_use\": [\n        {\"service\": \"Telnet\""));
-	assert_non_null(strstr(text, "\"top_clients\": [{\"address\": \"192.168.1.20\", \"flows\": 1, \"bytes\": 100}]"));
+	assert_non_null(strstr(text, "\"top_clients\": [{\"address\": \"192.168.1.20\", \"flows\": 1, \"bytes\": 100, \"bytes_error\": 0}]"));
 	closable = strstr(text, "\"closable_ports\": [");
 	assert_non_null(closable);
 	*strchr(closable, ']') = '\0';
 	assert_null(strstr(closable, "\"tcp/23\""));		/* in use: not closable */
 	assert_non_null(strstr(closable, "\"tcp/3306\""));	/* MySQL's: closable */
 	closable[strlen(closable)] = ']';
-	assert_non_null(strstr(text, "{\"service\": \"MySQL\", \"category\": \"System\", \"ports\": \"tcp/3306\"}"));
+	assert_non_null(strstr(text, "{\"service\": \"MySQL\", \"category\": \"System\", \"ports\": [\"tcp/3306\"]}"));
 	free(text);
 	port_index_free(idx);
 	catalog_free(cat);
@@ -271,6 +280,40 @@ static void test_bytes_over_time(void **state)
 	audit_free(a);
 }
 
+/* Without --nas: a Synology Assistant answer counts only when it went to a
+ * host seen broadcasting a search; a search to a /24's broadcast address
+ * does not make the searcher a NAS. */
+static void test_detection_by_assistant(void **state)
+{
+	struct audit *a = audit_new(NULL, 0, NULL, 0);
+	uint8_t pc[4] = { 192, 168, 1, 20 }, other[4] = { 192, 168, 1, 30 };
+	uint8_t directed[4] = { 192, 168, 1, 255 }, nas[4] = { 192, 168, 1, 10 }, stray[4] = { 192, 168, 1, 40 };
+	struct cidr found[4];
+	uint8_t by[4];
+	struct flow f;
+
+	(void)state;
+	f = make_flow(4, pc, directed, 9999, 1, 100);	/* the search: pc to the broadcast */
+	f.key.ip_proto = 17;
+	f.key.port[0] = 9999;
+	f.packets[TO_CLIENT] = f.bytes[TO_CLIENT] = 0;
+	audit_flow(a, &f);
+	f = make_flow(4, pc, nas, 9999, 1, 100);	/* the answer: nas to pc, one way */
+	f.key.ip_proto = 17;
+	f.key.port[0] = 9999;
+	f.packets[TO_SERVER] = f.bytes[TO_SERVER] = 0;
+	audit_flow(a, &f);
+	f = make_flow(4, other, stray, 9999, 1, 100);	/* to a host that never searched */
+	f.key.ip_proto = 17;
+	f.key.port[0] = 9999;
+	f.packets[TO_SERVER] = f.bytes[TO_SERVER] = 0;
+	audit_flow(a, &f);
+	assert_int_equal(audit_detected(a, found, by, 4), 1);
+	assert_memory_equal(found[0].addr, nas, 4);
+	assert_int_equal(by[0], AUDIT_BY_ASSISTANT);
+	audit_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_bounds_are_counted),
 		cmocka_unit_test(test_json_names_the_lists),
 		cmocka_unit_test(test_bytes_over_time),
+		cmocka_unit_test(test_detection_by_assistant),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

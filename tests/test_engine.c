@@ -308,6 +308,19 @@ static void test_nas_role_narrows_the_candidates(void **state)
 	settle(f);
 	assert_int_equal(unclassified_packets(f, 17, 53), 2);
 	assert_int_equal(row_packets(dns), 0);
+	/* ICMP between two other hosts is no NAS service's */
+	{
+		struct pkb b;
+
+		pkb_init(&b);
+		pkb_ether(&b, 0x0800);
+		pkb_ipv4(&b, pc, router, 1, 1, 0, 0);
+		pkb_bytes(&b, "\x08\0\0\0\0\1\0\1", 8);	/* an echo request */
+		pkb_finish(&b);
+		feed(f, &b, 1000);
+		settle(f);
+		assert_int_equal(unclassified_packets(f, 1, 0), 1);
+	}
 	/* a client asking the NAS's DNS server is one */
 	udp(f, pc, 53001, nas, 53, 1000);
 	settle(f);

@@ -5,7 +5,7 @@
  * The audit is fed whole flows as they end (and, for a report mid-run, the
  * flows still active), never packets: the packet path pays nothing for it.
  * Its memory is bounded: at most AUDIT_MAX_NAS NAS addresses, and per NAS
- * at most AUDIT_MAX_ENTRIES (role, service or port) entries of about 3 KB
+ * at most AUDIT_MAX_ENTRIES (role, service or port) entries of about 3.5 KB
  * each; what does not fit is counted, never dropped silently.
  */
 #ifndef DSMFLOW_AUDIT_H
@@ -58,6 +58,10 @@ void audit_flow(struct audit *a, const struct flow *flow);
 /* The name (a TLS server name, a DNS answer's) that decided flow, when its
  * NAS connects out: kept with what it reached (a few per entry). */
 void audit_note_name(struct audit *a, const struct flow *flow, const char *name, size_t len);
+
+/* How many NAS the audit has, and the address family (4, 6) of NAS i. */
+size_t audit_nas_count(const struct audit *a);
+int audit_nas_family(const struct audit *a, size_t i);
 
 /* Writes the audit as a table for a terminal, JSON (the shape scripts rely
  * on: README), markdown (for tickets and wikis) or a self-contained web

@@ -112,6 +112,9 @@ enum service_evidence {
 #define FLOW_MARK_REMOTE_ACCESS 0x02	/* its server name is a Synology remote-access name
 					 * (QuickConnect, DDNS): it names the NAS, not a service */
 #define FLOW_MARK_OUTSIDE 0x04		/* its evidence named a service outside its candidates */
+#define FLOW_MARK_ANSWERED 0x80		/* TCP: the server sent a packet other than a reset
+					 * (flow.c's, not evidence's: a refused connection is a
+					 * scan, not a use) */
 
 struct flow_table_config {
 	uint64_t timeout_us[FLOW_TIMEOUT_CLASSES];
