@@ -148,9 +148,10 @@ static int on_ack(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* The length of buf's longest prefix of whole messages. (libmnl's own
- * check reads a length above INT_MAX as negative, and walks off the end:
- * the kernel never sends one, a fuzzer does.) */
+/* The length of buf's longest prefix of whole, padded messages. (libmnl's
+ * own check reads a length above INT_MAX as negative, and walks off the
+ * end; and it parses attributes up to a message's padded end: the kernel
+ * never sends either, a fuzzer does.) */
 static size_t whole_messages(const unsigned char *buf, size_t len)
 {
 	size_t at = 0;
@@ -159,9 +160,11 @@ static size_t whole_messages(const unsigned char *buf, size_t len)
 		uint32_t n;
 
 		memcpy(&n, buf + at + offsetof(struct nlmsghdr, nlmsg_len), sizeof(n));
-		if (n < sizeof(struct nlmsghdr) || n > len - at)
+		/* with its padding: libmnl reads attributes up to the aligned
+		 * end (the kernel always pads; a message without is cut) */
+		if (n < sizeof(struct nlmsghdr) || n > len - at || NLMSG_ALIGN(n) > len - at)
 			break;
-		at = NLMSG_ALIGN(n) < len - at ? at + NLMSG_ALIGN(n) : len;	/* padding may be cut */
+		at += NLMSG_ALIGN(n);
 	}
 	return at;
 }

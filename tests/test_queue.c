@@ -151,6 +151,17 @@ static void test_damaged_messages(void **state)
 	assert_int_equal(out.packets, 1);	/* its id read; the payload not taken */
 	assert_int_equal(out.last_id, 6);
 	assert_int_equal(pkts[0].caplen, 0);
+	/* a message whose padding is cut (its last attribute reaches into it):
+	 * unreadable, never a packet past the datagram (found by fuzz_nfq) */
+	len = put_packet(0, 7, ipv4, 4);
+	((struct nlmsghdr *)buf)->nlmsg_len = (uint32_t)len - 1;	/* the payload 1 byte past it */
+	{
+		const uint8_t *placed = guard_place(buf, len - 1);
+
+		capture_queue_parse(placed, len - 1, 0, pkts, 4, &out);
+		assert_int_equal(out.packets, 0);
+		assert_int_equal(out.unreadable, 1);
+	}
 	/* a packet message without its header attribute */
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET;
