@@ -76,9 +76,12 @@ static void count_client(struct audit_entry *e, const struct audit_addr *a)
 
 uint64_t audit_clients(const struct audit_entry *e)
 {
+	uint64_t estimate;
+
 	if (!e->estimated)
 		return e->exact_count;
-	return hll_estimate(e->hll);
+	estimate = hll_estimate(e->hll);
+	return estimate > AUDIT_EXACT_CLIENTS ? estimate : AUDIT_EXACT_CLIENTS + 1;	/* more than listed */
 }
 
 /* ---- top clients: space-saving, weighted by bytes ---- */

@@ -18,10 +18,10 @@
  *
  * A sensor with --nas also serves its audit, /audit.json and / (the web
  * page), the same way: a request raises `audit_requested`; the packet
- * thread, between packets, copies the audit, folds the active flows in,
- * formats both and publishes them; requests serve that text while it is
- * younger than AUDIT_FRESH_MS, so building one costs the packet thread at
- * most once a second however many ask.
+ * thread, between packets, copies the audit with the active flows folded
+ * in and publishes the copy; requests format it (once per copy and format,
+ * on their thread) and serve it while it is younger than AUDIT_FRESH_MS, so
+ * the packet thread copies at most once a second however many ask.
  */
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -88,10 +88,10 @@ struct metrics_server {
 	/* the audit (a sensor with --nas): requested by /audit.json and / */
 	atomic_int audit_requested;
 	atomic_int auditing;		/* the engine has an audit: / is its page */
-	char *audit_text[2];		/* [0] JSON, [1] the web page; under lock */
+	struct audit *audit;		/* the latest snapshot; under lock */
+	char *audit_text[2];		/* [0] JSON, [1] the web page, of it; under lock */
 	size_t audit_len[2];
-	char *audit_pending[2];		/* formatted, not yet published (packet thread) */
-	size_t audit_pending_len[2];
+	struct audit *audit_pending;	/* taken, not yet published (packet thread) */
 	uint64_t audit_ms, audit_generation;	/* under lock */
 };
 
@@ -123,31 +123,21 @@ int metrics_wanted(const struct metrics_server *m)
 	return m && (atomic_load_explicit(&m->audit_requested, memory_order_acquire) || counters_due(m));
 }
 
-/* The audit as JSON and as the web page, formatted here (the packet
- * thread) and published when the lock is free: a scrape holding it is
- * never waited for, the texts wait in audit_pending for the next try. */
+/* The audit so far, published when the lock is free (a scrape holding it
+ * is never waited for: the copy waits in audit_pending for the next try);
+ * the requests format it, on their thread. */
 static void publish_audit(struct metrics_server *m, const struct engine *e)
 {
-	if (!m->audit_pending[0] && !m->audit_pending[1]) {
-		struct audit *snapshot = engine_audit_snapshot(e);
-
-		for (int i = 0; snapshot && i < 2; i++) {
-			FILE *out = open_memstream(&m->audit_pending[i], &m->audit_pending_len[i]);
-
-			if (out) {
-				audit_write(snapshot, i ? AUDIT_HTML : AUDIT_JSON, m->cat, m->idx, out);
-				fclose(out);
-			}
-		}
-		audit_free(snapshot);
-	}
+	if (!m->audit_pending)
+		m->audit_pending = engine_audit_snapshot(e);
 	if (pthread_mutex_trylock(&m->lock) != 0)
 		return;
+	audit_free(m->audit);
+	m->audit = m->audit_pending;
+	m->audit_pending = NULL;
 	for (int i = 0; i < 2; i++) {
 		free(m->audit_text[i]);
-		m->audit_text[i] = m->audit_pending[i];
-		m->audit_len[i] = m->audit_pending_len[i];
-		m->audit_pending[i] = NULL;
+		m->audit_text[i] = NULL;
 	}
 	m->audit_ms = monotonic_ms();
 	m->audit_generation++;
@@ -277,11 +267,19 @@ static char *format_audit(struct metrics_server *m, int page, size_t *len)
 	}
 	pthread_mutex_lock(&m->lock);
 	before = m->audit_generation;
-	if (!m->audit_text[page] || monotonic_ms() - m->audit_ms > AUDIT_FRESH_MS) {
+	if (!m->audit || monotonic_ms() - m->audit_ms > AUDIT_FRESH_MS) {
 		atomic_store_explicit(&m->audit_requested, 1, memory_order_release);
 		while (m->audit_generation == before)
 			if (pthread_cond_timedwait(&m->published, &m->lock, &deadline) != 0)
 				break;
+	}
+	if (m->audit && !m->audit_text[page]) {	/* formatted once per snapshot and format */
+		FILE *out = open_memstream(&m->audit_text[page], &m->audit_len[page]);
+
+		if (out) {
+			audit_write(m->audit, page ? AUDIT_HTML : AUDIT_JSON, m->cat, m->idx, out);
+			fclose(out);
+		}
 	}
 	if (m->audit_text[page] && (copy = malloc(m->audit_len[page] + 1))) {
 		memcpy(copy, m->audit_text[page], m->audit_len[page]);
@@ -628,10 +626,10 @@ void metrics_stop(struct metrics_server *m)
 		MHD_stop_daemon(m->daemon);
 	counters_free(m->snapshot);
 	free(m->text);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		free(m->audit_text[i]);
-		free(m->audit_pending[i]);
-	}
+	audit_free(m->audit);
+	audit_free(m->audit_pending);
 	pthread_cond_destroy(&m->published);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
