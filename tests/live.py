@@ -784,6 +784,43 @@ def test_firewall(args):
         check(not port_open(C2, NAS_C2, 5000), "firewall: ... and the DSM UI (not a local network of the NAS given)")
         check(port_open(C1, nas6, 5001), "firewall: an IPv4 NAS's proposal leaves IPv6 alone: neighbour "
               "discovery works, a link-local client reaches the DSM UI")
+        check_firewall_ipv6(args, hosts)
+
+
+def check_firewall_ipv6(args, hosts):
+    """The proposal for an IPv6 NAS (table ip6), loaded: the client still
+    reaches what it used, which needs neighbour discovery through the drop
+    policy; a port it never used is refused."""
+    nas, client = "fd77:1::1", "fd77:1::2"
+    sh("ip", "-6", "addr", "add", nas + "/64", "dev", "nas-c1", "nodad", ns=NAS)
+    sh("ip", "-6", "addr", "add", client + "/64", "dev", "c1-nas", "nodad", ns=C1)
+    hosts.start("python3", "-m", "http.server", "8081", "--bind", "::", ns=NAS,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: port_open(C1, nas, 5001) and port_open(C1, nas, 8081), 10, "the IPv6 servers")
+    pcap = os.path.join(hosts.tmp, "seen6.pcapng")
+    dumpcap = hosts.start("dumpcap", "-q", "-i", "nas-c1", "-f", "ip6", "-w", pcap, ns=NAS,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: os.path.exists(pcap) and os.path.getsize(pcap) > 0, 10, "dumpcap")
+    time.sleep(0.5)
+    res = sh("curl", "-sf", "--max-time", "10", "http://[%s]:5001/" % nas, ns=C1, check_rc=False)
+    equal(res.returncode, 0, "firewall ipv6: the client uses the NAS's 5001")
+    time.sleep(0.5)
+    dumpcap.send_signal(signal.SIGINT)
+    dumpcap.wait(timeout=10)
+    res = sh(args.dsmflow, "audit", "--nas", nas, "--firewall", "nft", pcap, check_rc=False)
+    equal(res.returncode, 0, "firewall ipv6: exit status: " + res.stderr[-200:])
+    rules = os.path.join(hosts.tmp, "rules6.nft")
+    with open(rules, "w") as f:
+        f.write(res.stdout)
+    check("table ip6 dsmflow_nas0 {" in res.stdout and "nd-neighbor-solicit" in res.stdout,
+          "firewall ipv6: a table ip6, neighbour discovery allowed")
+    res = sh("nft", "-c", "-f", rules, ns=NAS, check_rc=False)
+    equal(res.returncode, 0, "firewall ipv6: nft -c accepts it: " + res.stderr[-300:])
+    sh("nft", "-f", rules, ns=NAS)
+    for ns, ifname in ((NAS, "nas-c1"), (C1, "c1-nas")):
+        sh("ip", "-6", "neigh", "flush", "dev", ifname, ns=ns)
+    check(port_open(C1, nas, 5001), "firewall ipv6: the client still reaches 5001 (neighbour discovery works)")
+    check(not port_open(C1, nas, 8081), "firewall ipv6: a port it never used is refused")
 
 
 # ---- a SYN flood on a live interface ----
