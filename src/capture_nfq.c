@@ -148,11 +148,13 @@ static int on_ack(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* The length of buf's longest prefix of whole, padded messages. (libmnl's
- * own check reads a length above INT_MAX as negative, and walks off the
- * end; and it parses attributes up to a message's padded end: the kernel
- * never sends either, a fuzzer does.) */
-static size_t whole_messages(const unsigned char *buf, size_t len)
+/* The length of buf's longest prefix of whole messages, the last one's
+ * padding within room bytes past len (the kernel does not pad the last
+ * attribute of a packet message, and libmnl parses attributes up to the
+ * padded end: the receive buffer has room; a fuzzer's input has none).
+ * libmnl's own check also reads a length above INT_MAX as negative and
+ * walks off the end: the kernel never sends one, a fuzzer does. */
+static size_t whole_messages(const unsigned char *buf, size_t len, size_t room)
 {
 	size_t at = 0;
 
@@ -160,21 +162,35 @@ static size_t whole_messages(const unsigned char *buf, size_t len)
 		uint32_t n;
 
 		memcpy(&n, buf + at + offsetof(struct nlmsghdr, nlmsg_len), sizeof(n));
-		/* with its padding: libmnl reads attributes up to the aligned
-		 * end (the kernel always pads; a message without is cut) */
-		if (n < sizeof(struct nlmsghdr) || n > len - at || NLMSG_ALIGN(n) > len - at)
+		if (n < sizeof(struct nlmsghdr) || n > len - at || NLMSG_ALIGN(n) > len - at + room)
 			break;
-		at += NLMSG_ALIGN(n);
+		at = NLMSG_ALIGN(n) < len - at ? at + NLMSG_ALIGN(n) : len;
 	}
 	return at;
 }
 
-void capture_queue_parse(const void *buf, size_t len, uint64_t ts_us, struct packet *pkts,
-			 size_t max, struct queue_parse *out)
+/* Drops the packets that reach past len (an attribute claiming the
+ * padding): counted unreadable. */
+static void keep_inside(const unsigned char *buf, size_t len, struct packet *pkts, struct queue_parse *out)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < out->packets; i++) {
+		if (pkts[i].caplen && pkts[i].data + pkts[i].caplen > buf + len) {
+			out->unreadable++;
+			continue;
+		}
+		pkts[kept++] = pkts[i];
+	}
+	out->packets = kept;
+}
+
+static void parse_datagram(const void *buf, size_t len, size_t room, uint64_t ts_us, struct packet *pkts,
+			   size_t max, struct queue_parse *out)
 {
 	static mnl_cb_t control[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = on_ack };	/* never written */
 	struct parse_ctx p = { out, pkts, max, ts_us };
-	size_t whole = whole_messages(buf, len < INT32_MAX ? len : INT32_MAX);
+	size_t whole = whole_messages(buf, len < INT32_MAX ? len : INT32_MAX, room);
 
 	memset(out, 0, sizeof(*out));
 	/* sequence and port id 0: not checked (the kernel is the only sender) */
@@ -183,6 +199,13 @@ void capture_queue_parse(const void *buf, size_t len, uint64_t ts_us, struct pac
 		out->unreadable++;
 	else if (whole < len)
 		out->unreadable++;	/* a message cut short, or claiming too much */
+	keep_inside(buf, len, pkts, out);
+}
+
+void capture_queue_parse(const void *buf, size_t len, uint64_t ts_us, struct packet *pkts,
+			 size_t max, struct queue_parse *out)
+{
+	parse_datagram(buf, len, 0, ts_us, pkts, max, out);
 }
 
 /* ---- the socket ---- */
@@ -296,7 +319,7 @@ static int configure(struct queue_capture *q, const struct queue_options *o, str
 			dsm_err_set(err, "queue %u: %s", o->queue, n == 0 ? "socket closed" : strerror(errno));
 			return -1;
 		}
-		capture_queue_parse(slot, (size_t)n, 0, q->pkts, RECV_BATCH, &parsed);
+		parse_datagram(slot, (size_t)n, q->slot_size - (size_t)n, 0, q->pkts, RECV_BATCH, &parsed);
 		if (parsed.error && describe_refusal(o->queue, parsed.error_seq, parsed.error, err))
 			return -1;
 		acks += parsed.acks;
@@ -389,8 +412,8 @@ static int handle_datagrams(struct queue_capture *q, int count, packet_fn fn, vo
 			q->owed = 1;
 			continue;
 		}
-		capture_queue_parse(q->iov[i].iov_base, q->msgs[i].msg_len, ts_us, q->pkts + packets,
-				    RECV_BATCH - packets, &parsed);
+		parse_datagram(q->iov[i].iov_base, q->msgs[i].msg_len, q->slot_size - q->msgs[i].msg_len, ts_us,
+			       q->pkts + packets, RECV_BATCH - packets, &parsed);
 		q->stats.dropped_unreadable += (uint64_t)parsed.unreadable;
 		if (parsed.unreadable)
 			q->owed = 1;

@@ -28,6 +28,18 @@ void hll_add(uint8_t *registers, uint64_t hash)
 		registers[index] = rank;
 }
 
+/* 2^-k for every register value: the estimate's sum without ldexp (a
+ * scrape estimates every row). */
+static const double inverse_powers[65] = {
+	0x1p-0, 0x1p-1, 0x1p-2, 0x1p-3, 0x1p-4, 0x1p-5, 0x1p-6, 0x1p-7, 0x1p-8, 0x1p-9, 0x1p-10,
+	0x1p-11, 0x1p-12, 0x1p-13, 0x1p-14, 0x1p-15, 0x1p-16, 0x1p-17, 0x1p-18, 0x1p-19,
+	0x1p-20, 0x1p-21, 0x1p-22, 0x1p-23, 0x1p-24, 0x1p-25, 0x1p-26, 0x1p-27, 0x1p-28,
+	0x1p-29, 0x1p-30, 0x1p-31, 0x1p-32, 0x1p-33, 0x1p-34, 0x1p-35, 0x1p-36, 0x1p-37,
+	0x1p-38, 0x1p-39, 0x1p-40, 0x1p-41, 0x1p-42, 0x1p-43, 0x1p-44, 0x1p-45, 0x1p-46,
+	0x1p-47, 0x1p-48, 0x1p-49, 0x1p-50, 0x1p-51, 0x1p-52, 0x1p-53, 0x1p-54, 0x1p-55,
+	0x1p-56, 0x1p-57, 0x1p-58, 0x1p-59, 0x1p-60, 0x1p-61, 0x1p-62, 0x1p-63, 0x1p-64,
+};
+
 uint64_t hll_estimate(const uint8_t *registers)
 {
 	const double m = HLL_REGISTERS, alpha = 0.7213 / (1.0 + 1.079 / m);
@@ -35,9 +47,11 @@ uint64_t hll_estimate(const uint8_t *registers)
 	int zeros = 0;
 
 	for (size_t i = 0; i < HLL_REGISTERS; i++) {
-		sum += ldexp(1.0, -registers[i]);
+		sum += inverse_powers[registers[i] < 64 ? registers[i] : 64];
 		zeros += registers[i] == 0;
 	}
+	if (zeros == HLL_REGISTERS)
+		return 0;
 	estimate = alpha * m * m / sum;
 	if (estimate <= 2.5 * m && zeros)	/* small range: linear counting */
 		estimate = m * log(m / zeros);

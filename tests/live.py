@@ -310,7 +310,7 @@ def test_queue(args):
         equal(rc, 0, "queue: exit status after SIGINT: " + err[-300:])
         report = json_documents(out)[-1]
         packets, size = iptables_counters(NAS, binary)
-        equal(report["totals"]["packets"], packets, "queue: packets = the NFQUEUE rules' counters")
+        equal(report["totals"]["packets"], packets, "queue: packets = the NFQUEUE rules' counters: " + err[-400:])
         equal(report["totals"]["bytes"], size, "queue: bytes (IP lengths) = the rules' counters")
         equal(service(report, "VPN Server (OpenVPN)")["packets"], 50, "queue: 25 datagrams each way")
         check(service(report, "DSM +", "DSM")["packets"] > 0, "queue: DSM web traffic attributed")

@@ -139,7 +139,9 @@ struct queue_parse {
 	uint32_t error_seq;	/* its sequence number */
 };
 
-/* Parses the netlink messages in buf[0..len) (libmnl and
+/* Parses the netlink messages in buf[0..len), nothing past it (the last
+ * message must be padded then; the socket's reader, whose buffer has
+ * room, takes the kernel's unpadded ones) (libmnl and
  * libnetfilter_queue's parsers): packet messages become pkts (link
  * DECODE_LINK_IP, the given time, wire length the IP length), pointing
  * into buf; acknowledgements and errors are noted in out. */
