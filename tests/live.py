@@ -518,15 +518,17 @@ for i in range(int(sys.argv[2])):
 def check_counters_never_go_down(hosts, port):
     """Scrapes a sensor every 20 ms while flows go from pending to decided:
     no counter ever goes down, and every scrape adds up."""
-    scraper = hosts.start("python3", "-c", SCRAPER, "http://127.0.0.1:%d/metrics" % port, "12", ns=NAS,
-                          stdout=subprocess.PIPE, text=True)
-    first = scraper.stdout.readline()   # scraping has begun: only then the traffic
-    started = time.time()
+    # the scrapes go to a file: a pipe nobody drains while the requests run
+    # would fill after a few scrapes and stop the scraper until they end
+    log = os.path.join(hosts.tmp, "scrapes.jsonl")
+    with open(log, "w") as sink:
+        scraper = hosts.start("python3", "-c", SCRAPER, "http://127.0.0.1:%d/metrics" % port, "12", ns=NAS,
+                              stdout=sink, text=True)
+    wait_for(lambda: os.path.getsize(log) > 0, 10, "the first scrape")
     client = hosts.start("python3", "-c", SLOW_CLIENT, NAS_C1, "25", ns=C1)
     client.wait(timeout=60)
-    print("monotonic: the 25 slow requests took %.1f s" % (time.time() - started))
-    out, _ = scraper.communicate(timeout=60)
-    out = first + out
+    scraper.wait(timeout=60)
+    out = open(log).read()
     scrapes = [parse_metrics(json.loads(line)) for line in out.splitlines()]
     check(len(scrapes) > 20, "monotonic: %d scrapes during the traffic" % len(scrapes))
     counters = set()
