@@ -4,7 +4,10 @@
   bench/metrics_load.py --dsmflow BIN [--slow N] [--scrapers N] [--seconds S] [--check]
 
 A sensor (`dsmflow live` on its namespace's loopback, `--metrics` on every
-address) is attacked by N slow clients from a namespace of their own: each
+address, a 32 MiB capture buffer: the scrapes themselves cross that loopback,
+some 50 MB/s on two cores shared with the scrapers, and libpcap's default
+2 MiB overflowed in the sanitizer build while the packet thread waited for
+a core) is attacked by N slow clients from a namespace of their own: each
 opens a connection and sends a request's headers a byte at a time, never
 finishing. Meanwhile a client on the sensor's loopback (another address)
 asks /healthz and /metrics and times the answers; then `--scrapers` threads
@@ -151,7 +154,7 @@ def main():
     procs = []
     try:
         setup()
-        sensor = subprocess.Popen(["ip", "netns", "exec", SENSOR, args.dsmflow, "live", "-i", "lo", "-Z", "root",
+        sensor = subprocess.Popen(["ip", "netns", "exec", SENSOR, args.dsmflow, "live", "-i", "lo", "-B", "32768", "-Z", "root",
                                    "-o", os.devnull, "--metrics", "0.0.0.0:%d" % PORT, "--metrics-public"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         procs.append(sensor)
