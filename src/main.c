@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pcap/pcap.h>
+
 #include "cli.h"
 #include "dsmflow/portspec.h"
 #include "dsmflow_version.h"
@@ -208,7 +210,7 @@ int main(int argc, char **argv)
 			print_help(stdout);
 			return EXIT_OK;
 		case 'V':
-			printf("dsmflow %s\n", DSMFLOW_VERSION);
+			printf("dsmflow %s\n%s\n", DSMFLOW_VERSION, pcap_lib_version());
 			return EXIT_OK;
 		case OPT_CATALOG:
 		case OPT_PORT:

@@ -31,7 +31,10 @@ expect() {
 expect 0 'Usage: dsmflow' -- --help
 expect 0 'Usage: dsmflow catalog' -- catalog --help
 expect 0 'Usage: dsmflow lookup' -- lookup --help
-expect 0 '^dsmflow [0-9]+\.' -- --version
+# the version: git describe's (vTAG-N-gHASH, or VERSION+gHASH without a tag,
+# -dirty for local changes), or the release's number outside git; libpcap's
+expect 0 '^dsmflow [0-9]+\.[0-9]+\.[0-9]+((-[0-9]+-g|\+g)[0-9a-f]+)?(-dirty)?$' -- --version
+expect 0 '^libpcap version [0-9]' -- --version
 expect 2 'Usage: dsmflow' --
 expect 2 "unknown command 'frobnicate'" -- frobnicate
 expect 2 "unknown option .*--bogus" -- --bogus catalog

@@ -88,21 +88,28 @@ test)
 		configure_and_build "build$suffix-asan" -DCMAKE_C_COMPILER=$cc -DCMAKE_BUILD_TYPE=Debug \
 			-DDSMFLOW_SANITIZE=ON -DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
 	done
+	# every build's suite runs, whichever failed before it
+	failed=()
 	for dir in build-asan build-clang-asan build build-clang; do
 		echo "== tests: $dir"
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-			ctest --test-dir "$dir" --output-on-failure -j"$(nproc)"
+			ctest --test-dir "$dir" --output-on-failure -j"$(nproc)" || failed+=("$dir")
 	done
+	if [ ${#failed[@]} -ne 0 ]; then
+		echo "dev.sh: tests failed in: ${failed[*]}" >&2
+		exit 1
+	fi
+	echo "== every test passed in all four builds"
 	;;
 bench)
 	install_missing "${build_packages[@]}" "${bench_packages[@]}" python3
-	configure_and_build build-release -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TESTS=OFF
+	configure_and_build build-release -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TOOLS=ON
 	baseline=()
 	if [ -n "${2:-}" ]; then
 		rm -rf build-baseline
 		git worktree prune
 		git worktree add --detach build-baseline/src "$2" >/dev/null
-		(cd build-baseline/src && configure_and_build ../build -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TESTS=OFF)
+		(cd build-baseline/src && configure_and_build ../build -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TOOLS=ON)
 		baseline=(--baseline build-baseline/build/dsmflow)
 	fi
 	python3 bench/run.py --build build-release "${baseline[@]}"
