@@ -7,12 +7,8 @@
  * meets this loop only in metrics_poll().
  */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <linux/capability.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +17,7 @@
 #include "cli_sensor.h"
 #include "dsmflow/audit.h"
 #include "dsmflow/metrics.h"
+#include "dsmflow/sandbox.h"
 
 #define DRAIN_DISPATCHES 16	/* at the stop: what waits is read, within bounds */
 
@@ -109,40 +106,6 @@ int sensor_options_check(const char *cmd, const struct sensor_options *o)
 
 	if (o->metrics && metrics_check_spec(o->metrics, o->metrics_public, &err))
 		return cli_usage_error(cmd, "%s", err.msg);
-	return 0;
-}
-
-/* Leaves only CAP_NET_ADMIN (or nothing) in the permitted and effective
- * sets: the raw capset(2) interface, for one call not worth a library. */
-static int keep_only_net_admin(int keep)
-{
-	struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-
-	memset(data, 0, sizeof(data));
-	if (keep)
-		data[0].permitted = data[0].effective = 1u << CAP_NET_ADMIN;
-	return (int)syscall(SYS_capset, &header, data);
-}
-
-/* Gives up root for user (or nobody), after everything privileged is done;
- * a queue keeps CAP_NET_ADMIN, which every verdict is checked against. */
-static int drop_privileges(const char *cmd, const char *user, int keep_net_admin)
-{
-	struct passwd *pw;
-
-	if (geteuid() != 0 || (user && strcmp(user, "root") == 0))
-		return 0;
-	pw = getpwnam(user ? user : "nobody");
-	if (!pw) {
-		fprintf(stderr, "dsmflow %s: -Z: no user '%s'\n", cmd, user ? user : "nobody");
-		return -1;
-	}
-	if (prctl(PR_SET_KEEPCAPS, 1) || setgroups(0, NULL) || setgid(pw->pw_gid) ||
-	    setuid(pw->pw_uid) || keep_only_net_admin(keep_net_admin)) {
-		fprintf(stderr, "dsmflow %s: cannot become %s: %s\n", cmd, pw->pw_name, strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 
@@ -291,6 +254,49 @@ static void drain_and_close(const struct capture_ops *ops, struct capture_source
 	ops->close(source);
 }
 
+/* Gives up root (for -Z's user or nobody) and every capability the mode
+ * does not use, sets no_new_privs and installs the seccomp filter, after
+ * everything privileged is done and before any thread starts; a queue
+ * keeps CAP_NET_ADMIN, which every verdict is checked against. */
+static int confine(const struct capture_ops *ops, const char *user)
+{
+	unsigned keep = ops->needs_net_admin ? 1u << CAP_NET_ADMIN : SANDBOX_KEEP_NOTHING;
+	struct dsm_err err;
+
+	if (sandbox_drop_privileges(user, keep, &err) || sandbox_confine(&err)) {
+		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds the metrics endpoint (privileged: a port below 1024), confines the
+ * sensor, then starts the endpoint's thread, which inherits it all. An exit
+ * status, 0 when it may run; *metrics is NULL without --metrics. */
+static int start_confined(const struct capture_ops *ops, const struct sensor_options *o,
+			  const struct sensor_tables *tables, struct metrics_server **metrics)
+{
+	struct dsm_err err;
+	char url[128];
+
+	*metrics = NULL;
+	if (o->metrics &&
+	    !(*metrics = metrics_listen(o->metrics, o->metrics_public, tables->cat, tables->idx, &err))) {
+		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+		return EXIT_USAGE;
+	}
+	if (confine(ops, o->user))
+		return EXIT_NO_MATCH;
+	if (*metrics && metrics_serve(*metrics, &err)) {
+		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+		return EXIT_NO_MATCH;
+	}
+	if (*metrics)
+		fprintf(stderr, "dsmflow %s: metrics at %s\n", ops->name,
+			metrics_url(*metrics, url, sizeof(url)));
+	return EXIT_OK;
+}
+
 /* Runs an open source until a stop, then closes it; returns an exit status. */
 static int sensor_run(const struct capture_ops *ops, struct capture_source *source,
 		      const struct sensor_options *o, struct engine_run *run,
@@ -298,25 +304,12 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 {
 	struct metrics_server *metrics = NULL;
 	struct capture_stats stats;
-	struct dsm_err err;
 	int rc;
 
-	if (o->metrics) {
-		metrics = metrics_start(o->metrics, o->metrics_public, tables->cat, tables->idx, &err);
-		if (!metrics) {
-			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
-			ops->close(source);
-			return EXIT_USAGE;
-		}
-		char url[128];
-
-		fprintf(stderr, "dsmflow %s: metrics at %s\n", ops->name,
-			metrics_url(metrics, url, sizeof(url)));
-	}
-	if (drop_privileges(ops->name, o->user, ops->needs_net_admin)) {
+	if ((rc = start_confined(ops, o, tables, &metrics)) != EXIT_OK) {
 		metrics_stop(metrics);
 		ops->close(source);
-		return EXIT_NO_MATCH;
+		return rc;
 	}
 	install_signals();
 	rc = run_loop(ops, source, o, run, metrics, tables);

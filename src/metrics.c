@@ -24,13 +24,17 @@
  * the packet thread copies at most once a second however many ask.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -58,6 +62,7 @@ static const char index_page[] =
 
 struct metrics_server {
 	struct MHD_Daemon *daemon;
+	int listen_fd;			/* bound, until the daemon takes it */
 	struct sockaddr_storage addr;	/* where it listens; the port as bound */
 	const struct catalog *cat;
 	const struct port_index *idx;
@@ -540,15 +545,33 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		(*open)--;
 }
 
-struct metrics_server *metrics_start(const char *spec, int allow_public, const struct catalog *cat,
-				     const struct port_index *idx, struct dsm_err *err)
+/* The listening socket, bound (before privileges are dropped: a port
+ * below 1024 needs them); -1 with err filled. */
+static int open_listener(const char *spec, struct sockaddr_storage *addr, struct dsm_err *err)
+{
+	socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						    : sizeof(struct sockaddr_in);
+	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int on = 1;
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
+	    (addr->ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on))) ||
+	    bind(fd, (struct sockaddr *)addr, len) || listen(fd, SOMAXCONN) ||
+	    getsockname(fd, (struct sockaddr *)addr, &len)) {	/* the real port for :0 */
+		dsm_err_set(err, "--metrics '%s': cannot listen there: %s", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct metrics_server *metrics_listen(const char *spec, int allow_public, const struct catalog *cat,
+				      const struct port_index *idx, struct dsm_err *err)
 {
 	struct sockaddr_storage addr;
 	struct metrics_server *m;
-	unsigned flags = MHD_USE_ERROR_LOG | (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
-					      ? MHD_USE_EPOLL_INTERNAL_THREAD
-					      : MHD_USE_POLL_INTERNAL_THREAD);
-	const union MHD_DaemonInfo *info;
 
 	if (listen_address(spec, allow_public, &addr, err))
 		return NULL;
@@ -559,28 +582,37 @@ struct metrics_server *metrics_start(const char *spec, int allow_public, const s
 		free(m);
 		return NULL;
 	}
+	m->listen_fd = -1;
 	m->cat = cat;
 	m->idx = idx;
-	if (addr.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	m->daemon = MHD_start_daemon(flags, 0, accept_policy, m, handle, m, MHD_OPTION_SOCK_ADDR,
-				     (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
-				     MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
-				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, m, MHD_OPTION_END);
-	if (!m->daemon) {
-		dsm_err_set(err, "--metrics '%s': cannot listen there (address in use or not local?)",
-			    spec);
+	m->addr = addr;
+	if ((m->listen_fd = open_listener(spec, &m->addr, err)) < 0) {
 		metrics_stop(m);
 		return NULL;
 	}
-	info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	m->addr = addr;
-	if (info && addr.ss_family == AF_INET)
-		((struct sockaddr_in *)&m->addr)->sin_port = htons(info->port);
-	else if (info)
-		((struct sockaddr_in6 *)&m->addr)->sin6_port = htons(info->port);
 	return m;
+}
+
+int metrics_serve(struct metrics_server *m, struct dsm_err *err)
+{
+	unsigned flags = MHD_USE_ERROR_LOG | (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+					      ? MHD_USE_EPOLL_INTERNAL_THREAD
+					      : MHD_USE_POLL_INTERNAL_THREAD);
+
+	if (m->addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	m->daemon = MHD_start_daemon(flags, 0, accept_policy, m, handle, m,
+				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, m,	/* first */
+				     MHD_OPTION_LISTEN_SOCKET, m->listen_fd,
+				     MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				     MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, m, MHD_OPTION_END);
+	if (!m->daemon) {
+		dsm_err_set(err, "--metrics: cannot start the endpoint's thread");
+		return -1;
+	}
+	m->listen_fd = -1;	/* the daemon's now: it closes it */
+	return 0;
 }
 
 const char *metrics_url(const struct metrics_server *m, char *buf, size_t size)
@@ -624,6 +656,8 @@ void metrics_stop(struct metrics_server *m)
 		return;
 	if (m->daemon)
 		MHD_stop_daemon(m->daemon);
+	else if (m->listen_fd >= 0)
+		close(m->listen_fd);
 	counters_free(m->snapshot);
 	free(m->text);
 	for (int i = 0; i < 2; i++)

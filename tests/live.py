@@ -214,6 +214,25 @@ def uid_of(pid):
     return None
 
 
+CAP_NET_ADMIN = 1 << 12
+
+
+def check_confined(pid, keep, threads, what):
+    """Every thread of the sensor gave up root's capabilities but keep
+    (permitted, effective and the bounding set), set no_new_privs and runs
+    under the seccomp filter: they are per thread."""
+    tasks = sorted(os.listdir("/proc/%d/task" % pid))
+    check(len(tasks) >= threads, "%s: %d threads (the metrics endpoint's among them), at least %d"
+          % (what, len(tasks), threads))
+    for task in tasks:
+        status = dict(line.split(":", 1) for line in open("/proc/%d/task/%s/status" % (pid, task)))
+        got = {k: status[k].strip() for k in ("CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")}
+        want = {"CapPrm": keep, "CapEff": keep, "CapBnd": keep, "CapAmb": 0, "NoNewPrivs": "1", "Seccomp": "2"}
+        for k, v in want.items():
+            have = int(got[k], 16) if k.startswith("Cap") else got[k]
+            equal(have, v, "%s: thread %s %s" % (what, task, k))
+
+
 # ---- dsmflow live ----
 
 def test_capture(args):
@@ -297,6 +316,7 @@ def test_queue(args):
         dsm = start_dsmflow(hosts, args, "queue", "--queue", "7", "--nas", NAS_C1)
         wait_for(lambda: queue_bound(7), 10, "dsmflow to bind queue 7")
         wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow queue to drop root")
+        check_confined(dsm.pid, CAP_NET_ADMIN, 1, "queue confined")
         second = sh(args.dsmflow, "queue", "--queue", "7", "--duration", "1", ns=NAS, check_rc=False)
         equal(second.returncode, 1, "queue: a second sensor on a bound queue fails")
         check("cannot bind to queue 7" in second.stderr and "another process" in second.stderr,
@@ -351,6 +371,8 @@ def test_queue_overload(args, hosts):
     dsm = start_dsmflow(hosts, args, "queue", "--queue", "7", "--rcvbuf", "1", "--metrics",
                         "127.0.0.1:9201")
     wait_for(lambda: queue_bound(7), 10, "dsmflow to bind queue 7")
+    wait_for(lambda: port_open(NAS, "127.0.0.1", 9201), 10, "the queue's metrics endpoint")
+    check_confined(dsm.pid, CAP_NET_ADMIN, 2, "queue with metrics confined")
     sink = udp_sink(hosts, 1195, 6)
     time.sleep(0.5)
     dsm.send_signal(signal.SIGSTOP)
@@ -670,6 +692,8 @@ def test_reload(args):
         dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--catalog", path, "--nas", NAS_C1,
                             "--metrics", "127.0.0.1:9301", "tcp")
         wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow live to drop root")
+        wait_for(lambda: port_open(NAS, "127.0.0.1", 9301), 10, "the sensor's metrics endpoint")
+        check_confined(dsm.pid, 0, 2, "live with metrics confined")
         time.sleep(0.3)
         url = "http://127.0.0.1:9301/metrics"
         connect_to([23, 3306, 23, 3306])

@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev libmnl-dev uthash-dev
-	libcmocka-dev libmicrohttpd-dev)
+	libcmocka-dev libmicrohttpd-dev libseccomp-dev)
 # tshark/capinfos/dumpcap cross-check packet counts; python3 drives the
 # capture and sensor tests; prometheus (with promtool) scrapes the sensors;
 # iproute2, iptables, procps (sysctl) and curl build and use the test hosts;

@@ -25,11 +25,16 @@
 
 struct metrics_server;
 
-/* Listens on spec: "PORT", ":PORT", "ADDR:PORT" or "[IPV6]:PORT" (ADDR
- * defaults to 127.0.0.1). An address that is not loopback is refused unless
- * allow_public. */
-struct metrics_server *metrics_start(const char *spec, int allow_public, const struct catalog *cat,
-				     const struct port_index *idx, struct dsm_err *err);
+/* Binds a socket to spec: "PORT", ":PORT", "ADDR:PORT" or "[IPV6]:PORT"
+ * (ADDR defaults to 127.0.0.1) and listens. An address that is not loopback
+ * is refused unless allow_public. Nothing is served until metrics_serve():
+ * a sensor binds while privileged, drops its privileges and confines
+ * itself, and only then starts the endpoint's thread, which inherits all
+ * of it (credentials, no_new_privs and seccomp are per thread). */
+struct metrics_server *metrics_listen(const char *spec, int allow_public, const struct catalog *cat,
+				      const struct port_index *idx, struct dsm_err *err);
+/* Starts serving in libmicrohttpd's thread: 0, or -1 with err filled. */
+int metrics_serve(struct metrics_server *m, struct dsm_err *err);
 void metrics_stop(struct metrics_server *m);
 /* Formats with cat and idx from now on (a reload), with snapshot
  * (counters_new of their sizes, owned by m from now on) for the copies. */

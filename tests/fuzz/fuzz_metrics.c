@@ -52,8 +52,8 @@ static void start(void)
 	idx = cat ? port_index_build(cat, &err) : NULL;
 	flow_table_default_config(&config.flows);
 	e = idx ? engine_new(cat, idx, &config, &err) : NULL;
-	server = e ? metrics_start("127.0.0.1:0", 0, cat, idx, &err) : NULL;
-	if (!server || sscanf(metrics_url(server, url, sizeof(url)), "http://127.0.0.1:%u", &port) != 1)
+	server = e ? metrics_listen("127.0.0.1:0", 0, cat, idx, &err) : NULL;
+	if (!server || metrics_serve(server, &err) || sscanf(metrics_url(server, url, sizeof(url)), "http://127.0.0.1:%u", &port) != 1)
 		abort();
 	address.sin_family = AF_INET;
 	address.sin_port = htons((uint16_t)port);

@@ -1,0 +1,149 @@
+/* sandbox.c - a sensor's privilege drop and seccomp confinement (see
+ * sandbox.h). The capability calls are the raw capset(2) and prctl(2):
+ * a handful of calls, not worth libcap; the filter is libseccomp's.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "dsmflow/sandbox.h"
+
+/* What a sensor calls after its start-up: reading packets and giving
+ * verdicts (libpcap, libmnl), the metrics endpoint (libmicrohttpd starts
+ * its thread under the filter), reports written beside their file and
+ * renamed, logs reopened and tables reloaded on SIGHUP, glibc's threads,
+ * clocks, signals and memory. */
+static const int allowed_calls[] = {
+	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64), SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(dup2),
+	SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+	SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(fstatfs), SCMP_SYS(statfs),
+	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(access), SCMP_SYS(faccessat),
+	SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
+	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlink),
+	SCMP_SYS(unlinkat), SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(ftruncate),
+	SCMP_SYS(getcwd),
+	/* memory */
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(mremap), SCMP_SYS(madvise),
+	SCMP_SYS(brk), SCMP_SYS(mincore), SCMP_SYS(membarrier),
+	/* signals, threads, time */
+	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(sigaltstack), SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(tkill), SCMP_SYS(getpid),
+	SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(futex),
+	SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list), SCMP_SYS(set_tid_address),
+	SCMP_SYS(rseq), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(sched_yield),
+	SCMP_SYS(sched_getaffinity), SCMP_SYS(getrandom), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit),
+	SCMP_SYS(sysinfo), SCMP_SYS(uname), SCMP_SYS(restart_syscall), SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_getres), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
+	SCMP_SYS(gettimeofday), SCMP_SYS(time),
+	/* sockets already open, and the endpoint's connections */
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
+	SCMP_SYS(recvmmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(sendmmsg),
+	SCMP_SYS(shutdown), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(getsockname),
+	SCMP_SYS(getpeername), SCMP_SYS(socketpair), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(epoll_create), SCMP_SYS(epoll_create1),
+	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
+	SCMP_SYS(eventfd2), SCMP_SYS(pipe), SCMP_SYS(pipe2),
+	/* who it is */
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+	SCMP_SYS(getgroups), SCMP_SYS(capget),
+#ifdef DSMFLOW_SANITIZER_RUNTIME	/* the sanitizer build (CMakeLists.txt) */
+	/* the leak checker at exit stops the threads with ptrace from a
+	 * helper it clones (listing them with the old getdents),
+	 * and waits for it */
+	SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(getdents),
+#endif
+};
+
+int sandbox_confine(struct dsm_err *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	int rc;
+
+	if (!ctx) {
+		dsm_err_set(err, "seccomp: cannot make a filter (out of memory)");
+		return -1;
+	}
+	/* a call this architecture does not have is refused by libseccomp
+	 * (and cannot be made): not an error */
+	for (size_t i = 0; i < sizeof(allowed_calls) / sizeof(allowed_calls[0]); i++)
+		(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_calls[i], 0);
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);	/* any thread there is */
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc) {
+		dsm_err_set(err, "seccomp: cannot install the filter: %s", strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Keeps those of the capabilities in keep it has, permitted and effective,
+ * and no other; inheritable none. */
+static int set_capabilities(unsigned keep)
+{
+	struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &header, data))
+		return -1;
+	keep &= data[0].permitted;
+	memset(data, 0, sizeof(data));
+	data[0].permitted = data[0].effective = keep;
+	return (int)syscall(SYS_capset, &header, data);
+}
+
+/* Drops from the bounding set every capability not in keep; without
+ * CAP_SETPCAP (a unit that set CapabilityBoundingSet= removed it), what
+ * is left stays, and the unit's set is the bound. */
+static void drop_bounding_set(unsigned keep)
+{
+	for (unsigned long cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (cap < 32 && (keep & (1u << cap)))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno == EPERM)
+			return;
+	}
+}
+
+static int become(const char *user, struct dsm_err *err)
+{
+	const char *name = user ? user : "nobody";
+	struct passwd *pw = getpwnam(name);
+
+	if (!pw) {
+		dsm_err_set(err, "-Z: no user '%s'", name);
+		return -1;
+	}
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups(0, NULL) || setgid(pw->pw_gid) ||
+	    setuid(pw->pw_uid)) {
+		dsm_err_set(err, "cannot become %s: %s", pw->pw_name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int sandbox_drop_privileges(const char *user, unsigned keep, struct dsm_err *err)
+{
+	drop_bounding_set(keep);
+	if (geteuid() == 0 && !(user && strcmp(user, "root") == 0) && become(user, err))
+		return -1;
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (set_capabilities(keep)) {
+		dsm_err_set(err, "cannot give up capabilities: %s", strerror(errno));
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		dsm_err_set(err, "cannot set no_new_privs: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
