@@ -21,16 +21,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_packages=(cmake make gcc pkg-config libpcap-dev libnetfilter-queue-dev libmnl-dev uthash-dev
-	libcmocka-dev libmicrohttpd-dev libseccomp-dev)
+	libcmocka-dev libmicrohttpd-dev libseccomp-dev scdoc)
 # tshark/capinfos/dumpcap cross-check packet counts; python3 drives the
 # capture and sensor tests; prometheus (with promtool) scrapes the sensors;
 # iproute2, iptables, procps (sysctl) and curl build and use the test hosts;
 # clang (with its sanitizer runtimes) makes the second pair of builds;
 # tcpreplay replays a SYN flood into a live sensor's link; nftables loads
 # the audit's firewall proposal into a test NAS; chromium renders its web page.
-# valgrind and time (GNU) serve the benchmark's smoke run.
+# valgrind and time (GNU) serve the benchmark's smoke run. The package test
+# builds the .deb (dpkg-dev's dpkg-shlibdeps, file), checks it (lintian),
+# installs it in a Debian 12 root (debootstrap, cached in
+# /var/cache/dsmflow-tests) and boots that with systemd (systemd-container's
+# systemd-nspawn); man-db renders the manual page for its test.
 test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind time clang
-	libclang-rt-dev tcpreplay nftables chromium)
+	libclang-rt-dev tcpreplay nftables chromium dpkg-dev file lintian debootstrap
+	systemd-container man-db)
 
 # ndpiReader is the peer dsmflow is compared with; tcpreplay and iperf3 drive
 # the live and inline rate runs.
@@ -81,9 +86,12 @@ test)
 	# sanitizers instrument differently: every build runs the whole suite.
 	for cc in gcc clang; do
 		suffix=$([ $cc = gcc ] && echo "" || echo "-clang")
+		# the gcc build also makes and tests the Debian package
+		package=$([ $cc = gcc ] && echo "-DCMAKE_INSTALL_PREFIX=/usr -DDSMFLOW_PACKAGE_TEST=ON" || echo "")
 		echo "== build: $cc, plain (warnings as errors)"
+		# shellcheck disable=SC2086
 		configure_and_build "build$suffix" -DCMAKE_C_COMPILER=$cc -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-			-DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
+			-DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror $package
 		echo "== build: $cc, AddressSanitizer + UndefinedBehaviorSanitizer"
 		configure_and_build "build$suffix-asan" -DCMAKE_C_COMPILER=$cc -DCMAKE_BUILD_TYPE=Debug \
 			-DDSMFLOW_SANITIZE=ON -DDSMFLOW_TESTS=ON -DCMAKE_C_FLAGS=-Werror
