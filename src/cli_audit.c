@@ -209,6 +209,34 @@ static int firewall_fits(const struct audit_cli *c)
 	return 1;
 }
 
+/* The audit, or the firewall proposal, to --output (replaced whole) or
+ * standard output; 0, or -1 after a message. */
+static int write_audit(const struct audit_cli *c, struct engine_run *run, const struct catalog *cat,
+		       const struct port_index *idx)
+{
+	struct dsm_err err;
+	FILE *out = output_file_begin(&run->report, &err);
+	int rc;
+
+	if (!out) {
+		fprintf(stderr, "dsmflow audit: %s\n", err.msg);
+		return -1;
+	}
+	rc = c->firewall ? audit_firewall(c->engine.audit, c->firewall_kind, &c->firewall_options, cat,
+					  idx, out)
+			 : audit_write(c->engine.audit, c->format, cat, idx, out);
+	if (rc) {
+		fprintf(stderr, "dsmflow audit: out of memory writing the audit\n");
+		output_file_discard(&run->report);
+		return -1;
+	}
+	if (output_file_commit(&run->report, &err)) {
+		fprintf(stderr, "dsmflow audit: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads, ends every flow (each folds into the audit), writes the audit. */
 static int run_audit(struct audit_cli *c, char **paths, int count, const struct catalog *cat,
 		     const struct port_index *idx, const struct webapi_table *api)
@@ -226,14 +254,10 @@ static int run_audit(struct audit_cli *c, char **paths, int count, const struct 
 			(unsigned long long)engine_alloc_failures(run.engine));
 		failed++;
 	}
-	if (c->firewall && !firewall_fits(c)) {
+	if (c->firewall && !firewall_fits(c))
 		failed++;
-	} else if (c->firewall ? audit_firewall(c->engine.audit, c->firewall_kind, &c->firewall_options, cat,
-						idx, run.report)
-			       : audit_write(c->engine.audit, c->format, cat, idx, run.report)) {
-		fprintf(stderr, "dsmflow audit: out of memory writing the audit\n");
+	else if (write_audit(c, &run, cat, idx))
 		failed++;
-	}
 	if (engine_run_close(&run))
 		failed++;
 	return failed ? EXIT_NO_MATCH : EXIT_OK;

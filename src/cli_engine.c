@@ -85,9 +85,10 @@ int engine_option(const char *cmd, struct engine_options *o, int opt, const char
 	}
 }
 
+/* A log: standard output for "-", else path, created or truncated. */
 static FILE *open_output(const char *cmd, const char *path, const char *what)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 
 	if (!f)
 		fprintf(stderr, "dsmflow %s: %s: cannot write %s: %s\n", cmd, path, what, strerror(errno));
@@ -107,19 +108,20 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 
 	memset(run, 0, sizeof(*run));
 	run->cmd = cmd;
-	run->report_name = o->output_path ? o->output_path : "standard output";
 	run->flow_log_name = o->flows_path;
 	run->evidence_log_name = o->evidence_log_path;
 	run->cat = cat;
 	run->idx = idx;
 	run->format = o->format;
-	run->report = stdout;
+	if (output_file_open(&run->report, o->output_path, &err)) {
+		fprintf(stderr, "dsmflow %s: %s\n", cmd, err.msg);
+		return -1;
+	}
+	run->report_name = run->report.name;
 	if (o->flows_path && !(run->flow_log = open_output(cmd, o->flows_path, "the flow log")))
 		goto fail;
 	if (o->evidence_log_path &&
 	    !(run->evidence_log = open_output(cmd, o->evidence_log_path, "the evidence log")))
-		goto fail;
-	if (o->output_path && !(run->report = open_output(cmd, o->output_path, "the report")))
 		goto fail;
 	config.flow_log = run->flow_log;
 	config.evidence_log = run->evidence_log;
@@ -250,8 +252,30 @@ static int write_audit(const struct engine_run *run, enum report_format format, 
 	return rc;
 }
 
-int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
-		      const char *out_name, const struct capture_stats *capture)
+int engine_run_report(struct engine_run *run, const struct capture_stats *capture)
+{
+	struct dsm_err err;
+	FILE *out = output_file_begin(&run->report, &err);
+	int rc;
+
+	if (!out) {
+		fprintf(stderr, "dsmflow %s: %s\n", run->cmd, err.msg);
+		engine_count_output_error(run->engine);
+		return -1;
+	}
+	rc = engine_run_write(run, run->format, out, run->report_name, capture);	/* says why */
+	if (rc == 0 && output_file_commit(&run->report, &err)) {
+		fprintf(stderr, "dsmflow %s: %s\n", run->cmd, err.msg);
+		engine_count_output_error(run->engine);
+		rc = -1;
+	}
+	if (rc)
+		output_file_discard(&run->report);	/* the last good report stays */
+	return rc;
+}
+
+int engine_run_write(const struct engine_run *run, enum report_format format, FILE *out,
+		     const char *out_name, const struct capture_stats *capture)
 {
 	struct inspect_stats inspect;
 	struct dns_table_stats dns;
@@ -308,7 +332,7 @@ static int reopen(struct engine_run *run, FILE **log, const char *name, const ch
 {
 	FILE *fresh;
 
-	if (!*log || !name)
+	if (!*log || !name || *log == stdout)	/* --flows -: nothing to reopen */
 		return 0;
 	fresh = fopen(name, "a");
 	if (!fresh) {
@@ -339,7 +363,11 @@ int engine_run_close(struct engine_run *run)
 	run->engine = NULL;
 	rc |= close_output(run, run->flow_log, run->flow_log_name, "the flow log");
 	rc |= close_output(run, run->evidence_log, run->evidence_log_name, "the evidence log");
-	rc |= close_output(run, run->report, run->report_name, "the report");
-	run->flow_log = run->evidence_log = run->report = NULL;
+	if (output_file_close(&run->report)) {
+		errno = 0;
+		write_failed(run, run->report_name, "the report");
+		rc = -1;
+	}
+	run->flow_log = run->evidence_log = NULL;
 	return rc;
 }

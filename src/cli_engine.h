@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "dsmflow/engine.h"
 #include "dsmflow/netaddr.h"
+#include "dsmflow/output_file.h"
 #include "dsmflow/report.h"
 
 #define CLI_MAX_NAS 64
@@ -98,7 +99,7 @@ int cli_parse_count(const char *text, uint64_t max, uint64_t *out);
 struct engine_run {
 	const char *cmd;
 	struct engine *engine;
-	FILE *report;		/* stdout or --output */
+	struct output_file report;	/* standard output or --output */
 	FILE *flow_log;		/* --flows, or NULL */
 	FILE *evidence_log;	/* --evidence-log, or NULL */
 	const char *report_name, *flow_log_name, *evidence_log_name;	/* for messages */
@@ -133,8 +134,11 @@ int cli_split_files(int argc, char **argv);
  * (named out_name in messages). capture may be NULL (offline). Returns -1,
  * after a message naming the file and counting an output error, when memory
  * ran out or the report could not be written. */
-int engine_run_report(const struct engine_run *run, enum report_format format, FILE *out,
-		      const char *out_name, const struct capture_stats *capture);
+int engine_run_write(const struct engine_run *run, enum report_format format, FILE *out,
+		     const char *out_name, const struct capture_stats *capture);
+/* The same, in the run's format, to its report (--output replaced whole by
+ * each report, or standard output). */
+int engine_run_report(struct engine_run *run, const struct capture_stats *capture);
 
 /* Reopens --flows and --evidence-log for appending (after logrotate moved
  * them), keeping every counter; a log that cannot be reopened stays as it

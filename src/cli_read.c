@@ -83,7 +83,7 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 				(unsigned long long)engine_alloc_failures(run.engine));
 			failed++;
 		}
-		if (engine_run_report(&run, o.format, run.report, run.report_name, NULL))
+		if (engine_run_report(&run, NULL))
 			failed++;
 		if (engine_run_close(&run))
 			failed++;

@@ -189,6 +189,39 @@ static void reload_tables(const struct capture_ops *ops, struct sensor_tables *t
 		catalog_service_count(cat) - services_before);
 }
 
+/* Where the last interval summary left the totals. */
+struct interval_mark {
+	double at;			/* monotonic seconds */
+	uint64_t packets, bytes, dropped;
+};
+
+static uint64_t dropped_total(const struct capture_stats *stats)
+{
+	return stats->dropped_kernel + stats->dropped_interface + stats->dropped_queue +
+	       stats->dropped_user + stats->dropped_unreadable;
+}
+
+/* --interval: a line with the time and the last interval's rates, then the
+ * one-screen summary of the totals, to standard error. */
+static void write_summary(struct engine_run *run, const struct capture_stats *stats,
+			  struct interval_mark *last)
+{
+	const struct counter_totals *t = counters_totals_const(engine_counters(run->engine));
+	double now = monotonic_s(), span = now - last->at > 0 ? now - last->at : 1;
+	uint64_t dropped = dropped_total(stats);
+	char when[32], rate[32];
+	time_t wall = time(NULL);
+	struct tm tm;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&wall, &tm));
+	report_human_bytes((uint64_t)((double)(t->bytes - last->bytes) / span), rate, sizeof(rate));
+	fprintf(stderr, "== %s dsmflow %s: last %.1f s: %.0f packets/s, %s/s, %llu dropped\n", when,
+		run->cmd, span, (double)(t->packets - last->packets) / span, rate,
+		(unsigned long long)(dropped - last->dropped));
+	engine_run_write(run, REPORT_SUMMARY, stderr, "standard error", stats);
+	*last = (struct interval_mark){ now, t->packets, t->bytes, dropped };
+}
+
 /* The loop; returns an exit status. */
 static int run_loop(const struct capture_ops *ops, struct capture_source *source,
 		    const struct sensor_options *o, struct engine_run *run, struct metrics_server *metrics,
@@ -196,6 +229,7 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 {
 	double start = monotonic_s(), next_summary = start + o->interval_s;
 	struct capture_stats stats = { 0 };
+	struct interval_mark last = { start, 0, 0, 0 };
 	struct dsm_err err;
 
 	while (!stop_requested) {
@@ -226,11 +260,11 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 		}
 		if (report_requested) {
 			report_requested = 0;
-			engine_run_report(run, run->format, run->report, run->report_name, &stats);
+			engine_run_report(run, &stats);
 		}
 		if (summary_due) {
 			next_summary = now + o->interval_s;
-			engine_run_report(run, REPORT_SUMMARY, stderr, "standard error", &stats);
+			write_summary(run, &stats, &last);
 		}
 		if (o->duration_s > 0 && now - start >= o->duration_s)
 			break;
@@ -274,7 +308,8 @@ static int confine(const struct capture_ops *ops, const char *user)
  * sensor, then starts the endpoint's thread, which inherits it all. An exit
  * status, 0 when it may run; *metrics is NULL without --metrics. */
 static int start_confined(const struct capture_ops *ops, const struct sensor_options *o,
-			  const struct sensor_tables *tables, struct metrics_server **metrics)
+			  const struct sensor_tables *tables, struct engine_run *run,
+			  struct metrics_server **metrics)
 {
 	struct dsm_err err;
 	char url[128];
@@ -287,6 +322,13 @@ static int start_confined(const struct capture_ops *ops, const struct sensor_opt
 	}
 	if (confine(ops, o->user))
 		return EXIT_NO_MATCH;
+	/* reports replace --output whole: its directory must take a new file
+	 * from the user the sensor now runs as */
+	if (output_file_check(&run->report, &err)) {
+		fprintf(stderr, "dsmflow %s: %s (as uid %u, the user it runs as now: see -Z)\n",
+			ops->name, err.msg, (unsigned)geteuid());
+		return EXIT_USAGE;
+	}
 	if (*metrics && metrics_serve(*metrics, &err)) {
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		return EXIT_NO_MATCH;
@@ -306,7 +348,7 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 	struct capture_stats stats;
 	int rc;
 
-	if ((rc = start_confined(ops, o, tables, &metrics)) != EXIT_OK) {
+	if ((rc = start_confined(ops, o, tables, run, &metrics)) != EXIT_OK) {
 		metrics_stop(metrics);
 		ops->close(source);
 		return rc;
@@ -316,7 +358,7 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 	metrics_stop(metrics);
 	drain_and_close(ops, source, run, &stats);
 	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
-	if (engine_run_report(run, run->format, run->report, run->report_name, &stats))
+	if (engine_run_report(run, &stats))
 		rc = EXIT_NO_MATCH;
 	if (engine_output_errors(run->engine) && rc == EXIT_OK)
 		rc = EXIT_NO_MATCH;	/* a report during the run was lost: said and counted then */

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -71,6 +72,14 @@ class Hosts:
         self.tmp = tempfile.mkdtemp(prefix="dsmflow-live-")
 
     def __enter__(self):
+        try:
+            self.set_up()
+        except BaseException:
+            self.__exit__()     # a failed set-up leaves no namespace behind
+            raise
+        return self
+
+    def set_up(self):
         remove_stale_namespaces()
         for ns in (NAS, C1, C2):
             sh("ip", "netns", "add", ns)
@@ -85,7 +94,6 @@ class Hosts:
                 # no IPv6 chatter (router solicitations, MLD) on the test links
                 sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % ifname, ns=ns)
                 sh("ip", "link", "set", ifname, "up", ns=ns)
-        return self
 
     def start(self, *cmd, ns, **kw):
         p = subprocess.Popen(["ip", "netns", "exec", ns] + list(cmd), **kw)
@@ -901,9 +909,98 @@ def test_flood(args):
               "and 40 MiB for the program" % (peak, budget_mib, ring_kib))
 
 
+def test_reports(args):
+    """A sensor's reports to -o FILE replace it whole: a reader parsing it
+    all the while never sees a broken document, and no file is left beside
+    it; --flows - writes the flow log to standard output; each --interval
+    summary starts with its time and the last interval's rates; a directory
+    the sensor's user cannot write to is refused at start. And a failed
+    set-up of the test hosts removes what it made."""
+    with Hosts() as hosts:
+        start_servers(hosts)
+        os.chmod(hosts.tmp, 0o755)
+        out_dir = os.path.join(hosts.tmp, "reports")
+        os.mkdir(out_dir)
+        os.chmod(out_dir, 0o777)
+        report = os.path.join(out_dir, "dsmflow.json")
+        dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--interval", "0.3", "-o", report,
+                            "--flows", "-")
+        wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow live to drop root")
+        stop, broken, reads = threading.Event(), [], [0]
+
+        def reader():
+            while not stop.is_set():
+                try:
+                    text = open(report).read()
+                except FileNotFoundError:
+                    continue
+                reads[0] += 1
+                try:
+                    json.loads(text)
+                except ValueError:
+                    broken.append(text[-80:])
+        thread = threading.Thread(target=reader)
+        thread.start()
+        for _ in range(15):
+            curl(C1, NAS_C1, 5000, "/")
+            dsm.send_signal(signal.SIGUSR1)
+            time.sleep(0.1)
+        stop.set()
+        thread.join()
+        rc, out, err = stop_dsmflow(dsm)
+        equal(rc, 0, "reports: exit status: " + err[-300:])
+        check(not broken and reads[0] >= 15, "reports: %d reads of -o FILE while 15 reports replaced it, "
+              "%d broken: %s" % (reads[0], len(broken), broken[:2]))
+        final = json.load(open(report))
+        check(final["totals"]["packets"] > 0 and service(final, "DSM"), "reports: FILE holds the final report")
+        equal(os.listdir(out_dir), ["dsmflow.json"], "reports: nothing left beside FILE")
+        equal(os.stat(report).st_mode & 0o777, 0o644, "reports: FILE is readable by others (umask 022)")
+        flows = [json.loads(line) for line in out.splitlines() if line.strip()]
+        check(len(flows) >= 15 and all(f.get("server_port") == 5000 for f in flows
+                                       if f.get("proto") == "tcp" and f.get("server") == NAS_C1),
+              "reports: --flows - wrote %d flow lines to standard output" % len(flows))
+        marks = re.findall(r"^== (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) dsmflow live: last ([0-9.]+) s: "
+                           r"(\d+) packets/s, [0-9.]+ [KMG]?i?B/s, (\d+) dropped$", err, re.M)
+        check(len(marks) >= 3 and any(int(m[2]) > 0 for m in marks) and
+              all(0.2 <= float(m[1]) < 5 for m in marks),
+              "reports: interval summaries carry their time and rates: %s" % (marks[:3] or err[-300:]))
+        locked = os.path.join(hosts.tmp, "locked")
+        os.mkdir(locked)
+        os.chmod(locked, 0o755)
+        res = sh(args.dsmflow, "live", "-i", "nas-c1", "--duration", "5", "-o", os.path.join(locked, "r.json"),
+                 ns=NAS, check_rc=False, timeout=30)
+        equal(res.returncode, 2, "reports: a directory nobody can write to is a usage error")
+        check("r.json: cannot make a file beside it for the report: Permission denied" in res.stderr
+              and "uid 65534" in res.stderr, "reports: the refusal says why: " + res.stderr[-300:])
+    check_setup_failure_cleans_up()
+
+
+def check_setup_failure_cleans_up():
+    global sh
+    real, calls = sh, [0]
+
+    def failing(*cmd, **kw):
+        calls[0] += 1
+        if calls[0] == 6:
+            raise RuntimeError("set-up step made to fail")
+        return real(*cmd, **kw)
+    sh = failing
+    try:
+        with Hosts():
+            pass
+        check(False, "setup failure: the failing step raised")
+    except RuntimeError:
+        pass
+    finally:
+        sh = real
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    check(TAG not in names, "setup failure: no namespace of this run is left: " + names)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload", "flood", "firewall"])
+    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload", "flood", "firewall",
+                                     "reports"])
     ap.add_argument("--dsmflow", required=True)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -913,7 +1010,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus,
-         "reload": test_reload, "flood": test_flood, "firewall": test_firewall}[args.what](args)
+         "reload": test_reload, "flood": test_flood, "firewall": test_firewall,
+         "reports": test_reports}[args.what](args)
     except Exception as e:  # a set-up step failed: report it as a failure, after cleanup
         check(False, "%s: %s" % (type(e).__name__, e))
     print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))
