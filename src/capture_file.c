@@ -51,7 +51,7 @@
 
 static const char *display_name(const char *path)
 {
-	return strcmp(path, "-") ? path : "(stdin)";
+	return strcmp(path, "-") ? path : "standard input";
 }
 
 /* ---- in place, from a mapping ---- */
@@ -392,6 +392,31 @@ static int file_dispatch(struct capture_source *src, packet_fn fn, void *ctx, st
 	}
 }
 
+/* Why path is no capture, in plain words, from what it is (missing, a
+ * directory, empty) or libpcap's message (without the path it repeats). */
+static void explain_unreadable(const char *path, const char *pcap_msg, struct dsm_err *err)
+{
+	const char *name = display_name(path);
+	size_t n = strlen(path);
+	struct stat st;
+
+	if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		dsm_err_set(err, "%s: is a directory, not a capture file", name);
+	else if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+		dsm_err_set(err, "%s: is empty (0 bytes), not a capture file", name);
+	else if (strstr(pcap_msg, "only got 0"))
+		dsm_err_set(err, "%s: is empty, not a capture", name);
+	else if (strstr(pcap_msg, "truncated dump file") && strstr(pcap_msg, "file header"))
+		dsm_err_set(err, "%s: too short for a capture file's header (not a capture, or cut short)", name);
+	else if (strcmp(pcap_msg, "unknown file format") == 0)
+		dsm_err_set(err, "%s: not a capture file (neither pcap nor pcapng: its first bytes are "
+				 "neither format's magic number)", name);
+	else if (strncmp(pcap_msg, path, n) == 0 && strncmp(pcap_msg + n, ": ", 2) == 0)
+		dsm_err_set(err, "%s: %s", name, pcap_msg + n + 2);	/* libpcap named it too */
+	else
+		dsm_err_set(err, "%s: %s", name, pcap_msg);
+}
+
 static struct capture_source *file_open(const struct capture_options *o, struct dsm_err *err)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -405,7 +430,7 @@ static struct capture_source *file_open(const struct capture_options *o, struct 
 	f->path = o->path;
 	f->p = pcap_open_offline(o->path, errbuf);
 	if (!f->p) {
-		dsm_err_set(err, "%s: %s", display_name(o->path), errbuf);
+		explain_unreadable(o->path, errbuf, err);
 		free(f);
 		return NULL;
 	}

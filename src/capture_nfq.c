@@ -555,6 +555,14 @@ static void queue_close(struct capture_source *src)
 	free(q);
 }
 
+static void queue_print_quiet(const struct capture_options *o, FILE *out)
+{
+	fprintf(out, "dsmflow queue: no packet has reached queue %u in %d s: does an iptables rule "
+		     "send traffic to it? (iptables -I FORWARD -j NFQUEUE --queue-num %u "
+		     "--queue-bypass)\n",
+		(unsigned)o->queue.queue, CAPTURE_QUIET_S, (unsigned)o->queue.queue);
+}
+
 const struct capture_ops capture_queue_ops = {
 	.name = "queue",
 	.needs_net_admin = 1,
@@ -562,6 +570,7 @@ const struct capture_ops capture_queue_ops = {
 	.fd = queue_fd,
 	.dispatch = queue_dispatch,
 	.stats = queue_stats,
+	.print_quiet = queue_print_quiet,
 	.print_health = queue_print_health,
 	.close = queue_close,
 };

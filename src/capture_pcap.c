@@ -72,8 +72,12 @@ static struct capture_source *live_open(const struct capture_options *options, s
 		pcap_set_buffer_size(live->p, o->buffer_kib * 1024);
 	rc = pcap_activate(live->p);
 	if (rc < 0) {
-		dsm_err_set(err, "%s: %s", o->interface,
-			    rc == PCAP_ERROR ? pcap_geterr(live->p) : pcap_statustostr(rc));
+		dsm_err_set(err, "%s: %s%s", o->interface,
+			    rc == PCAP_ERROR ? pcap_geterr(live->p) : pcap_statustostr(rc),
+			    rc == PCAP_ERROR_PERM_DENIED
+				    ? " (capturing needs CAP_NET_RAW: run as root, or as the unit "
+				      "dsmflow-live@IFACE.service, which grants it)"
+				    : "");
 		goto fail;
 	}
 	if (o->filter && set_filter(live->p, o->filter, err))

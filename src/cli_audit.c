@@ -140,7 +140,7 @@ static int parse_audit(int argc, char **argv, struct audit_cli *c, struct cli_co
 		return cli_usage_error("audit", "no capture file given (use - for standard input)");
 	c->files = cli_split_files(argc - optind, argv + optind);
 	if (c->files == 0)
-		return cli_usage_error("audit", "'%s' is not a capture file", argv[optind]);
+		return cli_no_capture_file("audit", argv[optind]);
 	for (int i = optind; !c->engine.nas_count && i < optind + c->files; i++)
 		if (strcmp(argv[i], "-") == 0)
 			return cli_usage_error("audit", "without --nas the files are read twice (to find the "

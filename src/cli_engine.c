@@ -177,6 +177,15 @@ static int names_a_file(const char *word)
 	return 0;
 }
 
+int cli_no_capture_file(const char *cmd, const char *word)
+{
+	struct stat st;
+
+	if (stat(word, &st) == 0 && S_ISDIR(st.st_mode))
+		return cli_usage_error(cmd, "'%s' is a directory, not a capture file", word);
+	return cli_usage_error(cmd, "'%s' is not a capture file (nor a file: no capture given)", word);
+}
+
 int cli_split_files(int argc, char **argv)
 {
 	int files = 0;

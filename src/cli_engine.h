@@ -129,6 +129,9 @@ char *cli_join_words(int argc, char **argv);
  * is not "-", an existing file, a path or a capture's name (*.pcap,
  * *.pcapng, *.cap): that one starts a BPF filter. */
 int cli_split_files(int argc, char **argv);
+/* The usage error when the first word after the options is no capture
+ * file (a directory, a filter with no file before it): EXIT_USAGE. */
+int cli_no_capture_file(const char *cmd, const char *word);
 
 /* Writes the report of what the engine counted so far, in format, to out
  * (named out_name in messages). capture may be NULL (offline). Returns -1,

@@ -15,7 +15,8 @@ static const char usage[] =
 	"role is inbound (the NAS listens on the port) or outbound (the NAS connects\n"
 	"out to it); match is static, or dynamic for ranges such as FTP passive data,\n"
 	"which only count for connections announced on an FTP control connection.\n"
-	"Exit status 0 when something matches, 1 when nothing does.\n"
+	"Exit status 0 when a static entry matches, 1 when nothing does or only a\n"
+	"dynamic range (which is listed, with a note).\n"
 	"\n"
 	CLI_COMMON_HELP;
 
@@ -67,9 +68,11 @@ static int lookup(const struct catalog *cat, const struct port_index *idx,
 		print_match(cat, set->items[i].service, set->items[i].roles, spec, false);
 	for (size_t i = 0; i < dyn_count && i < 16; i++)
 		print_match(cat, dyn[i]->service, dyn[i]->role, spec, true);
-	if (!set && dyn_count)
+	if (!set && dyn_count) {	/* listed, but no service is found by this port */
 		fprintf(stderr, "dsmflow lookup: %s: only a dynamic range matches: it counts only "
 				"for connections announced by a tracked control connection\n", text);
+		return EXIT_NO_MATCH;
+	}
 	if (!set && !dyn_count) {
 		fprintf(stderr, "dsmflow lookup: %s: no DSM service in the catalogue\n", text);
 		return EXIT_NO_MATCH;

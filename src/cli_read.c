@@ -67,7 +67,7 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 		return rc < 0 ? EXIT_OK : rc;
 	files = cli_split_files(argc - optind, argv + optind);
 	if (files == 0)
-		return cli_usage_error("read", "'%s' is not a capture file", argv[optind]);
+		return cli_no_capture_file("read", argv[optind]);
 	filter = cli_join_words(argc - optind - files, argv + optind + files);
 	if (cli_load(common, &cat, &idx, &api)) {
 		free(filter);

@@ -7,6 +7,7 @@
  * meets this loop only in metrics_poll().
  */
 #include <errno.h>
+#include <pwd.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -93,6 +94,8 @@ int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char
 		o->metrics_public = 1;
 		return 0;
 	case 'Z':
+		if (!getpwnam(arg))
+			return cli_usage_error(cmd, "-Z: no user '%s'", arg);
 		o->user = arg;
 		return 0;
 	default:
@@ -224,9 +227,10 @@ static void write_summary(struct engine_run *run, const struct capture_stats *st
 
 /* The loop; returns an exit status. */
 static int run_loop(const struct capture_ops *ops, struct capture_source *source,
-		    const struct sensor_options *o, struct engine_run *run, struct metrics_server *metrics,
-		    struct sensor_tables *tables)
+		    const struct capture_options *capture, const struct sensor_options *o,
+		    struct engine_run *run, struct metrics_server *metrics, struct sensor_tables *tables)
 {
+	int heard = 0, quiet_said = 0;
 	double start = monotonic_s(), next_summary = start + o->interval_s;
 	struct capture_stats stats = { 0 };
 	struct interval_mark last = { start, 0, 0, 0 };
@@ -244,11 +248,16 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 			return EXIT_NO_MATCH;
 		}
+		heard |= got > 0;
 		/* time passes on a quiet network too: idle flows end, pending
 		 * ones are decided */
 		engine_clock(run->engine, capture_clock_us());
 		now = monotonic_s();
 		summary_due = o->interval_s > 0 && now >= next_summary;
+		if (!heard && !quiet_said && ops->print_quiet && now - start >= CAPTURE_QUIET_S) {
+			ops->print_quiet(capture, stderr);
+			quiet_said = 1;
+		}
 		/* capture statistics cost system calls: only when someone reads them */
 		if (report_requested || summary_due || metrics_wanted(metrics))
 			ops->stats(source, &stats);
@@ -341,8 +350,8 @@ static int start_confined(const struct capture_ops *ops, const struct sensor_opt
 
 /* Runs an open source until a stop, then closes it; returns an exit status. */
 static int sensor_run(const struct capture_ops *ops, struct capture_source *source,
-		      const struct sensor_options *o, struct engine_run *run,
-		      struct sensor_tables *tables)
+		      const struct capture_options *capture, const struct sensor_options *o,
+		      struct engine_run *run, struct sensor_tables *tables)
 {
 	struct metrics_server *metrics = NULL;
 	struct capture_stats stats;
@@ -354,7 +363,7 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 		return rc;
 	}
 	install_signals();
-	rc = run_loop(ops, source, o, run, metrics, tables);
+	rc = run_loop(ops, source, capture, o, run, metrics, tables);
 	metrics_stop(metrics);
 	drain_and_close(ops, source, run, &stats);
 	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
@@ -393,7 +402,7 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 	if (engine_run_open(ops->name, &with_audit, tables.cat, tables.idx, tables.api, &run) == 0) {
 		source = ops->open(capture, &err);
 		if (source)
-			rc = sensor_run(ops, source, o, &run, &tables);	/* closes it */
+			rc = sensor_run(ops, source, capture, o, &run, &tables);	/* closes it */
 		else
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		if (engine_run_close(&run) && rc == EXIT_OK)

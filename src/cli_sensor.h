@@ -46,6 +46,12 @@ struct sensor_options {
 	"table and the --port entries (a table that does not load is refused, the\n"        \
 	"tables in force stay), keeping every counter.\n"
 
+#define CLI_SENSOR_EXIT_HELP                                                                 \
+	"\n"                                                                                   \
+	"Exit status: 0 stopped as asked, 1 the capture failed or a report could not\n"     \
+	"be written, 2 usage, catalogue or Web API table error, or a report file whose\n"  \
+	"directory the sensor's user cannot write to.\n"
+
 void sensor_options_init(struct sensor_options *o);
 /* Takes a sensor option: 0 taken, EXIT_USAGE after a message, -1 not one. */
 int sensor_option(const char *cmd, struct sensor_options *o, int opt, const char *arg);

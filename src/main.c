@@ -4,6 +4,7 @@
  * (--catalog, --port, --webapi) parsed so far; they may stand before or after
  * the subcommand's name.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,13 +105,76 @@ enum cli_option_result cli_shared_option(const char *cmd, const char *usage, int
 	}
 }
 
-static int add_port_options(const struct cli_common *common, struct catalog *cat,
+#define SUGGEST_MAX_NAME 255	/* longer names get no suggestion */
+
+/* Whether a and b (case aside) differ by at most two edits (one when the
+ * shorter has under 6 letters), or one holds the other (of 3 letters or
+ * more): a name close to the one meant. */
+static int close_names(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b), row[SUGGEST_MAX_NAME + 1];
+
+	if (n == 0 || m == 0 || n > SUGGEST_MAX_NAME || m > SUGGEST_MAX_NAME)
+		return 0;
+	size_t most = (n < m ? n : m) < 6 ? 1 : 2;
+
+	if ((m >= 3 && strcasestr(a, b)) || (n >= 3 && strcasestr(b, a)))
+		return 1;
+	for (size_t j = 0; j <= m; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= n; i++) {	/* Levenshtein, one row */
+		size_t diag = row[0], best;
+
+		row[0] = i;
+		best = row[0];
+		for (size_t j = 1; j <= m; j++) {
+			size_t up = row[j], cost = tolower((unsigned char)a[i - 1]) !=
+						   tolower((unsigned char)b[j - 1]);
+			size_t v = diag + cost;
+
+			if (up + 1 < v)
+				v = up + 1;
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			diag = up;
+			row[j] = v;
+			if (v < best)
+				best = v;
+		}
+		if (best > most)
+			return 0;
+	}
+	return row[m] <= most;
+}
+
+/* --port with a name the catalogue lacks makes a new service: said, with
+ * the catalogue's names close to it, in case one of them was meant. */
+static void say_new_service(const struct catalog *cat, const char *option, const char *name)
+{
+	size_t said = 0;
+
+	if (catalog_find_service(cat, NULL, name) >= 0)
+		return;
+	fprintf(stderr, "dsmflow: --port %s: '%s' is not in the catalogue: it becomes a new service "
+			"in category Custom", option, name);
+	for (size_t id = 0; id < catalog_service_count(cat) && said < 3; id++) {
+		const char *known = catalog_service(cat, id)->name;
+
+		if (close_names(name, known))
+			fprintf(stderr, "%s'%s'", said++ ? ", " : " (did you mean ", known);
+	}
+	fputs(said ? "?)\n" : "\n", stderr);
+}
+
+static int add_port_options(const struct cli_common *common, struct catalog *cat, int first_load,
 			    struct dsm_err *err)
 {
 	struct portspec spec;
 	const char *service;
 
 	for (size_t i = 0; i < common->port_count; i++) {
+		if (portspec_parse_assignment(common->ports[i], &spec, &service, err) == 0 && first_load)
+			say_new_service(cat, common->ports[i], service);
 		if (portspec_parse_assignment(common->ports[i], &spec, &service, err) ||
 		    catalog_add_port(cat, spec.proto, spec.first_port, spec.last_port, service, err)) {
 			char why[sizeof(err->msg)];
@@ -161,7 +225,7 @@ int cli_load_tables(const struct cli_common *common, const struct catalog *prev_
 	*cat = load_catalog(common, prev_cat, err);
 	if (!*cat)
 		return -1;
-	if (load_webapi(common, *cat, api, err) || add_port_options(common, *cat, err) ||
+	if (load_webapi(common, *cat, api, err) || add_port_options(common, *cat, !prev_cat, err) ||
 	    !(*idx = port_index_build_after(*cat, prev_idx, err))) {
 		webapi_free(*api);
 		*api = NULL;

@@ -24,6 +24,7 @@
  * the packet thread copies at most once a second however many ask.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -364,6 +365,25 @@ static int parse_port(const char *text, uint16_t *port)
 	return 0;
 }
 
+/* A host name's address (its first IPv4 one, else its first IPv6 one) in
+ * addr: the family, or 0 when it has none. Called before the sensor is
+ * confined: the resolver may open files and sockets. */
+static int resolve(const char *host, struct sockaddr_storage *addr)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *found = NULL, *pick = NULL;
+
+	if (getaddrinfo(host, NULL, &hints, &found) != 0)
+		return 0;
+	for (struct addrinfo *a = found; a; a = a->ai_next)
+		if (!pick || (a->ai_family == AF_INET && pick->ai_family != AF_INET))
+			pick = a;
+	if (pick && (pick->ai_family == AF_INET || pick->ai_family == AF_INET6))
+		memcpy(addr, pick->ai_addr, pick->ai_addrlen);
+	freeaddrinfo(found);
+	return addr->ss_family;
+}
+
 /* Fills addr from spec; returns its length, or 0 when spec is not valid. */
 static socklen_t parse_listen(const char *spec, struct sockaddr_storage *addr, int *loopback)
 {
@@ -388,13 +408,13 @@ static socklen_t parse_listen(const char *spec, struct sockaddr_storage *addr, i
 		memcpy(host, spec, n);
 		host[n] = '\0';
 	}
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1 || resolve(host, addr) == AF_INET) {
 		in4->sin_family = AF_INET;
 		in4->sin_port = htons(port);
 		*loopback = (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
 		return sizeof(*in4);
 	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+	if (addr->ss_family == AF_INET6 || inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
 		in6->sin6_port = htons(port);
 		*loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
@@ -423,7 +443,8 @@ static int listen_address(const char *spec, int allow_public, struct sockaddr_st
 	int loopback = 0;
 
 	if (!parse_listen(spec, addr, &loopback)) {
-		dsm_err_set(err, "--metrics '%s': expected PORT, ADDR:PORT or [IPV6]:PORT", spec);
+		dsm_err_set(err, "--metrics '%s': expected PORT, ADDR:PORT, HOST:PORT (a name that "
+				 "resolves) or [IPV6]:PORT", spec);
 		return -1;
 	}
 	if (!loopback && !allow_public) {

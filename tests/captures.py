@@ -794,13 +794,42 @@ def test_errors(args):
     with tempfile.TemporaryDirectory() as tmp:
         missing = os.path.join(tmp, "missing.pcap")
         res = run([args.dsmflow, "read", missing])
-        check(res.returncode == 1 and missing + ":" in res.stderr, "missing file: exit 1 naming it")
+        check(res.returncode == 1 and "dsmflow read: %s: No such file or directory\n" % missing in res.stderr
+              and res.stderr.count(missing) == 1, "missing file: exit 1 naming it once: " + res.stderr)
 
         foreign = os.path.join(tmp, "notes.txt")
         open(foreign, "w").write("these are not packets\n" * 10)
         res = run([args.dsmflow, "read", foreign])
-        check(res.returncode == 1 and foreign + ": unknown file format" in res.stderr,
+        check(res.returncode == 1 and foreign + ": not a capture file (neither pcap nor pcapng" in res.stderr,
               "not a capture: exit 1 naming it: " + res.stderr)
+        empty = os.path.join(tmp, "empty.pcap")
+        open(empty, "wb").close()
+        res = run([args.dsmflow, "read", empty])
+        check(res.returncode == 1 and empty + ": is empty (0 bytes), not a capture file" in res.stderr,
+              "empty file: said in plain words: " + res.stderr)
+        short = os.path.join(tmp, "short.pcap")
+        open(short, "wb").write(open(office, "rb").read()[:10])
+        res = run([args.dsmflow, "read", short])
+        check(res.returncode == 1 and short + ": too short for a capture file's header" in res.stderr,
+              "a file shorter than a header: said in plain words: " + res.stderr)
+        res = run([args.dsmflow, "read", tmp])
+        check(res.returncode == 2 and "'%s' is a directory, not a capture file" % tmp in res.stderr,
+              "a directory: a usage error saying so: " + res.stderr)
+        res = subprocess.run([args.dsmflow, "read", "-"], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        check(res.returncode == 1 and "standard input: is empty, not a capture" in res.stderr,
+              "empty standard input: said so: " + res.stderr)
+
+        report_file = os.path.join(tmp, "report.json")
+        res = run([args.dsmflow, "read", "-f", "json", "-o", report_file, "--flows", "-", office])
+        flows = [json.loads(l) for l in res.stdout.splitlines()]
+        check(res.returncode == 0 and flows and all("server_port" in f for f in flows)
+              and json.load(open(report_file))["totals"]["flows"] == len(flows),
+              "--flows - writes the flow lines to standard output, -o FILE the report")
+        check(not [n for n in os.listdir(tmp) if n.startswith("report.json.")],
+              "-o FILE: no file left beside it")
+        res = run([args.dsmflow, "read", "-f", "json", "-o", "-", office])
+        check(res.returncode == 0 and json.loads(res.stdout)["totals"]["packets"] == capinfos(office)[0]
+              and not os.path.exists("-"), "-o - writes the report to standard output")
 
         data = open(office, "rb").read()
         truncated = os.path.join(tmp, "truncated.pcap")

@@ -59,11 +59,12 @@ expect 0 $'^DSM\tWeb applications\tHTTP\tinbound\tstatic$' -- lookup tcp/5000
 [ "$("$bin" lookup tcp/5000 | grep -c $'\tstatic$')" -eq 31 ] && ok || bad "tcp/5000 should list 31 static services"
 expect 0 $'^FTP, FTP over SSL, FTP over TLS\tFile transfer\tpassive data\tinbound\tdynamic$' -- lookup tcp/5000
 expect 0 $'^VPN Server \\(OpenVPN\\)\tPackages\t-\tinbound\tstatic$' -- lookup udp/1194
-expect 0 'only a dynamic range matches' -- lookup tcp/1194
+expect 1 'only a dynamic range matches' -- lookup tcp/1194
+expect 1 $'^FTP, FTP over SSL, FTP over TLS\tFile transfer\tpassive data\tinbound\tdynamic$' -- lookup tcp/1194
 expect 1 'tcp/1023: no DSM service' -- lookup tcp/1023
 expect 1 'udp/9: no DSM service' -- lookup udp/9
-expect 0 'only a dynamic range matches' -- lookup tcp/24523
-expect 0 $'passive data\tinbound\tdynamic' -- lookup tcp/24523
+expect 1 'only a dynamic range matches' -- lookup tcp/24523
+expect 1 $'passive data\tinbound\tdynamic' -- lookup tcp/24523
 expect 0 'Virtual Machine Manager' -- lookup icmp
 expect 0 $'Active Backup for Business\tBackup\tvCenter Server and ESXi host\toutbound' -- lookup tcp/443
 
@@ -139,7 +140,17 @@ expect 0 'Usage: dsmflow live' -- live --help
 expect 0 'queue-bypass' -- queue --help
 expect 2 'no interface: give -i IFACE' -- live
 expect 2 "not a loopback address; add --metrics-public" -- live -i lo --metrics 0.0.0.0:9473
-expect 2 "expected PORT, ADDR:PORT" -- live -i lo --metrics nonsense
+expect 2 "expected PORT, ADDR:PORT, HOST:PORT" -- live -i lo --metrics nonsense
+expect 2 "expected PORT, ADDR:PORT, HOST:PORT" -- live -i lo --metrics no-such-host.invalid:9473
+expect 2 "-Z: no user 'no-such-user-dsmflow'" -- live -i lo -Z no-such-user-dsmflow
+expect 2 "-Z: no user 'no-such-user-dsmflow'" -- queue --queue 1 -Z no-such-user-dsmflow
+expect 0 '^Exit status: 0 stopped as asked' -- live --help
+expect 0 '^Exit status: 0 stopped as asked' -- queue --help
+# a --port name the catalogue lacks is a new service, said with close names
+expect 0 "--port tcp/2222=SSH: 'SSH' is not in the catalogue: it becomes a new service in category Custom \(did you mean 'SSH/SFTP'\?\)" -- --port tcp/2222=SSH lookup tcp/2222
+expect 0 "it becomes a new service in category Custom$" -- --port tcp/2222=Qwertz lookup tcp/2222
+"$bin" --port tcp/2222=SSH/SFTP lookup tcp/2222 2>"$tmp/err" >/dev/null
+[ ! -s "$tmp/err" ] && ok || bad "--port with a catalogue name says nothing: $(cat "$tmp/err")"
 expect 2 "'-5' is not a number of seconds" -- live -i lo --duration -5
 expect 2 "snapshot length" -- live -i lo -s 10
 expect 2 'no queue: give --queue N' -- queue
@@ -154,6 +165,19 @@ if [ "$(id -u)" -eq 0 ]; then
 	expect 0 'metrics at http://127\.0\.0\.1:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics :0 tcp port 1
 	expect 0 'metrics at http://127\.0\.0\.2:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics 127.0.0.2:0 tcp port 1
 	expect 0 'metrics at http://\[::1\]:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics '[::1]:0' tcp port 1
+	expect 0 'metrics at http://127\.0\.0\.1:[1-9][0-9]*/metrics' -- live -i lo --duration 0.2 --metrics localhost:0 tcp port 1
+	# not root: the capability a capture needs is named
+	if command -v setpriv >/dev/null; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$bin" live -i lo --duration 0.1 \
+			>"$tmp/out" 2>&1
+		grep -q 'capturing needs CAP_NET_RAW' "$tmp/out" && ok || bad "live as nobody: $(cat "$tmp/out")"
+	fi
+	# a queue no rule feeds says so after a few seconds (in a network namespace of its own)
+	if command -v unshare >/dev/null; then
+		unshare -n "$bin" queue --queue 3 --duration 6.5 >"$tmp/out" 2>&1
+		grep -q 'no packet has reached queue 3 in 5 s: does an iptables rule send traffic to it' "$tmp/out" \
+			&& ok || bad "a quiet queue: $(cat "$tmp/out")"
+	fi
 fi
 
 echo "cli: $passed passed, $failed failed"

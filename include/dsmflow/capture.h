@@ -77,6 +77,8 @@ struct capture_source {
 /* dispatch's return at the end of the input (files only). */
 #define CAPTURE_END (-2)
 
+#define CAPTURE_QUIET_S 5
+
 struct capture_ops {
 	const char *name;	/* "file", "live", "queue": the command's name too */
 	int needs_net_admin;	/* keeps needing CAP_NET_ADMIN after opening (verdicts) */
@@ -91,6 +93,9 @@ struct capture_ops {
 	 * err filled ("PATH: packet N: message" for files). */
 	int (*dispatch)(struct capture_source *src, packet_fn fn, void *ctx, struct dsm_err *err);
 	void (*stats)(struct capture_source *src, struct capture_stats *out);
+	/* What to tell the operator when nothing at all arrived in the first
+	 * CAPTURE_QUIET_S seconds (NULL: a quiet source is normal). */
+	void (*print_quiet)(const struct capture_options *o, FILE *out);
 	/* One line for the operator at the end of a run: the stats in words. */
 	void (*print_health)(const struct capture_stats *s, FILE *out);
 	void (*close)(struct capture_source *src);
