@@ -6,13 +6,13 @@
 set(version "")
 find_package(Git QUIET)
 if(GIT_FOUND AND EXISTS "${SOURCE_DIR}/.git")
-  execute_process(COMMAND "${GIT_EXECUTABLE}" describe --tags --match "v[0-9]*" --dirty
+  execute_process(COMMAND "${GIT_EXECUTABLE}" -c safe.directory=* describe --tags --match "v[0-9]*" --dirty
                   WORKING_DIRECTORY "${SOURCE_DIR}" OUTPUT_VARIABLE described
                   RESULT_VARIABLE described_rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(described_rc EQUAL 0)
     string(REGEX REPLACE "^v" "" version "${described}")
   else()
-    execute_process(COMMAND "${GIT_EXECUTABLE}" describe --always --dirty --abbrev=10
+    execute_process(COMMAND "${GIT_EXECUTABLE}" -c safe.directory=* describe --always --dirty --abbrev=10
                     WORKING_DIRECTORY "${SOURCE_DIR}" OUTPUT_VARIABLE commit
                     RESULT_VARIABLE commit_rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
     if(commit_rc EQUAL 0)

@@ -85,10 +85,11 @@ int engine_option(const char *cmd, struct engine_options *o, int opt, const char
 	}
 }
 
-/* A log: standard output for "-", else path, created or truncated. */
-static FILE *open_output(const char *cmd, const char *path, const char *what)
+/* A log: standard output for "-", else path, created, and appended to or
+ * truncated. */
+static FILE *open_output(const char *cmd, const char *path, int append, const char *what)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, append ? "a" : "w");
 
 	if (!f)
 		fprintf(stderr, "dsmflow %s: %s: cannot write %s: %s\n", cmd, path, what, strerror(errno));
@@ -118,10 +119,17 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 		return -1;
 	}
 	run->report_name = run->report.name;
-	if (o->flows_path && !(run->flow_log = open_output(cmd, o->flows_path, "the flow log")))
+	/* a report that cannot be written is said now, not after the reading */
+	if (output_file_check(&run->report, &err)) {
+		fprintf(stderr, "dsmflow %s: %s\n", cmd, err.msg);
+		goto fail;
+	}
+	if (o->flows_path &&
+	    !(run->flow_log = open_output(cmd, o->flows_path, o->append_logs, "the flow log")))
 		goto fail;
 	if (o->evidence_log_path &&
-	    !(run->evidence_log = open_output(cmd, o->evidence_log_path, "the evidence log")))
+	    !(run->evidence_log =
+		      open_output(cmd, o->evidence_log_path, o->append_logs, "the evidence log")))
 		goto fail;
 	config.flow_log = run->flow_log;
 	config.evidence_log = run->evidence_log;

@@ -33,6 +33,8 @@ struct engine_options {
 	size_t local_count;
 	struct flow_table_config flows;
 	struct audit *audit;	/* not an option: `audit` sets it, the engine feeds it */
+	int append_logs;	/* not an option: sensors append to --flows and --evidence-log
+				 * (a restart goes on with the stream), read replaces them */
 };
 
 #define CLI_ENGINE_LONG_OPTIONS                                                                    \
@@ -57,8 +59,10 @@ struct engine_options {
 #define CLI_ENGINE_HELP                                                                        \
 	"  -f, --format FORMAT   table (default), json, csv or prometheus (live and queue\n"   \
 	"                        with --nas: also audit or audit-json, the audit so far)\n" \
-	"  -o, --output FILE     write the report to FILE instead of standard output\n"         \
-	"      --flows FILE      write one JSON line per flow as it ends\n"                     \
+	"  -o, --output FILE     write the report to FILE (-: standard output, the\n"        \
+	"                        default), replaced whole by each report\n"                  \
+	"      --flows FILE      write one JSON line per flow as it ends (-: standard\n"      \
+	"                        output; live and queue append)\n"                           \
 	"      --evidence-log FILE  write one JSON line per piece of payload evidence\n"      \
 	"                        read (HTTP request, TLS server name, DNS answer, Web\n"    \
 	"                        API name), as Zeek's http, ssl and dns logs\n"             \

@@ -301,12 +301,18 @@ static void drain_and_close(const struct capture_ops *ops, struct capture_source
  * does not use, sets no_new_privs and installs the seccomp filter, after
  * everything privileged is done and before any thread starts; a queue
  * keeps CAP_NET_ADMIN, which every verdict is checked against. */
-static int confine(const struct capture_ops *ops, const char *user)
+static int confine(const struct capture_ops *ops, const struct capture_source *source,
+		   const char *user)
 {
 	unsigned keep = ops->needs_net_admin ? 1u << CAP_NET_ADMIN : SANDBOX_KEEP_NOTHING;
+	int passive_fd = ops->needs_net_admin ? -1 : ops->fd(source);	/* a queue sends verdicts */
 	struct dsm_err err;
 
-	if (sandbox_drop_privileges(user, keep, &err) || sandbox_confine(&err)) {
+	if (user && strcmp(user, "root") == 0 && geteuid() == 0)
+		fprintf(stderr, "dsmflow %s: warning: -Z root: the sensor keeps uid 0 (without "
+				"capabilities), and every file root owns stays writable to it; a user "
+				"of its own is safer\n", ops->name);
+	if (sandbox_drop_privileges(user, keep, &err) || sandbox_confine(passive_fd, &err)) {
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		return -1;
 	}
@@ -316,9 +322,9 @@ static int confine(const struct capture_ops *ops, const char *user)
 /* Binds the metrics endpoint (privileged: a port below 1024), confines the
  * sensor, then starts the endpoint's thread, which inherits it all. An exit
  * status, 0 when it may run; *metrics is NULL without --metrics. */
-static int start_confined(const struct capture_ops *ops, const struct sensor_options *o,
-			  const struct sensor_tables *tables, struct engine_run *run,
-			  struct metrics_server **metrics)
+static int start_confined(const struct capture_ops *ops, const struct capture_source *source,
+			  const struct sensor_options *o, const struct sensor_tables *tables,
+			  struct engine_run *run, struct metrics_server **metrics)
 {
 	struct dsm_err err;
 	char url[128];
@@ -329,7 +335,7 @@ static int start_confined(const struct capture_ops *ops, const struct sensor_opt
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		return EXIT_USAGE;
 	}
-	if (confine(ops, o->user))
+	if (confine(ops, source, o->user))
 		return EXIT_NO_MATCH;
 	/* reports replace --output whole: its directory must take a new file
 	 * from the user the sensor now runs as */
@@ -357,12 +363,11 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 	struct capture_stats stats;
 	int rc;
 
-	if ((rc = start_confined(ops, o, tables, run, &metrics)) != EXIT_OK) {
+	if ((rc = start_confined(ops, source, o, tables, run, &metrics)) != EXIT_OK) {
 		metrics_stop(metrics);
 		ops->close(source);
 		return rc;
 	}
-	install_signals();
 	rc = run_loop(ops, source, capture, o, run, metrics, tables);
 	metrics_stop(metrics);
 	drain_and_close(ops, source, run, &stats);
@@ -387,18 +392,22 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 		const struct cli_common *common)
 {
 	struct sensor_tables tables = { .common = common };
-	struct engine_options with_audit = *eo;
+	struct engine_options with_audit = *eo;	/* with the sensor's own settings */
 	struct engine_run run;
 	struct dsm_err err;
 	struct capture_source *source;
 	int rc = EXIT_NO_MATCH;
 
+	/* first: a SIGHUP (logrotate, systemctl reload) or SIGTERM while the
+	 * sensor starts must not end it by the default action */
+	install_signals();
 	if (cli_load(common, &tables.cat, &tables.idx, &tables.api))
 		return EXIT_USAGE;
 	/* with --nas, the audit too: for --format audit, /audit.json and / */
 	if (eo->nas_count &&
 	    !(with_audit.audit = audit_new(eo->nas, eo->nas_count, eo->local, eo->local_count)))
 		fprintf(stderr, "dsmflow %s: out of memory: no audit\n", ops->name);
+	with_audit.append_logs = 1;
 	if (engine_run_open(ops->name, &with_audit, tables.cat, tables.idx, tables.api, &run) == 0) {
 		source = ops->open(capture, &err);
 		if (source)

@@ -32,13 +32,16 @@ struct sensor_options {
 
 #define CLI_SENSOR_HELP                                                                      \
 	"      --duration S      stop after S seconds (default: at SIGINT or SIGTERM)\n"        \
-	"      --interval S      every S seconds, a one-screen summary to standard error\n"   \
+	"      --interval S      every S seconds, a one-screen summary to standard error,\n" \
+	"                        headed by the time and the last S seconds' rates\n"         \
 	"                        (0: none, the default)\n"                                     \
-	"      --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"   \
-	"                        (ADDR defaults to 127.0.0.1; also /healthz and /)\n"          \
+	"      --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"   \
+	"                        (HOST an address or a name, 127.0.0.1 by default,\n"       \
+	"                        [IPv6]:PORT; also /healthz and /)\n"                        \
 	"      --metrics-public  allow --metrics on an address that is not loopback\n"       \
 	"  -Z, --user USER       after opening the capture, run as USER (default: nobody\n"   \
-	"                        when started as root; -Z root keeps root)\n"                  \
+	"                        when started as root; -Z root keeps uid 0 without\n"         \
+	"                        capabilities, and warns: root's files stay writable)\n"   \
 	"\n"                                                                                   \
 	"The final report goes to standard output (or --output) at SIGINT, SIGTERM or\n"      \
 	"the end of --duration; SIGUSR1 prints the report so far and goes on; SIGHUP\n"     \

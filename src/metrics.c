@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -620,14 +621,21 @@ int metrics_serve(struct metrics_server *m, struct dsm_err *err)
 					      ? MHD_USE_EPOLL_INTERNAL_THREAD
 					      : MHD_USE_POLL_INTERNAL_THREAD);
 
+	sigset_t all, old;
+
 	if (m->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* the endpoint's thread takes no signal: they are the packet
+	 * thread's, whose wait they cut short */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	m->daemon = MHD_start_daemon(flags, 0, accept_policy, m, handle, m,
 				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, m,	/* first */
 				     MHD_OPTION_LISTEN_SOCKET, m->listen_fd,
 				     MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
 				     MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
 				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, m, MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!m->daemon) {
 		dsm_err_set(err, "--metrics: cannot start the endpoint's thread");
 		return -1;

@@ -26,7 +26,11 @@ int output_file_open(struct output_file *f, const char *path, struct dsm_err *er
 		dsm_err_set(err, "%s: is a directory, not a file for the report", path);
 		return -1;
 	}
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !(f->in_place = fopen(path, "w"))) {
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		f->mode = st.st_mode & 07777;	/* a replaced file keeps its mode */
+	/* a device, a FIFO, or a symbolic link (/dev/stdout among them: the
+	 * link stays, what it names is written) is written in place */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !(f->in_place = fopen(path, "w"))) {
 		dsm_err_set(err, "%s: cannot write the report: %s", path, strerror(errno));
 		return -1;
 	}

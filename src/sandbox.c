@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -20,9 +22,8 @@
  * renamed, logs reopened and tables reloaded on SIGHUP, glibc's threads,
  * clocks, signals and memory. */
 static const int allowed_calls[] = {
-	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
-	SCMP_SYS(pwrite64), SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(dup2),
-	SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(ioctl), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(pread64), SCMP_SYS(lseek), SCMP_SYS(close), SCMP_SYS(dup), SCMP_SYS(dup2),
+	SCMP_SYS(dup3), SCMP_SYS(fcntl), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
 	SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(statx), SCMP_SYS(fstatfs), SCMP_SYS(statfs),
 	SCMP_SYS(open), SCMP_SYS(openat), SCMP_SYS(access), SCMP_SYS(faccessat),
 	SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
@@ -34,8 +35,7 @@ static const int allowed_calls[] = {
 	SCMP_SYS(brk), SCMP_SYS(mincore), SCMP_SYS(membarrier),
 	/* signals, threads, time */
 	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
-	SCMP_SYS(sigaltstack), SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(tkill), SCMP_SYS(getpid),
-	SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(futex),
+	SCMP_SYS(sigaltstack), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid), SCMP_SYS(futex),
 	SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list), SCMP_SYS(set_tid_address),
 	SCMP_SYS(rseq), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(sched_yield),
 	SCMP_SYS(sched_getaffinity), SCMP_SYS(getrandom), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit),
@@ -44,8 +44,7 @@ static const int allowed_calls[] = {
 	SCMP_SYS(gettimeofday), SCMP_SYS(time),
 	/* sockets already open, and the endpoint's connections */
 	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
-	SCMP_SYS(recvmmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(sendmmsg),
-	SCMP_SYS(shutdown), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(getsockname),
+	SCMP_SYS(recvmmsg), SCMP_SYS(shutdown), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(getsockname),
 	SCMP_SYS(getpeername), SCMP_SYS(socketpair), SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(select), SCMP_SYS(pselect6), SCMP_SYS(epoll_create), SCMP_SYS(epoll_create1),
 	SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_pwait2),
@@ -53,15 +52,72 @@ static const int allowed_calls[] = {
 	/* who it is */
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	SCMP_SYS(getgroups), SCMP_SYS(capget),
+	/* the same on 32-bit architectures (names another lacks are skipped) */
+	SCMP_SYS(mmap2), SCMP_SYS(fstat64), SCMP_SYS(fstatat64), SCMP_SYS(stat64), SCMP_SYS(lstat64),
+	SCMP_SYS(_llseek), SCMP_SYS(fcntl64), SCMP_SYS(ugetrlimit), SCMP_SYS(sigreturn),
+	SCMP_SYS(getuid32), SCMP_SYS(geteuid32), SCMP_SYS(getgid32), SCMP_SYS(getegid32),
+	SCMP_SYS(getgroups32), SCMP_SYS(clock_gettime64), SCMP_SYS(clock_getres_time64),
+	SCMP_SYS(clock_nanosleep_time64), SCMP_SYS(futex_time64), SCMP_SYS(ppoll_time64),
+	SCMP_SYS(pselect6_time64), SCMP_SYS(recvmmsg_time64), SCMP_SYS(statfs64),
+	SCMP_SYS(fstatfs64), SCMP_SYS(ftruncate64), SCMP_SYS(socketcall), SCMP_SYS(_newselect),
 #ifdef DSMFLOW_SANITIZER_RUNTIME	/* the sanitizer build (CMakeLists.txt) */
 	/* the leak checker at exit stops the threads with ptrace from a
-	 * helper it clones (listing them with the old getdents),
-	 * and waits for it */
-	SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(getdents),
+	 * helper it clones (a process, not a thread: listing them with the
+	 * old getdents), signals them and waits for it */
+	SCMP_SYS(ptrace), SCMP_SYS(wait4), SCMP_SYS(prctl), SCMP_SYS(getdents), SCMP_SYS(clone),
+	SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(tkill),
 #endif
 };
 
-int sandbox_confine(struct dsm_err *err)
+/* Calls that write: allowed on every descriptor but a live sensor's
+ * capture socket (a passive sensor sends nothing on it). */
+static const int writing_calls[] = {
+	SCMP_SYS(write), SCMP_SYS(writev), SCMP_SYS(pwrite64), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
+	SCMP_SYS(sendmmsg),
+};
+
+/* Allows call when its argument arg is anything but value, compared as
+ * the kernel reads it (32 bits: a value with high bits set is refused, or
+ * it would be truncated to value): one rule per bit in which an argument
+ * differs from value, as libseccomp takes one comparison per argument. */
+static void allow_unless(scmp_filter_ctx ctx, int call, unsigned arg, uint32_t value)
+{
+	for (unsigned bit = 0; bit < 32; bit++) {
+		struct scmp_arg_cmp differs = {
+			.arg = arg, .op = SCMP_CMP_MASKED_EQ,
+			.datum_a = 0xffffffff00000000ull | 1ull << bit,
+			.datum_b = ~(uint64_t)value & 1ull << bit,
+		};
+
+		(void)seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, call, 1, &differs);
+	}
+}
+
+/* The calls allowed with conditions: ioctl but TIOCSTI (which would type
+ * into a terminal the sensor shares with its operator's shell), threads
+ * but no processes (clone3's flags are out of the filter's reach: it says
+ * ENOSYS and glibc falls back to clone), signals to itself only, and
+ * writing but on a passive sensor's capture socket. */
+static void allow_conditionally(scmp_filter_ctx ctx, int capture_fd)
+{
+	allow_unless(ctx, SCMP_SYS(ioctl), 1, TIOCSTI);
+#ifndef DSMFLOW_SANITIZER_RUNTIME
+	(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+			       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+			       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()));
+	(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+			       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()));
+#endif
+	(void)seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	for (size_t i = 0; i < sizeof(writing_calls) / sizeof(writing_calls[0]); i++)
+		if (capture_fd >= 0)
+			allow_unless(ctx, writing_calls[i], 0, (uint32_t)capture_fd);
+		else
+			(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, writing_calls[i], 0);
+}
+
+int sandbox_confine(int capture_fd, struct dsm_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
 	int rc;
@@ -74,6 +130,7 @@ int sandbox_confine(struct dsm_err *err)
 	 * (and cannot be made): not an error */
 	for (size_t i = 0; i < sizeof(allowed_calls) / sizeof(allowed_calls[0]); i++)
 		(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_calls[i], 0);
+	allow_conditionally(ctx, capture_fd);
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);	/* any thread there is */
 	if (rc == 0)
 		rc = seccomp_load(ctx);

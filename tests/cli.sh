@@ -131,6 +131,17 @@ expect 1 '/dev/full: cannot write the report: No space left' -- read -o /dev/ful
 expect 1 '/dev/full: cannot write the flow log: No space left' -- read -o /dev/null --flows /dev/full "$office"
 expect 1 '/dev/full: cannot write the evidence log: No space left' -- \
 	read -o /dev/null --evidence-log /dev/full "$(dirname "$0")/../pcaps/dsm-evidence.pcap"
+# -o FILE: a symbolic link stays one (what it names gets the report), a
+# replaced file keeps its mode, a directory nobody can write in is said first
+ln -s "$tmp/named.json" "$tmp/link.json"
+"$bin" read -f json -o "$tmp/link.json" "$office" 2>/dev/null && [ -L "$tmp/link.json" ] &&
+	grep -q '"totals"' "$tmp/named.json" && ok || bad "-o through a symbolic link replaced the link"
+printf 'old\n' >"$tmp/kept.json" && chmod 640 "$tmp/kept.json"
+"$bin" read -f json -o "$tmp/kept.json" "$office" 2>/dev/null &&
+	[ "$(stat -c %a "$tmp/kept.json")" = 640 ] && grep -q '"totals"' "$tmp/kept.json" && ok ||
+	bad "-o FILE: the replaced file should keep its mode 640, not $(stat -c %a "$tmp/kept.json")"
+expect 1 "$tmp/no-dir/r.json: cannot make a file beside it for the report" -- \
+	read -o "$tmp/no-dir/r.json" "$office"
 "$bin" read "$office" >/dev/full 2>"$tmp/err"
 if [ $? -eq 1 ] && grep -q 'standard output: cannot write the report' "$tmp/err"; then ok
 else bad "read > /dev/full: exit 1 and a message expected"; fi

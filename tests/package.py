@@ -165,7 +165,8 @@ def check_booted(root):
     """Boots the root with systemd (systemd-nspawn, its own network
     namespace) and starts dsmflow-live@lo there as an administrator would:
     the unit runs, as the user dsmflow, confined, and serves /metrics, which
-    counts the traffic on lo."""
+    counts the traffic on lo; enabled and running, it is purged: stopped,
+    its enablement link removed."""
     if not shutil.which("systemd-nspawn"):
         print("package: no systemd-nspawn: the units are checked by systemd-analyze only")
         return
@@ -196,8 +197,17 @@ def check_booted(root):
               and fields.get("Seccomp", "").strip() == "2",
               "the sensor gave up CAP_NET_RAW and runs under seccomp: %s" % {k: fields.get(k, "").strip()
               for k in ("CapEff", "CapBnd", "NoNewPrivs", "Seccomp")})
-        res = inside(init, "systemctl", "stop", "dsmflow-live@lo.service")
-        check(res.returncode == 0, "systemctl stop: " + res.stderr)
+        # enabled as an administrator would, then purged while it runs: the
+        # prerm stops it, the postrm removes the enablement link
+        res = inside(init, "systemctl", "enable", "dsmflow-live@lo.service")
+        link = root + "/etc/systemd/system/multi-user.target.wants/dsmflow-live@lo.service"
+        check(res.returncode == 0 and os.path.lexists(link), "systemctl enable dsmflow-live@lo: " + res.stderr)
+        res = inside(init, "apt-get", "purge", "-y", "-q", "dsmflow", timeout=120)
+        check(res.returncode == 0, "apt-get purge dsmflow with the sensor running: " + res.stderr[-400:])
+        state = inside(init, "systemctl", "is-active", "dsmflow-live@lo.service").stdout.strip()
+        check(state in ("inactive", "failed") and not os.path.lexists(link),
+              "the purge stopped the sensor (%s) and removed its enablement link (%s)"
+              % (state, "gone" if not os.path.lexists(link) else "left"))
         journal = inside(init, "journalctl", "-u", "dsmflow-live@lo.service", "-o", "cat").stdout
         check("Total:" in journal, "the final report is in the journal: " + journal[-300:])
         print("package: dsmflow-live@lo ran under systemd, served /metrics (%s), as uid %s, CapEff %s CapBnd %s NoNewPrivs %s Seccomp %s"
@@ -225,8 +235,11 @@ def fetch(init):
 
 
 def check_purged(root, files):
-    res = in_root(root, "apt-get", "purge", "-y", "-q", "dsmflow")
-    check(res.returncode == 0, "apt-get purge dsmflow: " + res.stderr[-400:])
+    """(Already purged in the booted root when systemd-nspawn is there: then
+    this purge has nothing left to do.)"""
+    if in_root(root, "dpkg", "-s", "dsmflow").returncode == 0:
+        res = in_root(root, "apt-get", "purge", "-y", "-q", "dsmflow")
+        check(res.returncode == 0, "apt-get purge dsmflow: " + res.stderr[-400:])
     left = [f for f in files if os.path.lexists(root + f)]
     check(not left, "apt-get purge leaves none of the package's files: %s" % left)
     check(in_root(root, "dpkg", "-s", "dsmflow").returncode != 0, "dpkg no longer knows dsmflow")

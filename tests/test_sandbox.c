@@ -1,5 +1,6 @@
 /* test_sandbox.c - a sensor's confinement, applied in a child process as a
- * sensor applies it: execve and socket are refused with EPERM, what a
+ * sensor applies it: execve, socket, fork, TIOCSTI, signals to other
+ * processes and writes to the capture socket are refused with EPERM, what a
  * sensor does (files, pipes, clocks, threads) still works; as root, the
  * privilege drop leaves only the capabilities asked for, in every set
  * including the bounding set, with no_new_privs. The sensors' own threads
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -28,7 +31,8 @@
 /* The child's findings, as its exit status: 0 when all held, else the
  * number of the first that failed. */
 enum finding { HELD = 0, DROP_FAILED, CONFINE_FAILED, EXEC_RAN, EXEC_NOT_EPERM, SOCKET_OPENED,
-	       FILE_FAILED, PIPE_FAILED, CLOCK_FAILED, THREAD_FAILED, STATUS_WRONG };
+	       FILE_FAILED, PIPE_FAILED, CLOCK_FAILED, THREAD_FAILED, STATUS_WRONG, FORKED,
+	       TIOCSTI_RAN, SIGNALLED_OTHER, WROTE_CAPTURE };
 
 /* A field of /proc/self/status, as a number in base (0 when absent). */
 static unsigned long long status_field(const char *name, int base)
@@ -52,9 +56,11 @@ static void *thread_body(void *arg)
 	return arg;
 }
 
-static enum finding works_confined(void)
+static enum finding works_confined(int capture_fd)
 {
-	char *const argv[] = { "/bin/true", NULL };
+	char *const argv[] = { "/bin/sh", "-c", "exit 3", NULL };	/* 3: EXEC_RAN */
+	char c = ' ';
+	pid_t child;
 	char path[] = "/tmp/dsmflow-sandbox-XXXXXX";
 	struct timespec ts;
 	pthread_t thread;
@@ -62,9 +68,19 @@ static enum finding works_confined(void)
 	int fds[2], fd;
 
 	errno = 0;
-	execve(argv[0], argv, argv + 1);	/* returns only when refused */
+	execve(argv[0], argv, argv + 3);	/* returns only when refused */
 	if (errno != EPERM)
 		return EXEC_NOT_EPERM;
+	if ((child = fork()) == 0)
+		_exit(0);
+	if (child >= 0 || errno != EPERM)
+		return FORKED;
+	if (ioctl(0, TIOCSTI, &c) == 0 || errno != EPERM)
+		return TIOCSTI_RAN;
+	if (kill(getppid(), 0) == 0 || errno != EPERM || kill(getpid(), 0) != 0)
+		return SIGNALLED_OTHER;
+	if (write(capture_fd, "z", 1) >= 0 || errno != EPERM)
+		return WROTE_CAPTURE;
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0 || errno != EPERM)
 		return SOCKET_OPENED;
 	if ((fd = mkstemp(path)) < 0 || write(fd, "x", 1) != 1 || close(fd) || unlink(path))
@@ -96,8 +112,11 @@ static enum finding dropped_to(unsigned keep, int nobody)
 static int in_child(int drop, unsigned keep, const char *user)
 {
 	struct dsm_err err;
-	int status;
-	pid_t pid = fork();
+	int status, capture[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(capture), 0);	/* stands for a live sensor's capture socket */
+	pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -109,11 +128,13 @@ static int in_child(int drop, unsigned keep, const char *user)
 		else	/* unprivileged, seccomp needs no_new_privs */
 			f = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? DROP_FAILED : HELD;
 		if (f == HELD)
-			f = sandbox_confine(&err) ? CONFINE_FAILED : HELD;
+			f = sandbox_confine(capture[1], &err) ? CONFINE_FAILED : HELD;
 		if (f == HELD)
-			f = status_field("Seccomp", 10) == 2 ? works_confined() : STATUS_WRONG;
+			f = status_field("Seccomp", 10) == 2 ? works_confined(capture[1]) : STATUS_WRONG;
 		_exit((int)f);
 	}
+	close(capture[0]);
+	close(capture[1]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);

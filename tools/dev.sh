@@ -117,7 +117,7 @@ bench)
 		rm -rf build-baseline
 		git worktree prune
 		git worktree add --detach build-baseline/src "$2" >/dev/null
-		(cd build-baseline/src && configure_and_build ../build -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TOOLS=ON)
+		(cd build-baseline/src && configure_and_build ../build -DCMAKE_BUILD_TYPE=Release -DDSMFLOW_TOOLS=ON -DDSMFLOW_TESTS=OFF)
 		baseline=(--baseline build-baseline/build/dsmflow)
 	fi
 	python3 bench/run.py --build build-release "${baseline[@]}"

@@ -1,9 +1,9 @@
 /* output_file.h - where a report goes (-o FILE): standard output ("-" or
  * no -o), or a file replaced whole by every report (written beside it,
  * then renamed over it: a sensor's repeated reports leave FILE valid at
- * every instant, as node_exporter's textfile collector expects), or a
- * device or FIFO (an existing file that is not a regular one), written in
- * place.
+ * every instant, as node_exporter's textfile collector expects; it keeps
+ * its mode), or a device, FIFO or symbolic link (an existing file that is
+ * not a regular one: /dev/stdout stays a link), written in place.
  */
 #ifndef DSMFLOW_OUTPUT_FILE_H
 #define DSMFLOW_OUTPUT_FILE_H
@@ -23,8 +23,8 @@ struct output_file {
 	mode_t mode;		/* a new file's: 0666 less the umask at open */
 };
 
-/* Prepares f for path (NULL or "-": standard output); a device or FIFO is
- * opened now. 0, or -1 with err naming path. */
+/* Prepares f for path (NULL or "-": standard output); a device, FIFO or
+ * symbolic link is opened now. 0, or -1 with err naming path. */
 int output_file_open(struct output_file *f, const char *path, struct dsm_err *err);
 
 /* Whether a report can be written now (a file beside path can be made):

@@ -25,8 +25,10 @@ int sandbox_drop_privileges(const char *user, unsigned keep, struct dsm_err *err
 
 /* Installs the seccomp filter: the system calls a sensor makes (capture,
  * verdicts, the metrics endpoint, reports, reloads) are allowed, every other
- * fails with EPERM (execve among them). Needs no_new_privs or CAP_SYS_ADMIN.
- * 0, or -1 with err filled. */
-int sandbox_confine(struct dsm_err *err);
+ * fails with EPERM (execve, socket, fork, TIOCSTI, signals to others among
+ * them); capture_fd (>= 0: a passive sensor's capture socket) cannot be
+ * written or sent on. Needs no_new_privs or CAP_SYS_ADMIN. 0, or -1 with
+ * err filled. */
+int sandbox_confine(int capture_fd, struct dsm_err *err);
 
 #endif
