@@ -3,13 +3,16 @@
  * libpcap opens every file: it knows both formats, stdin, the byte orders
  * and the link-type mapping, and its messages say what is wrong with a bad
  * file. Reading packets through it costs a read() copy of the whole file
- * and a stdio copy of every packet, which is most of a bare libpcap loop's
- * time. So a classic pcap file that is a regular file is mapped and its
- * records walked in place, in batches the engine can prefetch across.
- * Only records that are plainly well-formed are walked: the first record
- * that is not (truncated, longer than the snapshot, past the end of the
- * mapping) is handed to libpcap, positioned at that record, which reads
- * from there on as it would have, with its own error messages. Either way
+ * and a copy of every packet, which is most of a bare libpcap loop's time.
+ * So a file that is a regular file is mapped and walked in place, in
+ * batches the engine can prefetch across: a classic pcap file's records
+ * here, a pcapng file's blocks in pcapng.c. Only what is plainly
+ * well-formed is walked: at the first record or block that is not
+ * (truncated, longer than the snapshot, past the end of the mapping),
+ * libpcap takes over there and reads on as it would have, with its own
+ * error messages. A classic file is handed to libpcap by a seek to that
+ * record; a pcapng file's sections and interfaces are libpcap's own state,
+ * so libpcap reads the walked records again, handing none over. Either way
  * a packet is handed over exactly as libpcap would hand it over. (A file
  * that grows while it is read is read to its size at opening in place, then
  * on by libpcap.) A file another process truncates while it is read (a
@@ -34,6 +37,7 @@
 #include "capture_libpcap.h"
 #include "dsmflow/capture.h"
 #include "dsmflow/decode.h"
+#include "pcapng.h"
 
 #define FILE_HEADER_LEN 24
 #define RECORD_HEADER_LEN 16
@@ -128,21 +132,13 @@ static int rewritten_when_swapped(int link)
 	return link == DLT_LINUX_SLL || link == DLT_LINUX_SLL2;
 }
 
-/* Whether p's file can be walked in place: classic pcap 2.4 or later in
- * either byte order and time unit, a link type the decoder reads and
- * libpcap hands over unchanged, and a regular file. */
-static int map_file(pcap_t *p, int link, struct mapped *m)
+/* Maps fp's file whole; -1 when it is no regular file or cannot be mapped. */
+static int map_whole(FILE *fp, struct mapped *m, size_t at_least)
 {
-	FILE *fp = pcap_file(p);
 	struct stat st;
-	uint32_t magic;
 	void *base;
 
-	memset(m, 0, sizeof(*m));
-	if (!fp || pcap_major_version(p) != 2 || pcap_minor_version(p) < 4 ||
-	    !decode_link_supported(link) || ftell(fp) != FILE_HEADER_LEN)
-		return -1;
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < FILE_HEADER_LEN)
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size < at_least)
 		return -1;
 	base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
 	if (base == MAP_FAILED)
@@ -150,6 +146,22 @@ static int map_file(pcap_t *p, int link, struct mapped *m)
 	madvise(base, (size_t)st.st_size, MADV_SEQUENTIAL);
 	m->base = base;
 	m->size = (size_t)st.st_size;
+	return 0;
+}
+
+/* Whether p's file can be walked in place as classic pcap: version 2.4 or
+ * later in either byte order and time unit, a link type the decoder reads
+ * and libpcap hands over unchanged, and a regular file. */
+static int map_classic(pcap_t *p, int link, struct mapped *m)
+{
+	FILE *fp = pcap_file(p);
+	uint32_t magic;
+
+	memset(m, 0, sizeof(*m));
+	if (!fp || pcap_major_version(p) != 2 || pcap_minor_version(p) < 4 ||
+	    !decode_link_supported(link) || ftell(fp) != FILE_HEADER_LEN ||
+	    map_whole(fp, m, FILE_HEADER_LEN) != 0)
+		return -1;
 	memcpy(&magic, m->base, sizeof(magic));
 	m->swapped = magic == __builtin_bswap32(MAGIC_US) || magic == __builtin_bswap32(MAGIC_NS);
 	magic = m->swapped ? __builtin_bswap32(magic) : magic;
@@ -157,7 +169,26 @@ static int map_file(pcap_t *p, int link, struct mapped *m)
 	m->max_caplen = (uint32_t)pcap_snapshot(p) < SANE_CAPLEN ? (uint32_t)pcap_snapshot(p) : SANE_CAPLEN;
 	if ((magic != MAGIC_US && magic != MAGIC_NS) ||	/* a variant format */
 	    (m->swapped && rewritten_when_swapped(link))) {
-		munmap(base, m->size);
+		munmap((void *)m->base, m->size);
+		m->base = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether p's file can be walked in place as pcapng: a regular file whose
+ * first interface has a link type the decoder reads (pcapng.c checks the
+ * rest block by block). */
+static int map_pcapng(pcap_t *p, int link, struct mapped *m)
+{
+	FILE *fp = pcap_file(p);
+
+	memset(m, 0, sizeof(*m));
+	if (!fp || pcap_major_version(p) != 1 || !decode_link_supported(link) || map_whole(fp, m, 0) != 0)
+		return -1;
+	if (!pcapng_magic(m->base, m->size)) {
+		munmap((void *)m->base, m->size);
+		m->base = NULL;
 		return -1;
 	}
 	return 0;
@@ -237,7 +268,16 @@ static void release_behind(const struct mapped *m, size_t offset, size_t *releas
 
 #define BATCHES_PER_DISPATCH 256	/* then the caller gets control back */
 
-enum file_phase { PHASE_MAPPED, PHASE_LIBPCAP, PHASE_END };
+enum file_phase { PHASE_MAPPED, PHASE_PCAPNG, PHASE_LIBPCAP, PHASE_END };
+
+/* Link types a filter is compiled for: a pcapng file's interfaces may
+ * have several (the first is the file's, compiled at opening). */
+#define FILTER_LINKS 8
+
+struct link_filter {
+	int link;
+	struct bpf_program program;
+};
 
 struct file_source {
 	struct capture_source base;
@@ -248,29 +288,66 @@ struct file_source {
 	uint64_t packets;	/* handed over so far */
 	uint64_t rejected;	/* read and rejected by the filter (messages number records:
 				 * packets + rejected) */
-	struct bpf_program filter;
-	int filtering;
-	struct mapped m;	/* PHASE_MAPPED: the mapping and the walk's place */
+	const char *filter_text;	/* the filter's expression, or NULL */
+	struct link_filter filter[FILTER_LINKS];
+	int filters;		/* compiled so far; [0] for the file's link type */
+	struct mapped m;	/* PHASE_MAPPED, PHASE_PCAPNG: the mapping and the walk's place */
 	size_t offset, fetched, released;
+	struct pcapng_walk ng;	/* PHASE_PCAPNG: the sections' interfaces */
 };
 
-/* Keeps the packets of batch[0..n) the filter passes, in order; counts the
- * others. Returns how many are kept. (Filtering a whole batch keeps the
- * walk's loop as short as without a filter.) */
-static size_t keep_passing(const struct bpf_program *filter, struct packet *batch, size_t n,
-			   uint64_t *rejected)
+/* The filter compiled for link (compiled now if it is a link type not
+ * seen before); NULL with err when it cannot be. */
+static const struct bpf_program *filter_for(struct file_source *f, int link, struct dsm_err *err)
 {
+	pcap_t *dead;
+	int compiled;
+
+	for (int i = 0; i < f->filters; i++)
+		if (f->filter[i].link == link)
+			return &f->filter[i].program;
+	if (f->filters == FILTER_LINKS) {
+		dsm_err_set(err, "%s: filter '%s': more than %d link types in one file",
+			    display_name(f->path), f->filter_text, FILTER_LINKS);
+		return NULL;
+	}
+	dead = pcap_open_dead(link, 262144);
+	compiled = dead && pcap_compile(dead, &f->filter[f->filters].program, f->filter_text, 1,
+					 PCAP_NETMASK_UNKNOWN) == 0;
+	if (!compiled)
+		dsm_err_set(err, "%s: filter '%s': %s (link type %s)", display_name(f->path),
+			    f->filter_text, dead ? pcap_geterr(dead) : "out of memory",
+			    pcap_datalink_val_to_name(link) ? pcap_datalink_val_to_name(link) : "unknown");
+	if (dead)
+		pcap_close(dead);
+	if (!compiled)
+		return NULL;
+	f->filter[f->filters].link = link;
+	return &f->filter[f->filters++].program;
+}
+
+/* Keeps the packets of batch[0..n) the filter passes, in order; counts the
+ * others. Returns how many are kept, or -1 with err when the filter cannot
+ * be compiled for a packet's link type. (Filtering a whole batch keeps
+ * the walk's loop as short as without a filter.) */
+static ssize_t keep_passing(struct file_source *f, struct packet *batch, size_t n, uint64_t *rejected,
+			    struct dsm_err *err)
+{
+	const struct bpf_program *filter = &f->filter[0].program;
+	int link = f->filter[0].link;
 	size_t kept = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct pcap_pkthdr h = { .caplen = batch[i].caplen, .len = batch[i].wire_len };
 
+		if (batch[i].link != link && !(filter = filter_for(f, link = batch[i].link, err)))
+			return -1;
 		if (pcap_offline_filter(filter, &h, batch[i].data))
 			batch[kept++] = batch[i];
 		else
 			(*rejected)++;
 	}
-	return kept;
+	return (ssize_t)kept;
 }
 
 /* Unmaps the file and positions libpcap at the record the walk stopped at. */
@@ -287,25 +364,95 @@ static int leave_mapping(struct file_source *f, struct dsm_err *err)
 	return 0;
 }
 
-/* Walks up to BATCHES_PER_DISPATCH batches of the mapping; at the first
- * record it cannot walk (the end of the file, or one that is not plainly
- * well-formed) hands the rest to libpcap, positioned there. -1 with err
- * when the file shrank under the walk. */
-static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struct dsm_err *err)
+/* Reads again through libpcap, handing nothing over, the records the walk
+ * read (libpcap has read none yet): a pcapng file's sections and
+ * interfaces are libpcap's state, which a seek would not give it. */
+static int skip_records(struct file_source *f, uint64_t records, struct dsm_err *err)
+{
+	struct pcap_pkthdr *header;
+	const u_char *data;
+	uint64_t skipped = 0;
+	int rc = 1;
+
+	while (skipped < records && (rc = pcap_next_ex(f->p, &header, &data)) == 1)
+		skipped++;
+	if (rc == 1)
+		return 0;
+	f->phase = PHASE_END;
+	dsm_err_set(err, "%s: packet %llu: %s", display_name(f->path), (unsigned long long)skipped + 1,
+		    rc == PCAP_ERROR_BREAK ? "libpcap finds the file ends here" : pcap_geterr(f->p));
+	return -1;
+}
+
+/* The walk of a pcapng file ended at f->offset: at the end of the file
+ * (the end, unless the file grew since it was mapped) or at a block it
+ * does not take, where libpcap reads on. A file libpcap cannot read
+ * (interfaces of several link types) ends with the walk's reason. */
+static int leave_pcapng(struct file_source *f, struct dsm_err *err)
+{
+	const char *stopped = f->ng.stopped;
+	size_t mapped = f->m.size;
+	struct stat st;
+
+	munmap((void *)f->m.base, f->m.size);
+	f->m.base = NULL;
+	f->phase = PHASE_END;
+	if (!stopped && (fstat(fileno(pcap_file(f->p)), &st) != 0 || (size_t)st.st_size == mapped))
+		return 0;
+	if (f->ng.beyond_libpcap) {
+		if (!stopped)
+			return 0;	/* read to its size at opening */
+		dsm_err_set(err, "%s: packet %llu: %s (at byte %zu)", display_name(f->path),
+			    (unsigned long long)(f->packets + f->rejected) + 1, stopped, f->offset);
+		return -1;
+	}
+	f->phase = PHASE_LIBPCAP;
+	return skip_records(f, f->packets + f->rejected, err);
+}
+
+/* The next packet in the mapping, its link type in *link: 1, or 0 at the
+ * end or at a record or block the walk does not take. */
+static inline int next_in_place(struct file_source *f, const struct mapped *m, size_t *offset,
+				struct pcap_pkthdr *h, const uint8_t **data, int *link, const int pcapng)
+{
+	if (!pcapng)
+		return next_record(m, offset, h, data);
+	return pcapng_next(&f->ng, m->base, m->size, offset, h, data, link) == PCAPNG_PACKET;
+}
+
+/* Hands batch[0..n) over, filtered; how many were handed, or -1. */
+static inline ssize_t hand_over(struct file_source *f, packet_fn fn, void *ctx, struct packet *batch,
+				size_t n, uint64_t *rejected, struct dsm_err *err)
+{
+	ssize_t kept = f->filters ? keep_passing(f, batch, n, rejected, err) : (ssize_t)n;
+
+	if (kept > 0)
+		fn(ctx, batch, (size_t)kept);
+	return kept;
+}
+
+/* Walks up to BATCHES_PER_DISPATCH batches of the mapping (classic pcap
+ * records, or pcapng blocks: pcapng is constant, so each is compiled on
+ * its own); at the first record it cannot walk (the end of the file, or one
+ * that is not plainly well-formed) hands the rest to libpcap. -1 with err
+ * when the file shrank under the walk or the filter fails. */
+static inline __attribute__((always_inline)) int walk_mapped(struct file_source *f, packet_fn fn,
+							      void *ctx, struct dsm_err *err,
+							      const int pcapng)
 {
 	struct mapped m = f->m;		/* the walk's state in locals: fn may alias nothing */
 	size_t offset = f->offset, fetched = f->fetched, released = f->released, at = offset, n = 0;
 	uint64_t rejected = f->rejected;
-	const struct bpf_program *filter = f->filtering ? &f->filter : NULL;
-	int batches = 0, handed = 0, more = 1, link = f->link;
+	int batches = 0, handed = 0, more = 1, failed = 0, link = f->link;
 	struct packet batch[BATCH];
 	struct pcap_pkthdr h;
 	const uint8_t *data;
 	struct sigaction old;
+	ssize_t kept;
 
 	guard_walk(m.base, m.size, &old);
 	while (batches < BATCHES_PER_DISPATCH && !walking.shrank &&
-	       (more = next_record(&m, &offset, &h, &data))) {
+	       (more = next_in_place(f, &m, &offset, &h, &data, &link, pcapng))) {
 		if (walking.shrank) {	/* that record's header was on a lost page */
 			offset = at;
 			break;
@@ -315,21 +462,20 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 		stream_ahead(&m, offset, &fetched);
 		if (n < BATCH)
 			continue;
-		if (filter)
-			n = keep_passing(filter, batch, n, &rejected);
-		handed += (int)n;
-		fn(ctx, batch, n);
+		if ((kept = hand_over(f, fn, ctx, batch, n, &rejected, err)) < 0) {
+			failed = 1;
+			break;
+		}
+		handed += (int)kept;
 		n = 0;
 		batches++;
 		release_behind(&m, offset, &released);
 		map_ahead(&m, offset);
 	}
-	if (n && filter)
-		n = keep_passing(filter, batch, n, &rejected);
-	if (n) {
-		handed += (int)n;
-		fn(ctx, batch, n);
-	}
+	if (n && !failed && (kept = hand_over(f, fn, ctx, batch, n, &rejected, err)) >= 0)
+		handed += (int)kept;
+	else if (n && !failed)
+		failed = 1;
 	unguard_walk(&old);
 	f->packets += (uint64_t)handed;
 	f->rejected = rejected;
@@ -342,9 +488,24 @@ static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struc
 			    (unsigned long long)(f->packets + f->rejected) + 1);
 		return -1;
 	}
+	if (failed)
+		return -1;
+	if (!more && pcapng)
+		return leave_pcapng(f, err) ? -1 : handed;
 	if (!more)
 		return leave_mapping(f, err) ? -1 : handed;
 	return handed;
+}
+
+static int dispatch_mapped(struct file_source *f, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	return walk_mapped(f, fn, ctx, err, 0);
+}
+
+static int dispatch_pcapng(struct file_source *f, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	f->ng.stopped = NULL;
+	return walk_mapped(f, fn, ctx, err, 1);
 }
 
 /* Up to BATCHES_PER_DISPATCH * BATCH packets through libpcap, one at a
@@ -358,7 +519,7 @@ static int dispatch_libpcap(struct file_source *f, packet_fn fn, void *ctx, stru
 	while (handed < BATCHES_PER_DISPATCH * BATCH && (rc = pcap_next_ex(f->p, &header, &data)) == 1) {
 		struct packet pkt;
 
-		if (f->filtering && !pcap_offline_filter(&f->filter, header, data)) {
+		if (f->filters && !pcap_offline_filter(&f->filter[0].program, header, data)) {
 			f->rejected++;
 			continue;
 		}
@@ -385,6 +546,8 @@ static int file_dispatch(struct capture_source *src, packet_fn fn, void *ctx, st
 	switch (f->phase) {
 	case PHASE_MAPPED:
 		return dispatch_mapped(f, fn, ctx, err);
+	case PHASE_PCAPNG:
+		return dispatch_pcapng(f, fn, ctx, err);
 	case PHASE_LIBPCAP:
 		return dispatch_libpcap(f, fn, ctx, err);
 	default:
@@ -435,15 +598,24 @@ static struct capture_source *file_open(const struct capture_options *o, struct 
 		return NULL;
 	}
 	f->link = pcap_datalink(f->p);
-	if (o->filter && pcap_compile(f->p, &f->filter, o->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+	if (o->filter && pcap_compile(f->p, &f->filter[0].program, o->filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		dsm_err_set(err, "%s: filter '%s': %s", display_name(o->path), o->filter, pcap_geterr(f->p));
 		pcap_close(f->p);
 		free(f);
 		return NULL;
 	}
-	f->filtering = o->filter != NULL;
-	f->phase = o->in_place && map_file(f->p, f->link, &f->m) == 0 ? PHASE_MAPPED : PHASE_LIBPCAP;
-	f->offset = FILE_HEADER_LEN;
+	f->filter_text = o->filter;
+	f->filter[0].link = f->link;
+	f->filters = o->filter != NULL;
+	if (o->in_place && map_classic(f->p, f->link, &f->m) == 0) {
+		f->phase = PHASE_MAPPED;
+		f->offset = FILE_HEADER_LEN;
+	} else if (o->in_place && map_pcapng(f->p, f->link, &f->m) == 0) {
+		f->phase = PHASE_PCAPNG;
+		f->offset = 0;
+	} else {
+		f->phase = PHASE_LIBPCAP;
+	}
 	return &f->base;
 }
 
@@ -473,8 +645,8 @@ static void file_close(struct capture_source *src)
 		return;
 	if (f->m.base)
 		munmap((void *)f->m.base, f->m.size);
-	if (f->filtering)
-		pcap_freecode(&f->filter);
+	for (int i = 0; i < f->filters; i++)
+		pcap_freecode(&f->filter[i].program);
 	pcap_close(f->p);
 	free(f);
 }

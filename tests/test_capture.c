@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <pcap/pcap.h>
 
 #include "dsmflow/capture.h"
 
@@ -29,6 +30,7 @@ struct seen {
 	int rc;
 	char error[512];
 	int link;
+	uint32_t links_seen;	/* bit n: a packet of link type n (< 32) */
 };
 
 static uint64_t fold(uint64_t h, const void *p, size_t n)
@@ -54,6 +56,7 @@ static void on_packets(void *ctx, const struct packet *pkts, size_t count)
 		s->digest = fold(s->digest, &p->wire_len, sizeof(p->wire_len));
 		s->digest = fold(s->digest, &p->link, sizeof(p->link));
 		s->digest = fold(s->digest, p->data, p->caplen);
+		s->links_seen |= p->link < 32 ? 1u << p->link : 0;
 		s->packets++;
 	}
 }
@@ -272,7 +275,301 @@ static void test_formats_libpcap_reads_alone(void **state)
 	assert_int_equal(s.packets, 0);
 }
 
-static void check_directory(const char *dir, int *checked)
+/* ---- pcapng files made here ---- */
+
+static void put32_at(struct builder *b, size_t at, uint32_t v)
+{
+	size_t end = b->len;
+
+	b->len = at;
+	put32(b, v);
+	b->len = end;
+}
+
+/* Opens a block: its type and a length filled in by block_end(). */
+static size_t block_begin(struct builder *b, uint32_t type)
+{
+	size_t start = b->len;
+
+	put32(b, type);
+	put32(b, 0);
+	return start;
+}
+
+/* Pads the block's body to 4 bytes, writes the trailer, fills the length. */
+static void block_end(struct builder *b, size_t start)
+{
+	while (b->len % 4)
+		b->bytes[b->len++] = 0;
+	put32(b, (uint32_t)(b->len + 4 - start));
+	put32_at(b, start + 4, (uint32_t)(b->len - start));
+}
+
+static void section_header(struct builder *b)
+{
+	size_t start = block_begin(b, 0x0A0D0D0A);
+
+	put32(b, 0x1A2B3C4D);
+	put16(b, 1);
+	put16(b, 0);
+	put32(b, 0xffffffff);	/* section length unknown */
+	put32(b, 0xffffffff);
+	block_end(b, start);
+}
+
+static void option(struct builder *b, uint16_t code, uint16_t len, const uint8_t *value)
+{
+	put16(b, code);
+	put16(b, len);
+	for (uint16_t i = 0; i < len; i++)
+		b->bytes[b->len++] = value[i];
+	while (b->len % 4)
+		b->bytes[b->len++] = 0;
+}
+
+/* An interface: its LINKTYPE_, snapshot, if_tsresol (0: none) and
+ * if_tsoffset (0: none). */
+static void interface(struct builder *b, uint16_t linktype, uint32_t snaplen, uint8_t tsresol,
+		      uint64_t tsoffset)
+{
+	size_t start = block_begin(b, 1);
+
+	put16(b, linktype);
+	put16(b, 0);
+	put32(b, snaplen);
+	option(b, 2, 3, (const uint8_t *)"eth");	/* if_name: skipped */
+	if (tsresol)
+		option(b, 9, 1, &tsresol);
+	if (tsoffset) {
+		put16(b, 14);
+		put16(b, 8);
+		put32(b, b->big_endian ? (uint32_t)(tsoffset >> 32) : (uint32_t)tsoffset);
+		put32(b, b->big_endian ? (uint32_t)tsoffset : (uint32_t)(tsoffset >> 32));
+	}
+	option(b, 0, 0, NULL);
+	block_end(b, start);
+}
+
+/* A frame of caplen bytes: Ethernet carrying IPv4 on an Ethernet
+ * interface, bare IPv4 on a raw one; a pattern after the headers. */
+static void frame(struct builder *b, uint32_t caplen, int raw)
+{
+	for (uint32_t i = 0; i < caplen; i++) {
+		uint8_t byte = (uint8_t)(i * 13 + caplen);
+
+		if (!raw && i == 12)
+			byte = 0x08;
+		else if (!raw && i == 13)
+			byte = 0x00;
+		else if (i == (raw ? 0u : 14u))
+			byte = 0x45;
+		b->bytes[b->len++] = byte;
+	}
+}
+
+/* An Enhanced Packet Block (an obsolete Packet Block when obsolete). */
+static void packet_block(struct builder *b, uint32_t interface, uint64_t ts, uint32_t caplen,
+			 uint32_t wire_len, int raw, int obsolete)
+{
+	size_t start = block_begin(b, obsolete ? 2 : 6);
+
+	if (obsolete) {
+		put16(b, (uint16_t)interface);
+		put16(b, 0);
+	} else {
+		put32(b, interface);
+	}
+	put32(b, (uint32_t)(ts >> 32));
+	put32(b, (uint32_t)ts);
+	put32(b, caplen);
+	put32(b, wire_len);
+	frame(b, caplen, raw);
+	if (!obsolete)
+		option(b, 1, 5, (const uint8_t *)"hello");	/* opt_comment */
+	block_end(b, start);
+}
+
+static void simple_packet_block(struct builder *b, uint32_t wire_len, uint32_t caplen)
+{
+	size_t start = block_begin(b, 3);
+
+	put32(b, wire_len);
+	frame(b, caplen, 0);
+	block_end(b, start);
+}
+
+static void unknown_block(struct builder *b, uint32_t type)
+{
+	size_t start = block_begin(b, type);
+
+	put32(b, 0xdeadbeef);
+	block_end(b, start);
+}
+
+/* Two sections; interfaces in microseconds, nanoseconds, 2^-20 s with an
+ * offset, and whole seconds; every kind of packet block; blocks the reader
+ * skips. Returns how many packets it holds. */
+static int some_pcapng(struct builder *b)
+{
+	int packets = 0;
+
+	section_header(b);
+	unknown_block(b, 0x80000001);	/* custom, before any interface */
+	interface(b, 1, 65535, 0, 0);
+	interface(b, 1, 65535, 9, 0);
+	interface(b, 1, 65535, 0x80 | 20, 1000);
+	interface(b, 1, 65535, 0x80 | 0, 0);	/* 2^0: whole seconds */
+	for (uint32_t i = 0; i < 80; i++, packets++)
+		packet_block(b, i % 4, 1700000000ull * 1000000 + i * 977, 60 + i * 7 % 200, 1514, 0, 0);
+	unknown_block(b, 4);	/* name resolution */
+	unknown_block(b, 5);	/* interface statistics */
+	for (uint32_t i = 0; i < 3; i++, packets++)
+		simple_packet_block(b, 100 + i, 100 + i);
+	for (uint32_t i = 0; i < 3; i++, packets++)
+		packet_block(b, i % 2, 1700000000ull * 1000000000 + i, 70, 70, 0, 1);
+	section_header(b);
+	interface(b, 1, 65535, 3, 0);	/* milliseconds */
+	for (uint32_t i = 0; i < 40; i++, packets++)
+		packet_block(b, 0, 1700000000123ull + i, 64, 64, 0, 0);
+	return packets;
+}
+
+static void test_pcapng_is_walked_in_batches(void **state)
+{
+	(void)state;
+	for (int big = 0; big < 2; big++) {
+		struct builder b = { .big_endian = big };
+		int packets = some_pcapng(&b);
+		struct seen s = check_made(&b, b.len);
+
+		assert_int_equal(s.rc, 0);
+		assert_int_equal(s.packets, packets);
+		assert_true(s.largest_batch > 1);	/* it was read in place */
+	}
+}
+
+static void test_pcapng_cut_off_anywhere(void **state)
+{
+	struct builder b = { .len = 0 };
+
+	(void)state;
+	section_header(&b);
+	interface(&b, 1, 65535, 9, 0);
+	for (int i = 0; i < 3; i++)
+		packet_block(&b, 0, (uint64_t)i, 60, 60, 0, 0);
+	simple_packet_block(&b, 80, 80);
+	for (size_t len = 0; len <= b.len; len++)
+		assert_true(check_made(&b, len).packets <= 4);
+	assert_int_equal(check_made(&b, b.len).packets, 4);
+}
+
+/* Spoils one field of the file some_pcapng() makes, at the byte offset
+ * where a block of the given type (the nth) starts plus field. */
+static size_t nth_block(const struct builder *b, uint32_t type, int nth)
+{
+	size_t at = 0;
+
+	while (at + 8 <= b->len) {
+		uint32_t t, len;
+
+		memcpy(&t, b->bytes + at, 4);
+		memcpy(&len, b->bytes + at + 4, 4);
+		if (b->big_endian) {
+			t = __builtin_bswap32(t);
+			len = __builtin_bswap32(len);
+		}
+		if (t == type && nth-- == 0)
+			return at;
+		at += len;
+	}
+	fail_msg("no block %u", type);
+	return 0;
+}
+
+static void test_pcapng_bad_blocks(void **state)
+{
+	/* (block type, which one, field offset, value): each makes libpcap
+	 * stop with a message, or read on, and the walk must agree; beyond:
+	 * libpcap refuses the file there, the walk reads on */
+	static const struct { uint32_t type; int nth; size_t field; uint32_t value; int beyond; } spoil[] = {
+		{ 6, 10, 4, 0x5c, 0 },		/* length not the trailer's */
+		{ 6, 10, 4, 0x5e, 0 },		/* length not a multiple of 4 */
+		{ 6, 10, 4, 8, 0 },		/* length shorter than a block */
+		{ 6, 10, 4, 0x7ffffff0, 0 },	/* length past the file */
+		{ 6, 10, 8, 9, 0 },		/* an interface not described */
+		{ 6, 10, 20, 70000, 0 },		/* captured more than the snapshot */
+		{ 6, 10, 20, 4000, 0 },		/* captured more than the block holds */
+		{ 1, 1, 24, 0x00020009, 0 },	/* if_tsresol of length 2 */
+		{ 1, 1, 28, 0x14141414, 0 },	/* if_tsresol 10^-20 */
+		{ 1, 2, 8, 113, 1 },		/* another link type */
+		{ 1, 2, 12, 1000, 1 },		/* another snapshot length */
+		{ 0x0A0D0D0A, 1, 8, 0x4D3C2B1A, 0 },	/* a section of the other byte order */
+		{ 0x0A0D0D0A, 1, 12, 2, 0 },	/* version 2 */
+		{ 3, 0, 8, 1000, 0 },		/* a simple packet longer than its block */
+	};
+
+	(void)state;
+	for (int big = 0; big < 2; big++)
+		for (size_t k = 0; k < sizeof(spoil) / sizeof(spoil[0]); k++) {
+			struct builder b = { .big_endian = big };
+			struct seen s;
+
+			some_pcapng(&b);
+			put32_at(&b, nth_block(&b, spoil[k].type, spoil[k].nth) + spoil[k].field,
+				 spoil[k].value);
+			if (spoil[k].beyond) {
+				const char *path = write_file(&b, b.len);
+				struct seen plain;
+
+				read_as(path, 1, &s);
+				read_as(path, 0, &plain);
+				unlink(path);
+				assert_int_equal(s.rc, 0);
+				assert_int_equal(s.packets, 126);
+				assert_int_equal(plain.rc, -1);
+				assert_non_null(strstr(plain.error, "different from"));
+				continue;
+			}
+			s = check_made(&b, b.len);
+			assert_true(s.packets < 126);
+		}
+}
+
+static void test_pcapng_several_link_types(void **state)
+{
+	struct builder b = { .len = 0 };
+	struct capture_file_result result;
+	struct dsm_err err = { "" };
+	struct seen mapped, plain, filtered;
+	const char *path;
+
+	(void)state;
+	section_header(&b);
+	interface(&b, 1, 65535, 0, 0);		/* Ethernet */
+	interface(&b, 101, 262144, 9, 0);	/* raw IP, another snapshot */
+	for (uint32_t i = 0; i < 50; i++)
+		packet_block(&b, i % 2, 1700000000ull * 1000000 + i, 60, 60, i % 2, 0);
+	path = write_file(&b, b.len);
+	read_as(path, 1, &mapped);
+	read_as(path, 0, &plain);
+	assert_int_equal(mapped.rc, 0);
+	assert_int_equal(mapped.packets, 50);
+	assert_int_equal(mapped.links_seen, 1u << DLT_EN10MB | 1u << DLT_RAW);
+	/* libpcap refuses the second interface; what it read agrees */
+	assert_int_equal(plain.rc, -1);
+	assert_non_null(strstr(plain.error, "different from the type of the first interface"));
+	/* a filter is compiled for each link type: "ip" passes both kinds */
+	memset(&filtered, 0, sizeof(filtered));
+	assert_int_equal(capture_read_file_filtered(path, "ip", on_packets, &filtered, &result, &err), 0);
+	assert_int_equal(filtered.packets, 50);
+	memset(&filtered, 0, sizeof(filtered));
+	assert_int_equal(capture_read_file_filtered(path, "ether host 1:2:3:4:5:6", on_packets, &filtered,
+						    &result, &err), -1);
+	assert_non_null(strstr(err.msg, "link type"));
+	unlink(path);
+}
+
+static void check_directory(const char *dir, int *checked, int *in_place)
 {
 	DIR *d = opendir(dir);
 	struct dirent *entry;
@@ -287,7 +584,8 @@ static void check_directory(const char *dir, int *checked)
 		    (n > 7 && strcmp(entry->d_name + n - 7, ".pcapng") == 0) ||
 		    (n > 4 && strcmp(entry->d_name + n - 4, ".cap") == 0)) {
 			snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
-			same_both_ways(path);
+			if (same_both_ways(path).largest_batch > 1)
+				(*in_place)++;
 			(*checked)++;
 		}
 	}
@@ -296,24 +594,27 @@ static void check_directory(const char *dir, int *checked)
 
 static void test_sample_captures(void **state)
 {
-	int checked = 0;
+	int checked = 0, in_place = 0;
 
 	(void)state;
-	check_directory(DSM_SOURCE_DIR "/pcaps", &checked);
+	check_directory(DSM_SOURCE_DIR "/pcaps", &checked, &in_place);
 	assert_true(checked >= 3);
+	assert_true(in_place >= 3);
 }
 
 static void test_third_party_captures(void **state)
 {
-	int checked = 0;
+	int checked = 0, in_place = 0;
 
 	(void)state;
-	check_directory(DSM_SHARED_DIR "/pcaps", &checked);
+	check_directory(DSM_SHARED_DIR "/pcaps", &checked, &in_place);
+	check_directory(DSM_SHARED_DIR "/pcaps/corpus", &checked, &in_place);
 	if (!checked) {
 		print_message("skipped: no third-party captures in %s/pcaps\n", DSM_SHARED_DIR);
 		skip();
 	}
-	print_message("%d third-party captures read alike both ways\n", checked);
+	print_message("%d third-party captures read alike both ways, %d of them in place in batches\n",
+		      checked, in_place);
 }
 
 int main(void)
@@ -324,6 +625,10 @@ int main(void)
 		cmocka_unit_test(test_cut_off_anywhere),
 		cmocka_unit_test(test_records_longer_than_allowed),
 		cmocka_unit_test(test_formats_libpcap_reads_alone),
+		cmocka_unit_test(test_pcapng_is_walked_in_batches),
+		cmocka_unit_test(test_pcapng_cut_off_anywhere),
+		cmocka_unit_test(test_pcapng_bad_blocks),
+		cmocka_unit_test(test_pcapng_several_link_types),
 		cmocka_unit_test(test_sample_captures),
 		cmocka_unit_test(test_third_party_captures),
 	};

@@ -59,8 +59,8 @@ struct queue_options {
 /* What to open; each source reads its own part. */
 struct capture_options {
 	const char *path;	/* file: a pcap or pcapng file, "-" standard input */
-	int in_place;		/* file: walk a mapping of a classic pcap file (1, the
-				 * default) or read every packet through libpcap (0) */
+	int in_place;		/* file: walk a mapping of a pcap or pcapng file (1,
+				 * the default) or read every packet through libpcap (0) */
 	const char *filter;	/* file: a BPF expression (libpcap's compiler), or NULL;
 				 * the packets it rejects are not read */
 	struct live_options live;
