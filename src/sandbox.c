@@ -105,9 +105,9 @@ static void allow_conditionally(scmp_filter_ctx ctx, int capture_fd)
 	(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-			       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()));
+			       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid(), 0));
 	(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-			       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid()));
+			       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid(), 0));
 #endif
 	(void)seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
 	for (size_t i = 0; i < sizeof(writing_calls) / sizeof(writing_calls[0]); i++)
