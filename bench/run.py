@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""The benchmark runner: dsmflow read against a bare libpcap read loop (the
-floor) and ndpiReader, on the same deterministic capture, in one run.
+"""The benchmark runner: dsmflow read against the floors (a bare libpcap read
+loop, and a walk over the mapped file) and the tools a user would pick for
+the job (ndpiReader, softflowd, nfpcapd, argus), on a deterministic
+synthetic mix and on a real-traffic mix, in one run.
 
   bench/run.py [--build DIR] [--work DIR] [--packets N] [--runs R] [--skip-scaling]
                [--baseline DSMFLOW] [--shared DIR]
   bench/run.py --smoke        a small, quick run (what the test suite does)
 
-Reports median wall time over R runs, packets/s, ns/packet, the ratios
-dsmflow/floor and dsmflow/ndpiReader, and peak RSS. The floor is a bare
-libpcap read loop; a second, mapped floor walks the file in place as dsmflow
+Reports, per mix, median wall time over R runs (the runs alternate between
+the tools), packets/s, ns/packet, the ratios to the mapped floor and to the
+libpcap floor, and peak RSS; dsmflow read with one thread and with one per
+core, and on the real mix also its pcapng copy (editcap -F pcapng). The
+real-traffic mix is every Ethernet capture of --shared (../shared/pcaps)
+concatenated 20 times. The mapped floor walks the file in place as dsmflow
 itself does, so that dsmflow's time over it is what classifying costs; then the flow-table
 scaling run (1k, 100k, 1M concurrent flows: ns/packet and bytes per flow);
 then the steady-state allocation check (valgrind counts heap allocations
@@ -91,34 +96,92 @@ def dsmflow_cmd(args, path):
     return [os.path.join(args.build, "dsmflow"), "read", "-f", "json", "-o", os.devnull, path]
 
 
-def throughput(args):
-    path = capture(args, "mix", args.packets, args.concurrent)
-    packets = args.packets
+def packet_count(path):
+    out = subprocess.run(["capinfos", "-T", "-M", "-r", "-c", path], capture_output=True, text=True).stdout
+    return int(out.split()[-1])
+
+
+def peers(args, path):
+    """The other tools that read the same file for the same job, as a user
+    would run them (Debian's packages): nDPI's reader, and the flow
+    exporters softflowd, nfdump's nfpcapd and argus."""
+    found = []
+    if shutil.which("ndpiReader"):
+        found.append(("ndpiReader -q (nDPI)", ["ndpiReader", "-i", path, "-q", "-v", "0"]))
+    if shutil.which("softflowd"):
+        found.append(("softflowd -r", ["softflowd", "-r", path, "-n", "127.0.0.1:9", "-d"]))
+    if shutil.which("nfpcapd"):
+        out = os.path.join(args.work, "nfpcapd")
+        os.makedirs(out, exist_ok=True)
+        found.append(("nfpcapd -r (nfdump)", ["nfpcapd", "-r", path, "-w", out]))
+    if shutil.which("argus"):
+        found.append(("argus -r", ["argus", "-r", path, "-w", os.devnull]))
+    return found
+
+
+def throughput_on(args, title, path, pcapng=None):
+    """Every tool on the same file, the runs alternating between the tools
+    (a slow spell of the machine touches them all): median wall time, and
+    the ratios to the mapped floor (the physical limit of reading the file)
+    and to a bare libpcap loop."""
+    packets = packet_count(path)
+    threads = os.cpu_count() or 1
+    read = [os.path.join(args.build, "dsmflow"), "read", "-f", "json", "-o", os.devnull]
     tools = [("floor (libpcap read loop)", [os.path.join(args.build, "floor"), path]),
              ("floor, mapped (in place)", [os.path.join(args.build, "floor"), "--mapped", path]),
-             ("dsmflow read", dsmflow_cmd(args, path))]
-    ndpi = shutil.which("ndpiReader")
-    if ndpi:
-        tools.append(("ndpiReader (nDPI)", [ndpi, "-i", path, "-q", "-v", "0"]))
-    print("capture: %s: %d packets, %d concurrent flows, %.0f MiB" %
-          (os.path.basename(path), packets, args.concurrent, os.path.getsize(path) / 2**20))
-    print("%-28s %9s %12s %9s %9s %10s" % ("tool", "median s", "packets/s", "ns/pkt", "x floor", "peak RSS"))
-    times = {}
-    for name, cmd in tools:
-        seconds, rss = measure(cmd, args.runs)
-        times[name] = seconds
-        print("%-28s %9.3f %12.0f %9.1f %9.2f %7.1f MiB" %
-              (name, seconds, packets / seconds, seconds / packets * 1e9,
-               seconds / times["floor (libpcap read loop)"], rss / 1024))
-    ratio = times["dsmflow read"] / times["floor (libpcap read loop)"]
-    print("dsmflow / floor: %.2f (target 1.25)" % ratio)
-    print("dsmflow / mapped floor: %.2f (dsmflow reads a classic pcap file in place: the rest is"
-          " classifying)" % (times["dsmflow read"] / times["floor, mapped (in place)"]))
-    if ndpi:
-        print("ndpiReader / dsmflow: %.1f (dsmflow is %.1fx faster)" %
-              (times["ndpiReader (nDPI)"] / times["dsmflow read"], times["ndpiReader (nDPI)"] / times["dsmflow read"]))
-    else:
-        print("ndpiReader: not installed (apt-get install libndpi-bin), not compared")
+             ("dsmflow read", read + ["--threads", "1", path])]
+    if threads > 1:
+        tools.append(("dsmflow read --threads %d" % threads, read + ["--threads", str(threads), path]))
+    if pcapng:
+        tools.append(("dsmflow read, pcapng", read + ["--threads", "1", pcapng]))
+        if threads > 1:
+            tools.append(("dsmflow read --threads %d, pcapng" % threads,
+                          read + ["--threads", str(threads), pcapng]))
+    tools += peers(args, path)
+    print("\n%s: %s: %d packets, %.0f MiB%s" % (title, os.path.basename(path), packets,
+                                               os.path.getsize(path) / 2**20,
+                                               " (and as pcapng, editcap -F pcapng)" if pcapng else ""))
+    runs = {name: [] for name, _ in tools}
+    for _ in range(args.runs):
+        for name, cmd in tools:
+            runs[name].append(timed(cmd))
+    times = {name: statistics.median(r[0] for r in runs[name]) for name in runs}
+    mapped, libpcap = times["floor, mapped (in place)"], times["floor (libpcap read loop)"]
+    print("%-34s %9s %12s %9s %9s %9s %10s" % ("tool", "median s", "packets/s", "ns/pkt", "x mapped",
+                                             "x libpcap", "peak RSS"))
+    for name, _ in tools:
+        seconds, rss = times[name], max(r[1] for r in runs[name])
+        print("%-34s %9.3f %12.0f %9.1f %9.2f %9.2f %7.1f MiB" % (
+            name, seconds, packets / seconds, seconds / packets * 1e9, seconds / mapped, seconds / libpcap,
+            rss / 1024))
+    one = times["dsmflow read"]
+    print("dsmflow read / mapped floor: %.2f with one thread" % (one / mapped) +
+          ("; %.2f with %d (target 1.25 with 2)" % (times["dsmflow read --threads %d" % threads] / mapped, threads)
+           if threads > 1 else ""))
+    if pcapng:
+        print("pcapng / pcap, dsmflow read: %.2f (target 1.10)" % (times["dsmflow read, pcapng"] / one))
+    for name, _ in peers(args, path):
+        print("%s / dsmflow read: %.1f" % (name, times[name] / one))
+    return times
+
+
+def throughput(args):
+    """The synthetic mix, then the real-traffic mix (every Ethernet capture
+    of --shared, concatenated), with its pcapng copy."""
+    throughput_on(args, "synthetic mix", capture(args, "mix", args.packets, args.concurrent))
+    real = real_mix(args, 2 if args.smoke else 20)
+    if not real:
+        print("real-traffic mix: no captures at %s (or no mergecap): not measured" % args.shared)
+        return
+    pcapng = real[:-len(".pcap")] + ".pcapng"
+    if not os.path.exists(pcapng) and shutil.which("editcap"):
+        sh(["editcap", "-F", "pcapng", real, pcapng])
+    for f in (real, pcapng):
+        with open(f, "rb") as data:   # into the page cache
+            while data.read(1 << 24):
+                pass
+    throughput_on(args, "real-traffic mix (every Ethernet capture of %s)" % args.shared, real,
+                  pcapng if os.path.exists(pcapng) else None)
 
 
 # ---- against a baseline build ----
@@ -128,6 +191,8 @@ def real_mix(args, repeat=20):
     path = os.path.join(args.work, "real-mix-%d.pcap" % repeat)
     if os.path.exists(path):
         return path
+    if repeat != 1 and not real_mix(args, 1):
+        return None
     if not shutil.which("mergecap") or not os.path.isdir(args.shared):
         return None
     files = []
@@ -138,8 +203,10 @@ def real_mix(args, repeat=20):
             if res.returncode == 0 and res.stdout.strip().endswith("ether"):
                 files.append(full)
     once = os.path.join(args.work, "real-mix-1.pcap")
-    sh(["mergecap", "-F", "pcap", "-a", "-w", once] + files)
-    sh(["mergecap", "-F", "pcap", "-a", "-w", path] + [once] * repeat)
+    if not os.path.exists(once):
+        sh(["mergecap", "-F", "pcap", "-a", "-w", once] + files)
+    if repeat != 1:
+        sh(["mergecap", "-F", "pcap", "-a", "-w", path] + [once] * repeat)
     return path
 
 
@@ -265,7 +332,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, one run: checks the runner works")
     ap.add_argument("--baseline", help="another dsmflow binary to compare with (cost ratios)")
     ap.add_argument("--shared", default=os.path.join(here, "..", "..", "shared", "pcaps"),
-                    help="third-party captures for the real-traffic mix (with --baseline)")
+                    help="third-party captures for the real-traffic mix")
     args = ap.parse_args()
     if args.smoke:
         args.packets, args.concurrent, args.runs = 20000, 500, 1

@@ -17,8 +17,9 @@
  * that grows while it is read is read to its size at opening in place, then
  * on by libpcap.) A file another process truncates while it is read (a
  * tcpdump -C/-W ring) loses the pages of the mapping past its new end, and
- * touching one raises SIGBUS: while a walk runs, a handler maps a page of
- * zeros over the lost page and notes the shrink, the walk stops there, and
+ * touching one raises SIGBUS: while the mapping is open (its packets may be
+ * read by other threads after the walk: parallel.c), a handler maps a page
+ * of zeros over the lost page and notes the shrink, the walk stops there, and
  * the read ends with "FILE: shrank while being read at packet N" (the
  * packet being handed over when the pages went may have read zeros).
  *
@@ -60,7 +61,8 @@ static const char *display_name(const char *path)
 
 /* ---- in place, from a mapping ---- */
 
-/* The mapping a walk reads, for the SIGBUS handler. One walk runs at a time. */
+/* The mapping being read, for the SIGBUS handler. One file is read in
+ * place at a time. */
 static struct {
 	const uint8_t *base;
 	size_t size;
@@ -294,6 +296,7 @@ struct file_source {
 	struct mapped m;	/* PHASE_MAPPED, PHASE_PCAPNG: the mapping and the walk's place */
 	size_t offset, fetched, released;
 	struct pcapng_walk ng;	/* PHASE_PCAPNG: the sections' interfaces */
+	struct sigaction before_guard;	/* SIGBUS's action before the mapping's guard */
 };
 
 /* The filter compiled for link (compiled now if it is a link type not
@@ -350,12 +353,10 @@ static ssize_t keep_passing(struct file_source *f, struct packet *batch, size_t 
 	return (ssize_t)kept;
 }
 
-/* Unmaps the file and positions libpcap at the record the walk stopped at. */
+/* Positions libpcap at the record the walk stopped at. */
 static int leave_mapping(struct file_source *f, struct dsm_err *err)
 {
-	munmap((void *)f->m.base, f->m.size);
-	f->m.base = NULL;
-	f->phase = PHASE_LIBPCAP;
+	f->phase = PHASE_LIBPCAP;	/* (the mapping stays: see capture_file_stable) */
 	if (fseeko(pcap_file(f->p), (off_t)f->offset, SEEK_SET) != 0) {
 		dsm_err_set(err, "%s: packet %llu: cannot seek to offset %zu", display_name(f->path),
 			    (unsigned long long)(f->packets + f->rejected) + 1, f->offset);
@@ -394,9 +395,7 @@ static int leave_pcapng(struct file_source *f, struct dsm_err *err)
 	size_t mapped = f->m.size;
 	struct stat st;
 
-	munmap((void *)f->m.base, f->m.size);
-	f->m.base = NULL;
-	f->phase = PHASE_END;
+	f->phase = PHASE_END;	/* (the mapping stays: see capture_file_stable) */
 	if (!stopped && (fstat(fileno(pcap_file(f->p)), &st) != 0 || (size_t)st.st_size == mapped))
 		return 0;
 	if (f->ng.beyond_libpcap) {
@@ -447,10 +446,8 @@ static inline __attribute__((always_inline)) int walk_mapped(struct file_source 
 	struct packet batch[BATCH];
 	struct pcap_pkthdr h;
 	const uint8_t *data;
-	struct sigaction old;
 	ssize_t kept;
 
-	guard_walk(m.base, m.size, &old);
 	while (batches < BATCHES_PER_DISPATCH && !walking.shrank &&
 	       (more = next_in_place(f, &m, &offset, &h, &data, &link, pcapng))) {
 		if (walking.shrank) {	/* that record's header was on a lost page */
@@ -476,7 +473,6 @@ static inline __attribute__((always_inline)) int walk_mapped(struct file_source 
 		handed += (int)kept;
 	else if (n && !failed)
 		failed = 1;
-	unguard_walk(&old);
 	f->packets += (uint64_t)handed;
 	f->rejected = rejected;
 	f->offset = offset;
@@ -616,6 +612,8 @@ static struct capture_source *file_open(const struct capture_options *o, struct 
 	} else {
 		f->phase = PHASE_LIBPCAP;
 	}
+	if (f->m.base)	/* for as long as the mapping is read: walked, or its packets kept */
+		guard_walk(f->m.base, f->m.size, &f->before_guard);
 	return &f->base;
 }
 
@@ -643,12 +641,22 @@ static void file_close(struct capture_source *src)
 
 	if (!f)
 		return;
-	if (f->m.base)
+	if (f->m.base) {
+		unguard_walk(&f->before_guard);
 		munmap((void *)f->m.base, f->m.size);
+	}
 	for (int i = 0; i < f->filters; i++)
 		pcap_freecode(&f->filter[i].program);
 	pcap_close(f->p);
 	free(f);
+}
+
+const uint8_t *capture_file_stable(const struct capture_source *src, size_t *size)
+{
+	const struct file_source *f = (const struct file_source *)src;
+
+	*size = f->m.base ? f->m.size : 0;
+	return f->m.base;
 }
 
 const struct capture_ops capture_file_ops = {
@@ -663,15 +671,22 @@ const struct capture_ops capture_file_ops = {
 
 /* ---- a whole file in one call ---- */
 
+/* What a reader that keeps packets is told (capture_read_file_kept). */
+struct keeping {
+	void (*stable)(void *ctx, const uint8_t *base, size_t size);
+	void (*drain)(void *ctx);
+};
+
 static int read_whole_file(const struct capture_options *o, packet_fn fn, void *ctx,
-			   struct capture_file_result *result, struct dsm_err *err);
+			   const struct keeping *keeping, struct capture_file_result *result,
+			   struct dsm_err *err);
 
 int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *ctx,
 			   struct capture_file_result *result, struct dsm_err *err)
 {
 	struct capture_options o = { .path = path, .in_place = in_place };
 
-	return read_whole_file(&o, fn, ctx, result, err);
+	return read_whole_file(&o, fn, ctx, NULL, result, err);
 }
 
 int capture_read_file_filtered(const char *path, const char *filter, packet_fn fn, void *ctx,
@@ -679,13 +694,27 @@ int capture_read_file_filtered(const char *path, const char *filter, packet_fn f
 {
 	struct capture_options o = { .path = path, .in_place = 1, .filter = filter };
 
-	return read_whole_file(&o, fn, ctx, result, err);
+	return read_whole_file(&o, fn, ctx, NULL, result, err);
+}
+
+int capture_read_file_kept(const char *path, const char *filter, packet_fn fn,
+			   void (*stable)(void *ctx, const uint8_t *base, size_t size),
+			   void (*drain)(void *ctx), void *ctx, struct capture_file_result *result,
+			   struct dsm_err *err)
+{
+	struct capture_options o = { .path = path, .in_place = 1, .filter = filter };
+	struct keeping keeping = { stable, drain };
+
+	return read_whole_file(&o, fn, ctx, &keeping, result, err);
 }
 
 static int read_whole_file(const struct capture_options *o, packet_fn fn, void *ctx,
-			   struct capture_file_result *result, struct dsm_err *err)
+			   const struct keeping *keeping, struct capture_file_result *result,
+			   struct dsm_err *err)
 {
 	struct capture_source *src;
+	const uint8_t *base;
+	size_t size;
 	int rc;
 
 	memset(result, 0, sizeof(*result));
@@ -693,9 +722,15 @@ static int read_whole_file(const struct capture_options *o, packet_fn fn, void *
 	if (!src)
 		return -1;
 	result->link = ((struct file_source *)src)->link;
+	if (keeping) {
+		base = capture_file_stable(src, &size);
+		keeping->stable(ctx, base, size);
+	}
 	while ((rc = capture_file_ops.dispatch(src, fn, ctx, err)) >= 0)
 		;
 	result->packets = ((struct file_source *)src)->packets;
+	if (keeping)
+		keeping->drain(ctx);
 	capture_file_ops.close(src);
 	return rc == CAPTURE_END ? 0 : -1;
 }

@@ -96,6 +96,29 @@ static FILE *open_output(const char *cmd, const char *path, int append, const ch
 	return f;
 }
 
+/* --threads N: N engines sharing the packets, each logging into its
+ * worker's streams, the flow table's bound split evenly among them. */
+static int make_sharing(struct engine_run *run, unsigned count, const struct engine_config *config,
+			struct dsm_err *err)
+{
+	if (!(run->parallel = parallel_new(count, run->flow_log, run->evidence_log, err)))
+		return -1;
+	for (unsigned i = 0; i < count; i++) {
+		struct engine_config share = *config;
+
+		share.flow_log = parallel_flow_log(run->parallel, i);
+		share.evidence_log = parallel_evidence_log(run->parallel, i);
+		if (share.flows.max_flows)
+			share.flows.max_flows = share.flows.max_flows / count ? share.flows.max_flows / count : 1;
+		if (!(run->engines[i] = engine_new(run->cat, run->idx, &share, err)))
+			return -1;
+		run->engine_count = i + 1;
+		engine_share(run->engines[i], i, count);
+	}
+	run->engine = run->engines[0];
+	return 0;
+}
+
 int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
 		    const struct port_index *idx, const struct webapi_table *api,
 		    struct engine_run *run)
@@ -133,8 +156,8 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 		goto fail;
 	config.flow_log = run->flow_log;
 	config.evidence_log = run->evidence_log;
-	run->engine = engine_new(cat, idx, &config, &err);
-	if (!run->engine) {
+	if (o->threads > 1 ? make_sharing(run, o->threads, &config, &err) != 0
+			   : !(run->engine = engine_new(cat, idx, &config, &err))) {
 		fprintf(stderr, "dsmflow %s: %s\n", cmd, err.msg);
 		goto fail;
 	}
@@ -212,15 +235,58 @@ static void feed(void *ctx, const struct packet *pkts, size_t count)
 	engine_packets(run->engine, pkts, count);
 }
 
+static void stable_bytes(void *ctx, const uint8_t *base, size_t size)
+{
+	parallel_stable(((struct engine_run *)ctx)->parallel, base, size);
+}
+
+static void drain(void *ctx)
+{
+	parallel_drain(((struct engine_run *)ctx)->parallel);
+}
+
+static void feed_shared(void *ctx, const struct packet *pkts, size_t count)
+{
+	parallel_feed(((struct engine_run *)ctx)->parallel, pkts, count);
+}
+
+/* Stops the reading threads: the sharing engines log into the run's logs
+ * from now on, are settled, and the first reports what they all counted. */
+static void join_engines(struct engine_run *run)
+{
+	parallel_stop(run->parallel);
+	for (unsigned i = 0; i < run->engine_count; i++) {
+		engine_set_logs(run->engines[i], run->flow_log, run->evidence_log);
+		engine_settle(run->engines[i]);
+	}
+	for (unsigned i = 1; i < run->engine_count; i++)
+		if (engine_absorb(run->engine, run->engines[i]))
+			fprintf(stderr, "dsmflow %s: out of memory adding up the threads' counts: "
+					"unclassified ports are missing from the report\n", run->cmd);
+}
+
+/* One file through the reading threads, or the one engine. */
+static int read_one(struct engine_run *run, const char *path, const char *filter,
+		    struct capture_file_result *result, struct dsm_err *err)
+{
+	if (!run->parallel)
+		return capture_read_file_filtered(path, filter, feed, run, result, err);
+	return capture_read_file_kept(path, filter, feed_shared, stable_bytes, drain, run, result, err);
+}
+
 int engine_run_read_files(struct engine_run *run, char **paths, int count, const char *filter)
 {
+	struct dsm_err err;
 	int failed = 0;
 
+	if (run->parallel && parallel_start(run->parallel, run->engines, &err)) {
+		fprintf(stderr, "dsmflow %s: %s\n", run->cmd, err.msg);
+		return count;
+	}
 	for (int i = 0; i < count; i++) {
 		struct capture_file_result result;
-		struct dsm_err err;
 
-		if (capture_read_file_filtered(paths[i], filter, feed, run, &result, &err)) {
+		if (read_one(run, paths[i], filter, &result, &err)) {
 			fprintf(stderr, "dsmflow %s: %s\n", run->cmd, err.msg);
 			failed++;
 		}
@@ -232,6 +298,8 @@ int engine_run_read_files(struct engine_run *run, char **paths, int count, const
 								       : "unknown",
 				(unsigned long long)result.packets);
 	}
+	if (run->parallel)
+		join_engines(run);
 	return failed;
 }
 
@@ -376,8 +444,18 @@ int engine_run_close(struct engine_run *run)
 {
 	int rc = 0;
 
-	engine_free(run->engine);	/* ends the flows still active, logging them */
+	if (run->parallel) {	/* (not read: the engines log into the run's logs now) */
+		parallel_stop(run->parallel);
+		for (unsigned i = 0; i < run->engine_count; i++)
+			engine_set_logs(run->engines[i], run->flow_log, run->evidence_log);
+	}
+	for (unsigned i = 1; i < run->engine_count; i++)
+		engine_free(run->engines[i]);	/* the flows still active, logged */
+	engine_free(run->engine ? run->engine : run->engines[0]);
+	parallel_free(run->parallel);
+	run->parallel = NULL;
 	run->engine = NULL;
+	run->engine_count = 0;
 	rc |= close_output(run, run->flow_log, run->flow_log_name, "the flow log");
 	rc |= close_output(run, run->evidence_log, run->evidence_log_name, "the evidence log");
 	if (output_file_close(&run->report)) {

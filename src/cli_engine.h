@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "dsmflow/engine.h"
+#include "dsmflow/parallel.h"
 #include "dsmflow/netaddr.h"
 #include "dsmflow/output_file.h"
 #include "dsmflow/report.h"
@@ -35,6 +36,7 @@ struct engine_options {
 	struct audit *audit;	/* not an option: `audit` sets it, the engine feeds it */
 	int append_logs;	/* not an option: sensors append to --flows and --evidence-log
 				 * (a restart goes on with the stream), read replaces them */
+	unsigned threads;	/* read --threads: engines sharing the packets (1: one thread) */
 };
 
 #define CLI_ENGINE_LONG_OPTIONS                                                                    \
@@ -102,7 +104,11 @@ int cli_parse_count(const char *text, uint64_t max, uint64_t *out);
 /* The engine and the files it writes. */
 struct engine_run {
 	const char *cmd;
-	struct engine *engine;
+	struct engine *engine;		/* the one, or the first of the sharing engines: what
+					 * the others counted is added to it after reading */
+	struct engine *engines[PARALLEL_MAX_WORKERS];	/* --threads: every sharing engine */
+	unsigned engine_count;
+	struct parallel *parallel;	/* --threads: the reading threads, or NULL */
 	struct output_file report;	/* standard output or --output */
 	FILE *flow_log;		/* --flows, or NULL */
 	FILE *evidence_log;	/* --evidence-log, or NULL */

@@ -6,8 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli_engine.h"
+
+enum { OPT_THREADS = OPT_ENGINE_FIRST_FREE };
+
+/* Inputs smaller than this are read by one thread: starting the others
+ * would cost more than they save. */
+#define THREADS_FROM_BYTES (64u << 20)
+#define THREADS_DEFAULT_MAX 8
 
 static const char usage[] =
 	"Usage: dsmflow read [OPTIONS] FILE... [BPF FILTER...]\n"
@@ -19,6 +28,9 @@ static const char usage[] =
 	"it passes; the first word that is not \"-\", a file, a path or *.pcap,\n"
 	"*.pcapng or *.cap starts it.\n"
 	"\n"
+	"      --threads N       read with N threads sharing the flows (default: one per\n"
+	"                        core, up to 8, for 64 MiB of files or more; else 1);\n"
+	"                        the flow table's bound is split among them\n"
 	CLI_ENGINE_HELP
 	CLI_COMMON_HELP
 	"\n"
@@ -31,9 +43,11 @@ static int parse_read_options(int argc, char **argv, struct engine_options *o,
 	static const struct option options[] = {
 		CLI_COMMON_LONG_OPTIONS,
 		CLI_ENGINE_LONG_OPTIONS,
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc, status;
+	uint64_t n;
 
 	engine_options_init(o);
 	opterr = 0;
@@ -44,13 +58,37 @@ static int parse_read_options(int argc, char **argv, struct engine_options *o,
 		case CLI_OPTION_HANDLED:
 			continue;
 		case CLI_OPTION_OWN:
-			if ((rc = engine_option("read", o, opt, optarg)))
+			if (opt == OPT_THREADS) {
+				if (cli_parse_count(optarg, PARALLEL_MAX_WORKERS, &n) || n == 0)
+					return cli_usage_error("read", "--threads '%s': a number from 1 to %d",
+							       optarg, PARALLEL_MAX_WORKERS);
+				o->threads = (unsigned)n;
+			} else if ((rc = engine_option("read", o, opt, optarg))) {
 				return rc;
+			}
 		}
 	}
 	if (optind >= argc)
 		return cli_usage_error("read", "no capture file given (use - for standard input)");
 	return engine_options_check("read", o, 0);
+}
+
+/* Without --threads: one per core (up to THREADS_DEFAULT_MAX) when the
+ * files are regular and THREADS_FROM_BYTES or more together, else one. */
+static unsigned default_threads(char **paths, int files)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t bytes = 0;
+	struct stat st;
+
+	for (int i = 0; i < files; i++) {
+		if (strcmp(paths[i], "-") == 0 || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode))
+			return 1;
+		bytes += (uint64_t)st.st_size;
+	}
+	if (bytes < THREADS_FROM_BYTES || cores < 2)
+		return 1;
+	return cores < THREADS_DEFAULT_MAX ? (unsigned)cores : THREADS_DEFAULT_MAX;
 }
 
 int cli_read(int argc, char **argv, struct cli_common *common)
@@ -69,6 +107,8 @@ int cli_read(int argc, char **argv, struct cli_common *common)
 	if (files == 0)
 		return cli_no_capture_file("read", argv[optind]);
 	filter = cli_join_words(argc - optind - files, argv + optind + files);
+	if (!o.threads)
+		o.threads = default_threads(argv + optind, files);
 	if (cli_load(common, &cat, &idx, &api)) {
 		free(filter);
 		return EXIT_USAGE;

@@ -172,6 +172,60 @@ int counters_copy(struct counters *dst, const struct counters *src)
 	return rc;
 }
 
+static void add_whole_row(struct counter_row *sum, const struct counter_row *row)
+{
+	sum->flows += row->flows;
+	for (int d = 0; d < 2; d++) {
+		sum->packets[d] += row->packets[d];
+		sum->bytes[d] += row->bytes[d];
+	}
+	for (int k = 0; k < SERVICE_EVIDENCE_KINDS; k++)
+		sum->decided_by[k] += row->decided_by[k];
+	sum->webapi_requests += row->webapi_requests;
+	sum->external_flows += row->external_flows;
+	if (row->last_us > sum->last_us)
+		sum->last_us = row->last_us;
+}
+
+static void union_registers(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (src[i] > dst[i])
+			dst[i] = src[i];
+}
+
+_Static_assert(sizeof(struct counter_totals) == 14 * sizeof(uint64_t),
+	       "counters_add sums the totals as uint64_t words");
+
+int counters_add(struct counters *dst, const struct counters *src)
+{
+	const uint64_t *from = (const uint64_t *)&src->totals;
+	uint64_t *to = (uint64_t *)&dst->totals;
+	const struct port_row *p;
+	int rc = 0;
+
+	if (dst->service_count != src->service_count || dst->max_set_id != src->max_set_id)
+		return -1;
+	for (size_t i = 0; i < src->service_count; i++)
+		add_whole_row(&dst->services[i], &src->services[i]);
+	for (size_t i = 0; i <= src->max_set_id; i++)
+		add_whole_row(&dst->groups[i], &src->groups[i]);
+	union_registers(dst->service_clients, src->service_clients, (src->service_count + 1) * HLL_REGISTERS);
+	union_registers(dst->group_clients, src->group_clients, (src->max_set_id + 1) * HLL_REGISTERS);
+	for (size_t i = 0; i < sizeof(src->totals) / sizeof(uint64_t); i++)
+		to[i] += from[i];	/* every total is a uint64_t sum */
+	add_whole_row(&dst->no_row, &src->no_row);
+	for (p = src->ports; p; p = p->hh.next) {
+		struct counter_row *row = port_row(dst, (uint8_t)(p->key >> 16), (uint16_t)p->key);
+
+		if (row)
+			add_whole_row(row, &p->row);
+		else
+			rc = -1;
+	}
+	return rc;
+}
+
 static uint8_t *client_registers(const struct counters *c, enum flow_kind kind, uint16_t id)
 {
 	if (kind == FLOW_SERVICE && id < c->service_count)

@@ -9,13 +9,17 @@
  * crafted answers cannot pile addresses into one chain; chains average
  * under one entry and get and put are O(1).
  *
- * Expiry is in packet time: an entry found expired by a get is dropped
- * then, and each put first looks at the two least recently used entries
- * and drops those that have expired (bounded work, as redis's dictRehash),
- * so expired entries leave the table even when nobody asks for them. When
- * no entry is free after that, the least recently used one, which the
- * sweep found live, makes room: counted as evicted (an expired entry
- * leaving is counted as expired).
+ * A get changes nothing: the table is a function of its puts alone, so
+ * that engines sharing the packets (parallel.c), which put the same answers
+ * in the same order but look up different flows, hold the same table. So
+ * the order is that of the answers (least recently answered first, an
+ * answer refreshed moving to the head), and expiry is in packet time:
+ * each put first looks at the two least recently answered entries and
+ * drops those that have expired (bounded work, as redis's dictRehash), so
+ * expired entries leave the table even when nobody asks for them; a get
+ * does not return an expired one. When no entry is free after that, the
+ * least recently answered one, which the sweep found live, makes room:
+ * counted as evicted (an expired entry leaving is counted as expired).
  *
  * Decisions:
  * - TTLs are kept between MIN_TTL_S and DNS_TABLE_MAX_TTL_S. A TTL of 0
@@ -26,7 +30,7 @@
  * - A name longer than DNS_NAME_MAX or a family other than 4 and 6 is not
  *   stored. Names are stored lower-case.
  * - stats.entries counts the entries held: one whose TTL has passed counts
- *   until a get, put or sweep finds it.
+ *   until a put's sweep drops it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -283,7 +287,7 @@ void dns_table_put(struct dns_table *t, int family, const uint8_t *addr, const c
 	t->stats.inserted++;
 }
 
-const char *dns_table_get(struct dns_table *t, int family, const uint8_t *addr, uint64_t now_us)
+const char *dns_table_get(const struct dns_table *t, int family, const uint8_t *addr, uint64_t now_us)
 {
 	uint8_t key[16];
 	uint32_t id;
@@ -291,15 +295,8 @@ const char *dns_table_get(struct dns_table *t, int family, const uint8_t *addr, 
 	if (!make_key(family, addr, key))
 		return NULL;
 	id = find(t, family, key);
-	if (!id)
-		return NULL;
-	if (at(t, id)->expires_us <= now_us) {
-		release(t, id);
-		t->stats.expired++;
-		return NULL;
-	}
-	lru_unlink(t, id);
-	lru_push(t, id);
+	if (!id || at(t, id)->expires_us <= now_us)
+		return NULL;	/* (an expired entry stays until a put's sweep drops it) */
 	return at(t, id)->name;
 }
 

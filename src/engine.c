@@ -12,6 +12,8 @@
  * of each first fragment are remembered (a fixed table, no allocation) and
  * later fragments of the same datagram join its flow.
  */
+#include <netinet/in.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +42,21 @@ struct frag_slot {
 	uint64_t seen_us;
 };
 
+/* Counts of engines folded into this one (engine_absorb), added to its
+ * own in what it reports. */
+struct absorbed {
+	size_t active_flows;
+	uint64_t evicted, evicted_unanswered, alloc_failures, evidence_dropped;
+	struct inspect_stats inspect;
+};
+
+/* One of several engines sharing every packet (engine_share; parallel.c). */
+struct share {
+	unsigned index, count;		/* count 1: every packet is this engine's */
+	_Atomic uint32_t *progress;	/* [count]: the current batch's packets each engine is done with */
+	_Atomic uint64_t *dns_read;	/* a bit per packet of the batch: its owner read DNS answers */
+};
+
 struct engine {
 	const struct catalog *cat;
 	const struct port_index *idx;
@@ -63,6 +80,9 @@ struct engine {
 	uint64_t output_errors;		/* writes that failed: reports, logs */
 	int flow_log_failed;		/* the flow log's error was counted */
 	struct reload_stats reload;
+	struct share share;
+	struct absorbed absorbed;
+	int dns_read;			/* the packet just counted had DNS answers read */
 	struct frag_slot frags[FRAG_SLOTS];
 };
 
@@ -115,6 +135,7 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 		e->local_count = config->local_count;
 	}
 	e->ports_only = config->ports_only;
+	e->share.count = 1;
 	e->flow_config = config->flows;
 	e->flows = new_flow_table(e);
 	e->attributor = attributor_new(cat, idx, config->nas, config->nas_count);
@@ -343,6 +364,7 @@ struct ahead {
 	uint8_t from;
 	uint8_t status;		/* enum decode_status */
 	uint8_t keyed;		/* key and hash are set: not a later fragment */
+	uint8_t owner;		/* the engine sharing the packets that counts it */
 };
 
 static void make_key(const struct engine *e, struct ahead *a)
@@ -352,11 +374,33 @@ static void make_key(const struct engine *e, struct ahead *a)
 	a->keyed = 1;
 }
 
+/* The engine among count that counts a packet between these addresses:
+ * both directions, every fragment, and an FTP or TFTP data connection with
+ * its control connection go to the same one (the pair's hash, symmetric). */
+static unsigned owner_of(const struct decoded *d, unsigned count)
+{
+	uint64_t s[2], t[2], h;
+
+	memcpy(s, d->src, sizeof(s));
+	memcpy(t, d->dst, sizeof(t));
+	h = (s[0] * 0x9e3779b97f4a7c15ull ^ s[1] * 0xc2b2ae3d27d4eb4full) +
+	    (t[0] * 0x9e3779b97f4a7c15ull ^ t[1] * 0xc2b2ae3d27d4eb4full);
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 29;
+	return (unsigned)(((h >> 32) * count) >> 32);
+}
+
 static void decode_ahead(struct engine *e, const struct packet *pkt, struct ahead *a)
 {
 	a->keyed = 0;
+	a->owner = 0;
 	a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
-	if (a->status != DECODE_IP || a->d.fragment == FRAG_LATER)
+	if (a->status != DECODE_IP)
+		return;
+	if (e->share.count > 1 && (a->owner = (uint8_t)owner_of(&a->d, e->share.count)) != e->share.index)
+		return;
+	if (a->d.fragment == FRAG_LATER)
 		return;
 	make_key(e, a);
 	flow_table_prefetch_slot(e->flows, a->hash);
@@ -406,7 +450,7 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 		t->pending_bytes += wire_len;
 	}
 	if (flow->payload)
-		inspect_packet(e->inspector, flow, a->from, d, e->now_us);
+		e->dns_read = inspect_packet(e->inspector, flow, a->from, d, e->now_us);
 	if (flow->tracked)
 		attribute_payload(e->attributor, flow, a->from, d, e->now_us);
 }
@@ -427,6 +471,55 @@ static void advance(struct engine *e, uint64_t now_us)
 void engine_clock(struct engine *e, uint64_t now_us)
 {
 	advance(e, now_us);
+}
+
+/* ---- sharing the packets among engines ---- */
+
+/* Whether a packet another engine counts may have had DNS answers read by
+ * it: from port 53, with payload, whole (the owner's flow decides). */
+static int may_carry_dns(const struct engine *e, const struct ahead *a)
+{
+	return !e->ports_only && a->status == DECODE_IP && a->d.sport == 53 && a->d.payload_len &&
+	       a->d.fragment == FRAG_NONE &&
+	       (a->d.ip_proto == IPPROTO_UDP || a->d.ip_proto == IPPROTO_TCP);
+}
+
+/* A packet another engine counts: its time moves this engine's clock too
+ * (flows end when they would with one engine), and DNS answers its owner
+ * read are read here as well, once the owner is done with it, so that
+ * every engine's DNS table is the one engine's at every packet. */
+static void aside(struct engine *e, const struct packet *pkt, const struct ahead *a, size_t i)
+{
+	advance(e, pkt->ts_us);
+	if (!may_carry_dns(e, a))
+		return;
+	for (unsigned spins = 0;
+	     atomic_load_explicit(&e->share.progress[a->owner], memory_order_acquire) <= i; spins++)
+		if (spins > 64)
+			sched_yield();	/* the owner may be waiting for a core */
+	if (atomic_load_explicit(&e->share.dns_read[i / 64], memory_order_relaxed) & 1ull << (i % 64))
+		inspect_dns_aside(e->inspector, &a->d, e->now_us);
+}
+
+/* Says packet i of the batch is done (after its DNS answers' bit). */
+static void done_with(struct engine *e, size_t i)
+{
+	if (e->dns_read)
+		atomic_fetch_or_explicit(&e->share.dns_read[i / 64], 1ull << (i % 64),
+					 memory_order_relaxed);
+	atomic_store_explicit(&e->share.progress[e->share.index], (uint32_t)i + 1, memory_order_release);
+}
+
+void engine_share(struct engine *e, unsigned index, unsigned count)
+{
+	e->share.index = index;
+	e->share.count = count ? count : 1;
+}
+
+void engine_share_batch(struct engine *e, _Atomic uint32_t *progress, _Atomic uint64_t *dns_read)
+{
+	e->share.progress = progress;
+	e->share.dns_read = dns_read;
 }
 
 static void count_packet(struct engine *e, const struct packet *pkt, struct ahead *a)
@@ -459,6 +552,7 @@ static void count_packet(struct engine *e, const struct packet *pkt, struct ahea
 void engine_packets(struct engine *e, const struct packet *pkts, size_t count)
 {
 	struct ahead ahead[ENGINE_BATCH];
+	size_t done = 0;	/* packets of the call before this chunk */
 
 	while (count) {
 		size_t n = count < ENGINE_BATCH ? count : ENGINE_BATCH;
@@ -471,10 +565,20 @@ void engine_packets(struct engine *e, const struct packet *pkts, size_t count)
 		for (size_t i = 0; i < n; i++) {
 			if (i + PREFETCH_DISTANCE < n && ahead[i + PREFETCH_DISTANCE].keyed)
 				flow_table_prefetch_flow(e->flows, ahead[i + PREFETCH_DISTANCE].hash);
-			count_packet(e, &pkts[i], &ahead[i]);
+			if (e->share.count == 1) {
+				count_packet(e, &pkts[i], &ahead[i]);
+				continue;
+			}
+			e->dns_read = 0;
+			if (ahead[i].owner == e->share.index)
+				count_packet(e, &pkts[i], &ahead[i]);
+			else
+				aside(e, &pkts[i], &ahead[i], done + i);
+			done_with(e, done + i);
 		}
 		pkts += n;
 		count -= n;
+		done += n;
 	}
 }
 
@@ -492,27 +596,32 @@ const struct counters *engine_counters(const struct engine *e)
 
 size_t engine_active_flows(const struct engine *e)
 {
-	return flow_table_active(e->flows);
+	return flow_table_active(e->flows) + e->absorbed.active_flows;
 }
 
 uint64_t engine_evicted_flows(const struct engine *e)
 {
-	return flow_table_evicted(e->flows);
+	return flow_table_evicted(e->flows) + e->absorbed.evicted;
 }
 
 uint64_t engine_evicted_unanswered_flows(const struct engine *e)
 {
-	return flow_table_evicted_unanswered(e->flows);
+	return flow_table_evicted_unanswered(e->flows) + e->absorbed.evicted_unanswered;
 }
 
 uint64_t engine_alloc_failures(const struct engine *e)
 {
-	return e->alloc_failures;
+	return e->alloc_failures + e->absorbed.alloc_failures;
 }
 
 void engine_inspect_stats(const struct engine *e, struct inspect_stats *out)
 {
 	inspect_stats(e->inspector, out);
+	out->started += e->absorbed.inspect.started;
+	out->no_slot += e->absorbed.inspect.no_slot;
+	out->dns_answers += e->absorbed.inspect.dns_answers;
+	out->slots_used += e->absorbed.inspect.slots_used;
+	out->slots += e->absorbed.inspect.slots;
 }
 
 void engine_dns_stats(const struct engine *e, struct dns_table_stats *out)
@@ -540,7 +649,30 @@ uint64_t engine_output_errors(const struct engine *e)
 
 uint64_t engine_evidence_dropped(const struct engine *e)
 {
-	return evidence_dropped(e->kept);
+	return evidence_dropped(e->kept) + e->absorbed.evidence_dropped;
+}
+
+int engine_absorb(struct engine *dst, const struct engine *src)
+{
+	struct inspect_stats inspected;
+
+	if (counters_add(dst->counters, src->counters))
+		return -1;
+	dst->absorbed.active_flows += engine_active_flows(src);
+	dst->absorbed.evicted += engine_evicted_flows(src);
+	dst->absorbed.evicted_unanswered += engine_evicted_unanswered_flows(src);
+	dst->absorbed.alloc_failures += engine_alloc_failures(src);
+	dst->absorbed.evidence_dropped += engine_evidence_dropped(src);
+	engine_inspect_stats(src, &inspected);
+	dst->absorbed.inspect.started += inspected.started;
+	dst->absorbed.inspect.no_slot += inspected.no_slot;
+	dst->absorbed.inspect.dns_answers += inspected.dns_answers;
+	dst->absorbed.inspect.slots_used += inspected.slots_used;
+	dst->absorbed.inspect.slots += inspected.slots;
+	dst->output_errors += src->output_errors;
+	if (src->now_us > dst->now_us)
+		dst->now_us = src->now_us;
+	return 0;
 }
 
 /* ---- reloading the tables ---- */

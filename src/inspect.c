@@ -521,6 +521,8 @@ static void on_answer(void *ctx, const char *name, size_t name_len, int family,
 	char text[64];
 
 	dns_table_put(in->dns, family, addr, name, name_len, ttl, in->now_us);
+	if (!r->flow)
+		return;		/* aside: the owner counts and logs it */
 	in->stats.dns_answers++;
 	if (!in->log)
 		return;
@@ -553,18 +555,26 @@ static void read_dns(struct inspector *in, const struct flow *flow, const struct
 
 /* ---- per packet ---- */
 
-void inspect_packet(struct inspector *in, struct flow *flow, uint8_t from,
-		    const struct decoded *d, uint64_t now_us)
+void inspect_dns_aside(struct inspector *in, const struct decoded *d, uint64_t now_us)
+{
+	in->now_us = now_us;
+	read_dns(in, NULL, d);
+}
+
+int inspect_packet(struct inspector *in, struct flow *flow, uint8_t from, const struct decoded *d,
+		   uint64_t now_us)
 {
 	struct slot *slot;
-	int go_on = 1;
+	int go_on = 1, dns = 0;
 
 	in->now_us = now_us;
 	if ((flow->payload & FLOW_PAYLOAD_DNS) && from == flow->server && d->payload_len &&
-	    d->fragment == FRAG_NONE)
+	    d->fragment == FRAG_NONE) {
 		read_dns(in, flow, d);
+		dns = 1;
+	}
 	if (!(flow->payload & FLOW_PAYLOAD_INSPECT))
-		return;
+		return dns;
 	slot = slot_of(in, flow);
 	if (from != flow->server && d->payload_len && d->fragment == FRAG_NONE)
 		go_on = client_payload(in, slot, d);
@@ -572,6 +582,7 @@ void inspect_packet(struct inspector *in, struct flow *flow, uint8_t from,
 	 * itself lingers for conntrack's closing timeout, its slot must not) */
 	if (!go_on || ++slot->packets >= INSPECT_MAX_PACKETS || (d->tcp_flags & (TCP_FIN | TCP_RST)))
 		release(in, slot);
+	return dns;
 }
 
 void inspect_flow_end(struct inspector *in, struct flow *flow)

@@ -990,9 +990,68 @@ def check_shrinking_file(args, tmp):
         check_invariants(report, "shrunk file")
 
 
+# ---- several threads ----
+
+def read_with_threads(args, paths, threads, *extra, stdin=None):
+    """(exit status, the report without the inspection pool's size, the
+    sorted flow and evidence log lines, stderr) of one read."""
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as flows, \
+            tempfile.NamedTemporaryFile("r", suffix=".jsonl") as evidence:
+        res = subprocess.run([args.dsmflow, "read", "--threads", str(threads), "-f", "json", "--flows", flows.name,
+                              "--evidence-log", evidence.name, *extra, *paths], capture_output=True,
+                             stdin=stdin)
+        try:
+            report = json.loads(res.stdout)
+            report.get("inspection", {}).pop("slots", None)  # the engines' pools together
+        except ValueError:
+            report = None
+        return (res.returncode, report, sorted(open(flows.name).read().splitlines()),
+                sorted(open(evidence.name).read().splitlines()), res.stderr.decode(errors="replace"))
+
+
+def check_same_with_threads(args, paths, counts, what):
+    one = read_with_threads(args, paths, 1)
+    for n in counts:
+        got = read_with_threads(args, paths, n)
+        for i, part in enumerate(("exit status", "report", "flow log lines", "evidence log lines", "messages")):
+            if got[i] != one[i]:
+                return check(False, "%s: --threads %d: the %s differ from one thread's" % (what, n, part))
+    return check(one[1] is not None or one[0] != 0, "%s: read alike with 1, %s threads"
+                 % (what, ", ".join(map(str, counts))))
+
+
+def test_threads(args):
+    """read --threads N counts exactly as one thread: the report (every
+    total, service, group and port, the evidence counts), the set of flow
+    and evidence log lines and the messages, on every sample, every
+    third-party capture and every capture of the corpus; all of them as one
+    stream; standard input (whose packets are copied into the ring); and
+    with the flow table bounded, the totals still add up."""
+    samples = sorted(glob.glob(os.path.join(args.source, "pcaps", "*.pcap*")))
+    shared = sorted(glob.glob(os.path.join(args.shared, "*.pcap*")))
+    corpus = sorted(glob.glob(os.path.join(args.shared, "corpus", "*")))
+    for path in samples + shared:
+        check_same_with_threads(args, [path], (2, 3), os.path.basename(path))
+    for path in corpus:
+        check_same_with_threads(args, [path], (2,), "corpus/" + os.path.basename(path))
+    check_same_with_threads(args, samples + shared, (2, 4), "the samples and captures as one stream")
+    with open(samples[0], "rb") as f:
+        one = read_with_threads(args, ["-"], 1, stdin=f)
+    with open(samples[0], "rb") as f:
+        two = read_with_threads(args, ["-"], 2, stdin=f)
+    check(one == two and one[0] == 0, "standard input: read alike with 1 and 2 threads")
+    for threads in (1, 3):
+        rc, report, _, _, err = read_with_threads(args, shared, threads, "--max-flows", "60")
+        if check(report is not None, "--max-flows 60 --threads %d: %s" % (threads, err[-200:])):
+            check_invariants(report, "--max-flows 60 --threads %d" % threads)
+            check(report["totals"]["evicted_flows"] > 0, "--max-flows 60 --threads %d: flows were evicted" % threads)
+    print("threads: %d samples, %d captures, %d corpus captures" % (len(samples), len(shared), len(corpus)))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["samples", "real", "errors", "corpus"])
+    ap.add_argument("what", choices=["samples", "real", "errors", "corpus", "threads"])
     ap.add_argument("--dsmflow", required=True)
     ap.add_argument("--pcapgen")
     ap.add_argument("--source")
@@ -1000,7 +1059,7 @@ def main():
     ap.add_argument("--memory-limits", action="store_true", help="also run under ulimit -v (not with ASan)")
     args = ap.parse_args()
     rc = {"samples": test_samples, "real": test_real, "errors": test_errors,
-          "corpus": test_corpus}[args.what](args)
+          "corpus": test_corpus, "threads": test_threads}[args.what](args)
     print("%s: %d passed, %d failed" % (args.what, results["passed"], results["failed"]))
     if rc == SKIP:
         return SKIP

@@ -3,7 +3,8 @@
  * every truncation, 20000 mutations) placed flush against a PROT_NONE page,
  * and on the responses of third-party captures compared with tshark's
  * reading of them (tests/data/dns-answers.txt); then the address -> name
- * table: TTLs in packet time, refresh, LRU eviction, and its counters. */
+ * table: TTLs in packet time, refresh, eviction in answer order (a get
+ * changes nothing), and its counters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -747,9 +748,13 @@ static void test_table_ttl_in_packet_time(void **state)
 	assert_non_null(dns_table_get(t, 4, v4a, t0 + 60 * US - 1));
 	assert_null(dns_table_get(t, 4, v4a, t0 + 60 * US));
 	assert_null(dns_table_get(t, 4, v4a, t0 + 60 * US));
+	dns_table_stats(t, &st);	/* a get changes nothing: the next put's sweep drops it */
+	assert_int_equal(st.expired, 0);
+	assert_int_equal(st.entries, 1);
+	dns_table_put(t, 4, v4b, "c.example", 9, 60, t0 + 61 * US);
 	dns_table_stats(t, &st);
 	assert_int_equal(st.expired, 1);
-	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.entries, 1);
 	/* TTL 0 is kept for the 10 s floor */
 	dns_table_put(t, 4, v4a, "a.example", 9, 0, t0);
 	assert_non_null(dns_table_get(t, 4, v4a, t0 + 10 * US - 1));
@@ -793,7 +798,7 @@ static const char *get_n(struct dns_table *t, uint8_t last, uint64_t now)
 	return dns_table_get(t, 4, a, now);
 }
 
-static void test_table_lru_eviction(void **state)
+static void test_table_eviction_in_answer_order(void **state)
 {
 	struct dns_table *t = dns_table_new(4);
 	struct dns_table_stats st;
@@ -801,13 +806,14 @@ static void test_table_lru_eviction(void **state)
 	(void)state;
 	for (uint8_t i = 1; i <= 4; i++)
 		put_n(t, i, 300, i * US);
-	assert_string_equal(get_n(t, 1, 5 * US), "host1");	/* 1 is used: 2 is now the oldest */
+	assert_string_equal(get_n(t, 1, 5 * US), "host1");	/* a get moves nothing */
+	put_n(t, 2, 300, 5 * US);	/* an answer again: 2 is the newest, 1 the oldest */
 	put_n(t, 5, 300, 6 * US);
-	assert_null(get_n(t, 2, 7 * US));
+	assert_null(get_n(t, 1, 7 * US));
 	put_n(t, 6, 300, 8 * US);	/* then 3 */
 	assert_null(get_n(t, 3, 9 * US));
 	for (uint8_t i = 1; i <= 6; i++)
-		if (i != 2 && i != 3)
+		if (i != 1 && i != 3)
 			assert_non_null(get_n(t, i, 10 * US));
 	dns_table_stats(t, &st);
 	assert_int_equal(st.evicted, 2);
@@ -920,7 +926,7 @@ int main(void)
 		cmocka_unit_test(test_table_put_get),
 		cmocka_unit_test(test_table_ttl_in_packet_time),
 		cmocka_unit_test(test_table_refresh),
-		cmocka_unit_test(test_table_lru_eviction),
+		cmocka_unit_test(test_table_eviction_in_answer_order),
 		cmocka_unit_test(test_table_names),
 		cmocka_unit_test(test_table_against_model),
 		cmocka_unit_test(test_answers_fill_the_table),

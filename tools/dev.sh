@@ -37,9 +37,10 @@ test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind 
 	libclang-rt-dev tcpreplay nftables chromium dpkg-dev file lintian debootstrap
 	systemd-container man-db)
 
-# ndpiReader is the peer dsmflow is compared with; tcpreplay and iperf3 drive
-# the live and inline rate runs.
-bench_packages=(libndpi-bin tcpreplay iperf3 valgrind time iproute2 iptables procps)
+# ndpiReader, softflowd, nfpcapd and argus are the peers dsmflow is compared
+# with; tcpreplay and iperf3 drive the live and inline rate runs.
+bench_packages=(libndpi-bin softflowd nfdump argus-server tcpreplay iperf3 valgrind time iproute2 iptables
+	procps)
 
 install_missing() {
 	local missing=()
@@ -128,7 +129,8 @@ fuzz)
 	configure_and_build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 		-DDSMFLOW_FUZZ=ON -DDSMFLOW_TESTS=OFF
 	python3 tests/fuzz/seeds.py build-fuzz/seeds
-	for kind in engine capture catalog webapi tls dns http nfq output metrics; do
+	mkdir -p build-fuzz/seeds/threads && cp build-fuzz/seeds/engine/* build-fuzz/seeds/threads/
+	for kind in engine threads capture catalog webapi tls dns http nfq output metrics; do
 		echo "== fuzz_$kind for ${2:-60} s"
 		mkdir -p "build-fuzz/corpus/$kind"
 		log="build-fuzz/fuzz_$kind.log"

@@ -105,6 +105,12 @@ extern const struct capture_ops capture_file_ops;	/* capture_file.c */
 extern const struct capture_ops capture_live_ops;	/* capture_pcap.c: libpcap */
 extern const struct capture_ops capture_queue_ops;	/* capture_nfq.c: NFQUEUE */
 
+/* The bytes of a file source (capture_file_ops) that stay readable where
+ * they are until the source is closed, its mapping, or NULL (*size 0):
+ * packets handed over from inside them may be kept until then (parallel.c),
+ * others only while the packet_fn runs. */
+const uint8_t *capture_file_stable(const struct capture_source *src, size_t *size);
+
 /* ---- files, read to the end in one call ---- */
 
 struct capture_file_result {
@@ -129,6 +135,15 @@ int capture_read_file_with(const char *path, int in_place, packet_fn fn, void *c
  * not compile. Error messages number packets in the file, rejected ones too. */
 int capture_read_file_filtered(const char *path, const char *filter, packet_fn fn, void *ctx,
 			       struct capture_file_result *result, struct dsm_err *err);
+
+/* capture_read_file_filtered() for a reader whose fn keeps packets after it
+ * returns (parallel.c): once the file is open, stable(ctx, base, size) is
+ * told the bytes that stay readable until it closes (capture_file_stable;
+ * NULL, 0: none), and drain(ctx) is called before it closes. */
+int capture_read_file_kept(const char *path, const char *filter, packet_fn fn,
+			   void (*stable)(void *ctx, const uint8_t *base, size_t size),
+			   void (*drain)(void *ctx), void *ctx, struct capture_file_result *result,
+			   struct dsm_err *err);
 
 /* ---- NFQUEUE messages, for the fuzz harness and tests ---- */
 

@@ -79,6 +79,10 @@ struct counter_row *counters_row(struct counters *c, enum flow_kind kind, uint16
  * yet; -1 when memory runs out (dst then lacks those ports), or, dst
  * untouched, when the sizes differ. */
 int counters_copy(struct counters *dst, const struct counters *src);
+/* Adds src's counts to dst's (made for the same tables): rows, totals,
+ * last packet times (the later), distinct clients (the union). -1 when
+ * memory for a port row runs out (the others are added). */
+int counters_add(struct counters *dst, const struct counters *src);
 
 struct counter_totals *counters_totals(struct counters *c);
 const struct counter_totals *counters_totals_const(const struct counters *c);

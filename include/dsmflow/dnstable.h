@@ -41,9 +41,9 @@ void dns_table_put(struct dns_table *t, int family, const uint8_t *addr, const c
 		   size_t name_len, uint32_t ttl, uint64_t now_us);
 
 /* The name addr was last answered for, if that answer's TTL has not passed
- * at now_us; NULL otherwise. The pointer is valid until the next put. A
- * hit counts as a use for the least-recently-used order. */
-const char *dns_table_get(struct dns_table *t, int family, const uint8_t *addr, uint64_t now_us);
+ * at now_us; NULL otherwise. The pointer is valid until the next put. The
+ * table is not changed (its state is a function of the puts alone). */
+const char *dns_table_get(const struct dns_table *t, int family, const uint8_t *addr, uint64_t now_us);
 
 void dns_table_stats(const struct dns_table *t, struct dns_table_stats *out);
 

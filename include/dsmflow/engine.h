@@ -9,6 +9,7 @@
 #ifndef DSMFLOW_ENGINE_H
 #define DSMFLOW_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "dsmflow/catalog.h"
@@ -50,6 +51,26 @@ void engine_packet(struct engine *e, const struct packet *pkt);
 /* The same for pkts[0..count) in order, faster: while one packet is
  * counted, the flows of the next few are fetched into the cache. */
 void engine_packets(struct engine *e, const struct packet *pkts, size_t count);
+
+/* ---- several engines sharing the packets (parallel.c) ---- */
+
+/* Makes e the index-th of count engines that are each given every packet:
+ * e counts those whose address pair hashes to index (both directions of a
+ * flow, its fragments, FTP and TFTP data with their control connection;
+ * non-IP and malformed packets: index 0). Of the others it keeps only the
+ * time, and the DNS answers their owner read, read again here once the
+ * owner is done with that packet, so that its DNS table is one engine's at
+ * every packet. Together the engines count every packet exactly once. */
+void engine_share(struct engine *e, unsigned index, unsigned count);
+/* The state the sharing engines have in common for the next
+ * engine_packets call: progress[count], each engine's packets done, zero at
+ * first; dns_read, a bit per packet, zero at first. */
+void engine_share_batch(struct engine *e, _Atomic uint32_t *progress, _Atomic uint64_t *dns_read);
+/* Adds what src counted (rows, totals, flows active and evicted, failures,
+ * inspections) to what dst reports; both settled (engine_settle). The DNS
+ * table's figures stay dst's: every sharing engine's table is the same.
+ * -1 when memory for a port row runs out. */
+int engine_absorb(struct engine *dst, const struct engine *src);
 
 /* Tells a running sensor's engine the time (the capture clock, as packet
  * times are) when no packet may have come: idle flows still end, and

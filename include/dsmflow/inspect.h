@@ -93,9 +93,16 @@ void inspect_dns_verdict(struct inspector *in, const struct flow *flow, uint64_t
 			 struct verdict *out, const char **name, size_t *len);
 
 /* A packet of a flow with FLOW_PAYLOAD_INSPECT or FLOW_PAYLOAD_DNS set,
- * sent by endpoint from. */
-void inspect_packet(struct inspector *in, struct flow *flow, uint8_t from,
-		    const struct decoded *d, uint64_t now_us);
+ * sent by endpoint from. Returns whether DNS answers were read from it
+ * (a DNS server's message: see inspect_dns_aside). */
+int inspect_packet(struct inspector *in, struct flow *flow, uint8_t from, const struct decoded *d,
+		   uint64_t now_us);
+
+/* Reads the DNS answers of a packet another engine's inspector read them
+ * from (inspect_packet returned 1 there) into this inspector's DNS table,
+ * at now_us, as that one did: every engine sharing the packets keeps the
+ * same table (parallel.c). Counts and logs nothing (the other did). */
+void inspect_dns_aside(struct inspector *in, const struct decoded *d, uint64_t now_us);
 
 /* flow is ending: decides it if pending and frees its slot. */
 void inspect_flow_end(struct inspector *in, struct flow *flow);

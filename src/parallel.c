@@ -1,0 +1,375 @@
+/* parallel.c - the reader and its workers (see parallel.h).
+ *
+ * The ring is RING_BATCHES batches, each of up to BATCH_PACKETS packets.
+ * The reader fills batch published % RING_BATCHES, then publishes it by
+ * moving `published` on; before it fills a batch again, every worker must
+ * have consumed the one that was there. Each worker moves its own
+ * `consumed` on after counting a batch. A batch also carries what the
+ * engines sharing it need of each other (engine_share_batch): how far each
+ * has got in it, and which packets had DNS answers read by their owner.
+ *
+ * Waiting spins briefly, then sleeps on a condition variable; the side
+ * that makes progress wakes sleepers only when some sleep (a sequentially
+ * consistent counter of sleepers, checked after each publication, and
+ * re-checked under the lock before sleeping, so that no wake-up is lost).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsmflow/parallel.h"
+
+#define RING_BATCHES 16
+#define BATCH_PACKETS 512
+#define ARENA_BYTES (1u << 20)	/* copies of packets outside the stable bytes */
+#define MAX_COPY 262144u	/* the longest packet libpcap hands over */
+#define SPINS 200
+
+struct batch {
+	size_t count;
+	size_t arena_used;
+	uint8_t *arena;		/* ARENA_BYTES, made when a copy is first needed */
+	_Atomic uint32_t progress[PARALLEL_MAX_WORKERS];
+	_Atomic uint64_t dns_read[BATCH_PACKETS / 64];
+	struct packet pkts[BATCH_PACKETS];
+};
+
+struct worker {
+	alignas(64) _Atomic uint64_t consumed;	/* batches counted */
+	struct parallel *par;
+	struct engine *engine;
+	pthread_t thread;
+	int started;
+	FILE *flow_log, *evidence_log;	/* memory streams, or NULL */
+	char *flow_text, *evidence_text;
+	size_t flow_len, evidence_len;
+};
+
+struct parallel {
+	alignas(64) _Atomic uint64_t published;	/* batches handed out */
+	_Atomic int finished;			/* no batch will follow */
+	_Atomic int sleepers;			/* threads asleep on `moved` */
+	unsigned count;
+	int filling;				/* ring[published % RING_BATCHES] is being filled */
+	const uint8_t *stable;
+	size_t stable_size;
+	int all_stable;				/* parallel_stable(p, NULL, SIZE_MAX) */
+	FILE *flow_log, *evidence_log;		/* the run's */
+	pthread_mutex_t lock;			/* for sleeping, and the run's logs */
+	pthread_cond_t moved;			/* something was published or consumed */
+	struct worker worker[PARALLEL_MAX_WORKERS];
+	struct batch ring[RING_BATCHES];
+};
+
+/* ---- waiting ---- */
+
+static void wake(struct parallel *p)
+{
+	if (atomic_load(&p->sleepers) == 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	pthread_cond_broadcast(&p->moved);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits until ready(p, arg) holds. */
+static void wait_until(struct parallel *p, int (*ready)(struct parallel *, const void *),
+		       const void *arg)
+{
+	for (int i = 0; i < SPINS; i++) {
+		if (ready(p, arg))
+			return;
+		if (i > SPINS / 2)
+			sched_yield();
+	}
+	pthread_mutex_lock(&p->lock);
+	atomic_fetch_add(&p->sleepers, 1);
+	while (!ready(p, arg))
+		pthread_cond_wait(&p->moved, &p->lock);
+	atomic_fetch_sub(&p->sleepers, 1);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static uint64_t least_consumed(struct parallel *p)
+{
+	uint64_t least = UINT64_MAX;
+
+	for (unsigned i = 0; i < p->count; i++) {
+		uint64_t c = atomic_load(&p->worker[i].consumed);
+
+		if (c < least)
+			least = c;
+	}
+	return least;
+}
+
+/* The ring has room for batch `published`: its slot's last batch is consumed. */
+static int slot_free(struct parallel *p, const void *arg)
+{
+	(void)arg;
+	return least_consumed(p) + RING_BATCHES > atomic_load(&p->published);
+}
+
+static int all_consumed(struct parallel *p, const void *arg)
+{
+	(void)arg;
+	return least_consumed(p) == atomic_load(&p->published);
+}
+
+/* Worker w has a batch to count, or nothing will come. */
+static int batch_ready(struct parallel *p, const void *arg)
+{
+	const struct worker *w = arg;
+
+	return atomic_load(&p->published) > atomic_load(&w->consumed) || atomic_load(&p->finished);
+}
+
+/* ---- the workers ---- */
+
+/* Copies what a worker logged during a batch to the run's log, whole. */
+static void copy_lines(struct parallel *p, FILE *stream, char **text, size_t *len, FILE *to)
+{
+	if (!stream)
+		return;
+	fflush(stream);
+	if (*len) {
+		pthread_mutex_lock(&p->lock);
+		fwrite(*text, 1, *len, to);
+		pthread_mutex_unlock(&p->lock);
+	}
+	fseeko(stream, 0, SEEK_SET);	/* the buffer is kept: its size is the position */
+	fflush(stream);
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct parallel *p = w->par;
+
+	for (;;) {
+		uint64_t next = atomic_load(&w->consumed);
+		struct batch *b;
+
+		wait_until(p, batch_ready, w);
+		if (atomic_load(&p->published) <= next)
+			break;	/* finished, and all counted */
+		b = &p->ring[next % RING_BATCHES];
+		engine_share_batch(w->engine, b->progress, b->dns_read);
+		engine_packets(w->engine, b->pkts, b->count);
+		copy_lines(p, w->flow_log, &w->flow_text, &w->flow_len, p->flow_log);
+		copy_lines(p, w->evidence_log, &w->evidence_text, &w->evidence_len, p->evidence_log);
+		atomic_store(&w->consumed, next + 1);
+		wake(p);
+	}
+	return NULL;
+}
+
+/* ---- the reader ---- */
+
+static void publish(struct parallel *p)
+{
+	if (!p->filling)
+		return;
+	p->filling = 0;
+	atomic_store(&p->published, atomic_load(&p->published) + 1);
+	wake(p);
+}
+
+/* The batch being filled, begun when there is none. */
+static struct batch *filling(struct parallel *p)
+{
+	struct batch *b;
+
+	if (p->filling)
+		return &p->ring[atomic_load(&p->published) % RING_BATCHES];
+	wait_until(p, slot_free, NULL);
+	b = &p->ring[atomic_load(&p->published) % RING_BATCHES];
+	b->count = 0;
+	b->arena_used = 0;
+	for (unsigned i = 0; i < p->count; i++)
+		atomic_store_explicit(&b->progress[i], 0, memory_order_relaxed);
+	for (size_t i = 0; i < BATCH_PACKETS / 64; i++)
+		atomic_store_explicit(&b->dns_read[i], 0, memory_order_relaxed);
+	p->filling = 1;
+	return b;
+}
+
+/* Whether pkt's bytes stay readable after the packet_fn returns. */
+static int is_stable(const struct parallel *p, const struct packet *pkt)
+{
+	if (p->all_stable)
+		return 1;
+	return p->stable && pkt->data >= p->stable && pkt->caplen <= p->stable_size &&
+	       (size_t)(pkt->data - p->stable) <= p->stable_size - pkt->caplen;
+}
+
+/* A copy of pkt's bytes in b's arena; NULL when it has no room left. */
+static const uint8_t *copy_into(struct batch *b, const struct packet *pkt)
+{
+	uint8_t *at;
+
+	if (!b->arena && !(b->arena = malloc(ARENA_BYTES)))
+		return NULL;
+	if (ARENA_BYTES - b->arena_used < pkt->caplen)
+		return NULL;
+	at = b->arena + b->arena_used;
+	memcpy(at, pkt->data, pkt->caplen);
+	b->arena_used += pkt->caplen;
+	return at;
+}
+
+/* Adds pkt to the batch being filled, publishing it first when full. */
+static void add_packet(struct parallel *p, const struct packet *pkt)
+{
+	struct batch *b = filling(p);
+	struct packet kept = *pkt;
+
+	if (!is_stable(p, pkt)) {
+		if (pkt->caplen > MAX_COPY)
+			kept.caplen = MAX_COPY;	/* (longer than any libpcap hands over) */
+		if (!(kept.data = copy_into(b, &kept)) && b->count) {
+			publish(p);
+			b = filling(p);
+			kept.data = copy_into(b, &kept);
+		}
+		if (!kept.data) {	/* no memory for a copy: counted, as a packet of nothing */
+			kept.data = (const uint8_t *)"";
+			kept.caplen = 0;
+		}
+	}
+	b->pkts[b->count++] = kept;
+	if (b->count == BATCH_PACKETS)
+		publish(p);
+}
+
+void parallel_feed(void *ctx, const struct packet *pkts, size_t count)
+{
+	struct parallel *p = ctx;
+
+	for (size_t i = 0; i < count; i++)
+		add_packet(p, &pkts[i]);
+}
+
+void parallel_stable(struct parallel *p, const uint8_t *base, size_t size)
+{
+	p->stable = base;
+	p->stable_size = base ? size : 0;
+	p->all_stable = !base && size == SIZE_MAX;
+}
+
+void parallel_drain(struct parallel *p)
+{
+	publish(p);
+	wait_until(p, all_consumed, NULL);
+	p->stable = NULL;
+	p->stable_size = 0;
+	p->all_stable = 0;
+}
+
+/* ---- the whole ---- */
+
+struct parallel *parallel_new(unsigned count, FILE *flow_log, FILE *evidence_log,
+			      struct dsm_err *err)
+{
+	struct parallel *p;
+
+	if (count < 2 || count > PARALLEL_MAX_WORKERS) {
+		dsm_err_set(err, "--threads: %u workers (1 to %d)", count, PARALLEL_MAX_WORKERS);
+		return NULL;
+	}
+	if (posix_memalign((void **)&p, 64, sizeof(*p))) {
+		dsm_err_set(err, "out of memory for the reading threads");
+		return NULL;
+	}
+	memset(p, 0, sizeof(*p));
+	p->count = count;
+	p->flow_log = flow_log;
+	p->evidence_log = evidence_log;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->moved, NULL);
+	for (unsigned i = 0; i < count; i++) {
+		struct worker *w = &p->worker[i];
+
+		w->par = p;
+		if ((flow_log && !(w->flow_log = open_memstream(&w->flow_text, &w->flow_len))) ||
+		    (evidence_log &&
+		     !(w->evidence_log = open_memstream(&w->evidence_text, &w->evidence_len)))) {
+			dsm_err_set(err, "out of memory for the reading threads' logs");
+			parallel_free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+FILE *parallel_flow_log(struct parallel *p, unsigned i)
+{
+	return p->worker[i].flow_log;
+}
+
+FILE *parallel_evidence_log(struct parallel *p, unsigned i)
+{
+	return p->worker[i].evidence_log;
+}
+
+int parallel_start(struct parallel *p, struct engine **engines, struct dsm_err *err)
+{
+	for (unsigned i = 0; i < p->count; i++) {
+		struct worker *w = &p->worker[i];
+		int rc;
+
+		w->engine = engines[i];
+		if ((rc = pthread_create(&w->thread, NULL, work, w)) != 0) {
+			dsm_err_set(err, "cannot start a reading thread: %s", strerror(rc));
+			parallel_stop(p);
+			return -1;
+		}
+		w->started = 1;
+	}
+	return 0;
+}
+
+void parallel_stop(struct parallel *p)
+{
+	int started = 0;
+
+	for (unsigned i = 0; i < p->count; i++)
+		started |= p->worker[i].started;
+	if (started && !atomic_load(&p->finished))
+		parallel_drain(p);
+	atomic_store(&p->finished, 1);
+	pthread_mutex_lock(&p->lock);
+	pthread_cond_broadcast(&p->moved);
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned i = 0; i < p->count; i++)
+		if (p->worker[i].started) {
+			pthread_join(p->worker[i].thread, NULL);
+			p->worker[i].started = 0;
+		}
+}
+
+void parallel_free(struct parallel *p)
+{
+	if (!p)
+		return;
+	parallel_stop(p);
+	for (unsigned i = 0; i < p->count; i++) {
+		struct worker *w = &p->worker[i];
+
+		if (w->flow_log)
+			fclose(w->flow_log);
+		if (w->evidence_log)
+			fclose(w->evidence_log);
+		free(w->flow_text);
+		free(w->evidence_text);
+	}
+	for (size_t i = 0; i < RING_BATCHES; i++)
+		free(p->ring[i].arena);
+	pthread_cond_destroy(&p->moved);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
