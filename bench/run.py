@@ -187,8 +187,9 @@ def throughput(args):
 # ---- against a baseline build ----
 
 def real_mix(args, repeat=20):
-    """Every Ethernet capture of --shared, one after another, repeat times."""
-    path = os.path.join(args.work, "real-mix-%d.pcap" % repeat)
+    """Every Ethernet capture of --shared and its corpus/, one after another,
+    repeat times."""
+    path = os.path.join(args.work, "real-mix-corpus-%d.pcap" % repeat)
     if os.path.exists(path):
         return path
     if repeat != 1 and not real_mix(args, 1):
@@ -196,13 +197,14 @@ def real_mix(args, repeat=20):
     if not shutil.which("mergecap") or not os.path.isdir(args.shared):
         return None
     files = []
-    for f in sorted(os.listdir(args.shared)):
-        full = os.path.join(args.shared, f)
-        if f.endswith((".pcap", ".pcapng")):
-            res = subprocess.run(["capinfos", "-T", "-E", "-r", full], capture_output=True, text=True)
-            if res.returncode == 0 and res.stdout.strip().endswith("ether"):
-                files.append(full)
-    once = os.path.join(args.work, "real-mix-1.pcap")
+    for d in (args.shared, os.path.join(args.shared, "corpus")):
+        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            full = os.path.join(d, f)
+            if f.endswith((".pcap", ".pcapng", ".cap")):
+                res = subprocess.run(["capinfos", "-T", "-E", "-r", full], capture_output=True, text=True)
+                if res.returncode == 0 and res.stdout.strip().endswith("ether"):
+                    files.append(full)
+    once = os.path.join(args.work, "real-mix-corpus-1.pcap")
     if not os.path.exists(once):
         sh(["mergecap", "-F", "pcap", "-a", "-w", once] + files)
     if repeat != 1:

@@ -297,6 +297,8 @@ struct file_source {
 	size_t offset, fetched, released;
 	struct pcapng_walk ng;	/* PHASE_PCAPNG: the sections' interfaces */
 	struct sigaction before_guard;	/* SIGBUS's action before the mapping's guard */
+	const uint8_t *(*kept_from)(void *ctx);	/* capture_file_keep, or NULL */
+	void *kept_ctx;
 };
 
 /* The filter compiled for link (compiled now if it is a link type not
@@ -351,6 +353,17 @@ static ssize_t keep_passing(struct file_source *f, struct packet *batch, size_t 
 			(*rejected)++;
 	}
 	return (ssize_t)kept;
+}
+
+/* How far the pages behind the walk may be released: all of them up to
+ * offset, unless a reader keeps packets (capture_file_keep) from before. */
+static size_t kept_below(const struct file_source *f, size_t offset)
+{
+	const uint8_t *kept = f->kept_from ? f->kept_from(f->kept_ctx) : NULL;
+
+	if (!kept || kept < f->m.base || kept >= f->m.base + offset)
+		return offset;
+	return (size_t)(kept - f->m.base);
 }
 
 /* Positions libpcap at the record the walk stopped at. */
@@ -466,7 +479,8 @@ static inline __attribute__((always_inline)) int walk_mapped(struct file_source 
 		handed += (int)kept;
 		n = 0;
 		batches++;
-		release_behind(&m, offset, &released);
+		if (offset - released >= RELEASE_EVERY)
+			release_behind(&m, kept_below(f, offset), &released);
 		map_ahead(&m, offset);
 	}
 	if (n && !failed && (kept = hand_over(f, fn, ctx, batch, n, &rejected, err)) >= 0)
@@ -651,6 +665,14 @@ static void file_close(struct capture_source *src)
 	free(f);
 }
 
+void capture_file_keep(struct capture_source *src, const uint8_t *(*kept_from)(void *ctx), void *ctx)
+{
+	struct file_source *f = (struct file_source *)src;
+
+	f->kept_from = kept_from;
+	f->kept_ctx = ctx;
+}
+
 const uint8_t *capture_file_stable(const struct capture_source *src, size_t *size)
 {
 	const struct file_source *f = (const struct file_source *)src;
@@ -671,9 +693,10 @@ const struct capture_ops capture_file_ops = {
 
 /* ---- a whole file in one call ---- */
 
-/* What a reader that keeps packets is told (capture_read_file_kept). */
+/* What a reader that keeps packets is told and asked (capture_read_file_kept). */
 struct keeping {
 	void (*stable)(void *ctx, const uint8_t *base, size_t size);
+	const uint8_t *(*kept_from)(void *ctx);
 	void (*drain)(void *ctx);
 };
 
@@ -699,11 +722,11 @@ int capture_read_file_filtered(const char *path, const char *filter, packet_fn f
 
 int capture_read_file_kept(const char *path, const char *filter, packet_fn fn,
 			   void (*stable)(void *ctx, const uint8_t *base, size_t size),
-			   void (*drain)(void *ctx), void *ctx, struct capture_file_result *result,
-			   struct dsm_err *err)
+			   const uint8_t *(*kept_from)(void *ctx), void (*drain)(void *ctx), void *ctx,
+			   struct capture_file_result *result, struct dsm_err *err)
 {
 	struct capture_options o = { .path = path, .in_place = 1, .filter = filter };
-	struct keeping keeping = { stable, drain };
+	struct keeping keeping = { stable, kept_from, drain };
 
 	return read_whole_file(&o, fn, ctx, &keeping, result, err);
 }
@@ -725,6 +748,7 @@ static int read_whole_file(const struct capture_options *o, packet_fn fn, void *
 	if (keeping) {
 		base = capture_file_stable(src, &size);
 		keeping->stable(ctx, base, size);
+		capture_file_keep(src, keeping->kept_from, ctx);
 	}
 	while ((rc = capture_file_ops.dispatch(src, fn, ctx, err)) >= 0)
 		;

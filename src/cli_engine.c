@@ -240,6 +240,11 @@ static void stable_bytes(void *ctx, const uint8_t *base, size_t size)
 	parallel_stable(((struct engine_run *)ctx)->parallel, base, size);
 }
 
+static const uint8_t *kept_from(void *ctx)
+{
+	return parallel_kept_from(((struct engine_run *)ctx)->parallel);
+}
+
 static void drain(void *ctx)
 {
 	parallel_drain(((struct engine_run *)ctx)->parallel);
@@ -271,7 +276,8 @@ static int read_one(struct engine_run *run, const char *path, const char *filter
 {
 	if (!run->parallel)
 		return capture_read_file_filtered(path, filter, feed, run, result, err);
-	return capture_read_file_kept(path, filter, feed_shared, stable_bytes, drain, run, result, err);
+	return capture_read_file_kept(path, filter, feed_shared, stable_bytes, kept_from, drain, run,
+				      result, err);
 }
 
 int engine_run_read_files(struct engine_run *run, char **paths, int count, const char *filter)

@@ -620,6 +620,40 @@ static enum decode_status decode_c_hdlc(struct cursor *c, struct decoded *out)
 	return h ? decode_ethertype(c, rd_be16(h + 2), out) : DECODE_MALFORMED;
 }
 
+/* ---- routing among engines ---- */
+
+static int is_tunnel_port(uint16_t port)
+{
+	return port == VXLAN_PORT || port == GENEVE_PORT || port == GTP_U_PORT || port == TEREDO_PORT;
+}
+
+int decode_route(int link, const uint8_t *frame, uint32_t caplen, struct decode_route *out)
+{
+	struct cursor c = cur_make(frame, caplen);
+	const uint8_t *eth = cur_take(&c, 14), *tag, *ip, *ports;
+	uint16_t type;
+
+	if (link != DLT_EN10MB || !eth)
+		return 0;
+	type = rd_be16(eth + 12);
+	if (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ) {
+		if (!(tag = cur_take(&c, 4)))
+			return 0;
+		type = rd_be16(tag + 2);
+	}
+	if (type != ETHERTYPE_IPV4 || !(ip = cur_peek(&c, 20)) || ip[0] >> 4 != 4 || (ip[0] & 0x0f) < 5 ||
+	    (ip[9] != IPPROTO_TCP && ip[9] != IPPROTO_UDP) || !cur_take(&c, (uint32_t)(ip[0] & 0x0f) * 4))
+		return 0;
+	ports = rd_be16(ip + 6) & 0x1fff ? NULL : cur_peek(&c, 4);	/* a later fragment has none */
+	if (ports && ip[9] == IPPROTO_UDP && (is_tunnel_port(rd_be16(ports)) || is_tunnel_port(rd_be16(ports + 2))))
+		return 0;	/* decoded, its inner addresses may route it */
+	memset(out, 0, sizeof(*out));
+	memcpy(out->src, ip + 12, 4);
+	memcpy(out->dst, ip + 16, 4);
+	out->maybe_dns = ports && rd_be16(ports) == 53;
+	return 1;
+}
+
 int decode_link_supported(int link)
 {
 	switch (link) {

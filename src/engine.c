@@ -53,8 +53,6 @@ struct absorbed {
 /* One of several engines sharing every packet (engine_share; parallel.c). */
 struct share {
 	unsigned index, count;		/* count 1: every packet is this engine's */
-	_Atomic uint32_t *progress;	/* [count]: the current batch's packets each engine is done with */
-	_Atomic uint64_t *dns_read;	/* a bit per packet of the batch: its owner read DNS answers */
 };
 
 struct engine {
@@ -82,7 +80,6 @@ struct engine {
 	struct reload_stats reload;
 	struct share share;
 	struct absorbed absorbed;
-	int dns_read;			/* the packet just counted had DNS answers read */
 	struct frag_slot frags[FRAG_SLOTS];
 };
 
@@ -310,8 +307,6 @@ static struct flow *new_flow(struct engine *e, const struct flow_key *key, uint3
 		return NULL;
 	attribute_flow(e->attributor, flow, from, d, e->now_us);
 	flow->tunnel = d->tunnel;
-	if (!e->ports_only && inspect_dns_flow(flow))
-		flow->payload |= FLOW_PAYLOAD_DNS;
 	if (e->ports_only || !inspect_wanted(e->inspector, flow) ||
 	    !inspect_start(e->inspector, flow, e->now_us))
 		inspect_decide_at_once(e->inspector, flow, e->now_us);
@@ -365,6 +360,8 @@ struct ahead {
 	uint8_t status;		/* enum decode_status */
 	uint8_t keyed;		/* key and hash are set: not a later fragment */
 	uint8_t owner;		/* the engine sharing the packets that counts it */
+	uint8_t decoded;	/* d and status are set (routing may leave them unset) */
+	uint8_t maybe_dns;	/* routing: it may be a DNS server's message */
 };
 
 static void make_key(const struct engine *e, struct ahead *a)
@@ -377,12 +374,12 @@ static void make_key(const struct engine *e, struct ahead *a)
 /* The engine among count that counts a packet between these addresses:
  * both directions, every fragment, and an FTP or TFTP data connection with
  * its control connection go to the same one (the pair's hash, symmetric). */
-static unsigned owner_of(const struct decoded *d, unsigned count)
+static unsigned owner_of(const uint8_t *src, const uint8_t *dst, unsigned count)
 {
 	uint64_t s[2], t[2], h;
 
-	memcpy(s, d->src, sizeof(s));
-	memcpy(t, d->dst, sizeof(t));
+	memcpy(s, src, sizeof(s));
+	memcpy(t, dst, sizeof(t));
 	h = (s[0] * 0x9e3779b97f4a7c15ull ^ s[1] * 0xc2b2ae3d27d4eb4full) +
 	    (t[0] * 0x9e3779b97f4a7c15ull ^ t[1] * 0xc2b2ae3d27d4eb4full);
 	h ^= h >> 31;
@@ -391,22 +388,43 @@ static unsigned owner_of(const struct decoded *d, unsigned count)
 	return (unsigned)(((h >> 32) * count) >> 32);
 }
 
+/* Which sharing engine counts the packet: read off its addresses where
+ * decode_route can, else decoded. Every engine routes a packet alike. */
+static void route(struct engine *e, const struct packet *pkt, struct ahead *a)
+{
+	struct decode_route r;
+
+	if (decode_route(pkt->link, pkt->data, pkt->caplen, &r)) {
+		a->owner = (uint8_t)owner_of(r.src, r.dst, e->share.count);
+		a->maybe_dns = r.maybe_dns;
+		return;
+	}
+	a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
+	a->decoded = 1;
+	a->owner = a->status == DECODE_IP ? (uint8_t)owner_of(a->d.src, a->d.dst, e->share.count) : 0;
+	a->maybe_dns = a->status == DECODE_IP && inspect_is_dns_message(&a->d);
+}
+
 static void decode_ahead(struct engine *e, const struct packet *pkt, struct ahead *a)
 {
 	a->keyed = 0;
 	a->owner = 0;
-	a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
-	if (a->status != DECODE_IP)
-		return;
-	if (e->share.count > 1 && (a->owner = (uint8_t)owner_of(&a->d, e->share.count)) != e->share.index)
-		return;
-	if (a->d.fragment == FRAG_LATER)
+	a->decoded = 0;
+	if (e->share.count > 1) {
+		route(e, pkt, a);
+		if (a->owner != e->share.index)
+			return;	/* another engine's: decoded only if its DNS answers are read */
+	}
+	if (!a->decoded)
+		a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
+	if (a->status != DECODE_IP || a->d.fragment == FRAG_LATER)
 		return;
 	make_key(e, a);
 	flow_table_prefetch_slot(e->flows, a->hash);
 }
 
-static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
+/* Counts an IP packet; returns its flow (NULL: none could be had). */
+static struct flow *count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 {
 	struct counter_totals *t = counters_totals(e->counters);
 	struct decoded *d = &a->d;
@@ -423,7 +441,7 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 		if (!frag_recall(e, d)) {
 			t->fragment_packets++;
 			t->fragment_bytes += wire_len;
-			return;
+			return NULL;
 		}
 		make_key(e, a);	/* it has its first fragment's ports now */
 	}
@@ -437,7 +455,7 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 	}
 	if (!flow && !(flow = new_flow(e, &a->key, a->hash, a->from, d))) {
 		count_without_flow(e, d, wire_len);
-		return;
+		return NULL;
 	}
 	flow_table_update(e->flows, flow, a->from, d, wire_len, e->now_us);
 	if (flow->row) {
@@ -450,9 +468,10 @@ static void count_ip(struct engine *e, struct ahead *a, uint32_t wire_len)
 		t->pending_bytes += wire_len;
 	}
 	if (flow->payload)
-		e->dns_read = inspect_packet(e->inspector, flow, a->from, d, e->now_us);
+		inspect_packet(e->inspector, flow, a->from, d, e->now_us);
 	if (flow->tracked)
 		attribute_payload(e->attributor, flow, a->from, d, e->now_us);
+	return flow;
 }
 
 /* Moves packet time on to now_us (never back); once a second of it, ends
@@ -475,39 +494,20 @@ void engine_clock(struct engine *e, uint64_t now_us)
 
 /* ---- sharing the packets among engines ---- */
 
-/* Whether a packet another engine counts may have had DNS answers read by
- * it: from port 53, with payload, whole (the owner's flow decides). */
-static int may_carry_dns(const struct engine *e, const struct ahead *a)
-{
-	return !e->ports_only && a->status == DECODE_IP && a->d.sport == 53 && a->d.payload_len &&
-	       a->d.fragment == FRAG_NONE &&
-	       (a->d.ip_proto == IPPROTO_UDP || a->d.ip_proto == IPPROTO_TCP);
-}
-
 /* A packet another engine counts: its time moves this engine's clock too
- * (flows end when they would with one engine), and DNS answers its owner
- * read are read here as well, once the owner is done with it, so that
- * every engine's DNS table is the one engine's at every packet. */
-static void aside(struct engine *e, const struct packet *pkt, const struct ahead *a, size_t i)
+ * (flows end when they would with one engine), and a DNS server's message
+ * fills this engine's DNS table too (the owner counts and logs it), so
+ * that every engine's table is the one engine's at every packet. Neither
+ * waits for the other engines: both are properties of the packet. */
+static void aside(struct engine *e, const struct packet *pkt, struct ahead *a)
 {
 	advance(e, pkt->ts_us);
-	if (!may_carry_dns(e, a))
+	if (!a->maybe_dns || e->ports_only)
 		return;
-	for (unsigned spins = 0;
-	     atomic_load_explicit(&e->share.progress[a->owner], memory_order_acquire) <= i; spins++)
-		if (spins > 64)
-			sched_yield();	/* the owner may be waiting for a core */
-	if (atomic_load_explicit(&e->share.dns_read[i / 64], memory_order_relaxed) & 1ull << (i % 64))
+	if (!a->decoded)
+		a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
+	if (a->status == DECODE_IP && inspect_is_dns_message(&a->d))
 		inspect_dns_aside(e->inspector, &a->d, e->now_us);
-}
-
-/* Says packet i of the batch is done (after its DNS answers' bit). */
-static void done_with(struct engine *e, size_t i)
-{
-	if (e->dns_read)
-		atomic_fetch_or_explicit(&e->share.dns_read[i / 64], 1ull << (i % 64),
-					 memory_order_relaxed);
-	atomic_store_explicit(&e->share.progress[e->share.index], (uint32_t)i + 1, memory_order_release);
 }
 
 void engine_share(struct engine *e, unsigned index, unsigned count)
@@ -516,22 +516,19 @@ void engine_share(struct engine *e, unsigned index, unsigned count)
 	e->share.count = count ? count : 1;
 }
 
-void engine_share_batch(struct engine *e, _Atomic uint32_t *progress, _Atomic uint64_t *dns_read)
-{
-	e->share.progress = progress;
-	e->share.dns_read = dns_read;
-}
-
 static void count_packet(struct engine *e, const struct packet *pkt, struct ahead *a)
 {
 	struct counter_totals *t = counters_totals(e->counters);
+	struct flow *flow;
 
 	t->packets++;
 	t->bytes += pkt->wire_len;
 	advance(e, pkt->ts_us);
 	switch (a->status) {
 	case DECODE_IP:
-		count_ip(e, a, pkt->wire_len);
+		flow = count_ip(e, a, pkt->wire_len);
+		if (!e->ports_only && inspect_is_dns_message(&a->d))
+			inspect_dns(e->inspector, flow, &a->d, e->now_us);
 		break;
 	case DECODE_NON_IP:
 		t->non_ip_packets++;
@@ -552,7 +549,6 @@ static void count_packet(struct engine *e, const struct packet *pkt, struct ahea
 void engine_packets(struct engine *e, const struct packet *pkts, size_t count)
 {
 	struct ahead ahead[ENGINE_BATCH];
-	size_t done = 0;	/* packets of the call before this chunk */
 
 	while (count) {
 		size_t n = count < ENGINE_BATCH ? count : ENGINE_BATCH;
@@ -569,16 +565,13 @@ void engine_packets(struct engine *e, const struct packet *pkts, size_t count)
 				count_packet(e, &pkts[i], &ahead[i]);
 				continue;
 			}
-			e->dns_read = 0;
 			if (ahead[i].owner == e->share.index)
 				count_packet(e, &pkts[i], &ahead[i]);
 			else
-				aside(e, &pkts[i], &ahead[i], done + i);
-			done_with(e, done + i);
+				aside(e, &pkts[i], &ahead[i]);
 		}
 		pkts += n;
 		count -= n;
-		done += n;
 	}
 }
 

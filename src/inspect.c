@@ -86,7 +86,8 @@ struct inspector {
 struct reading {
 	struct inspector *in;
 	struct slot *slot;
-	const struct flow *flow;
+	const struct flow *flow;	/* or NULL: a packet without a flow */
+	int aside;			/* another engine counts and logs it (inspect_dns_aside) */
 };
 
 struct inspector *inspector_new(size_t slots, struct attributor *attr,
@@ -419,7 +420,7 @@ static void on_http(void *ctx, enum http_event ev, enum http_name_kind kind, con
 /* Feeds data to the slot's parser; 0 when its inspection should end. */
 static int feed_parser(struct inspector *in, struct slot *slot, const uint8_t *data, uint32_t len)
 {
-	struct reading r = { in, slot, slot->flow };
+	struct reading r = { in, slot, slot->flow, 0 };
 	enum tls_result tls;
 
 	if (slot->parser == PARSER_HTTP)
@@ -521,10 +522,10 @@ static void on_answer(void *ctx, const char *name, size_t name_len, int family,
 	char text[64];
 
 	dns_table_put(in->dns, family, addr, name, name_len, ttl, in->now_us);
-	if (!r->flow)
-		return;		/* aside: the owner counts and logs it */
+	if (r->aside)
+		return;		/* the owner counts and logs it */
 	in->stats.dns_answers++;
-	if (!in->log)
+	if (!in->log || !r->flow)
 		return;
 	log_begin(in, r->flow);
 	fputs(", \"dns_answer\": {\"name\": ", in->log);
@@ -535,9 +536,9 @@ static void on_answer(void *ctx, const char *name, size_t name_len, int family,
 
 /* A DNS message from the server: UDP's whole payload, or over TCP one
  * message with its length prefix within the segment. */
-static void read_dns(struct inspector *in, const struct flow *flow, const struct decoded *d)
+static void read_dns(struct inspector *in, const struct flow *flow, const struct decoded *d, int aside)
 {
-	struct reading r = { in, NULL, flow };
+	struct reading r = { in, NULL, flow, aside };
 	struct cursor c = cur_make(d->payload, d->payload_len);
 	const uint8_t *prefix, *msg;
 	uint32_t len = d->payload_len;
@@ -555,26 +556,34 @@ static void read_dns(struct inspector *in, const struct flow *flow, const struct
 
 /* ---- per packet ---- */
 
+int inspect_is_dns_message(const struct decoded *d)
+{
+	return (d->ip_proto == IPPROTO_UDP || d->ip_proto == IPPROTO_TCP) && d->sport == DNS_PORT &&
+	       d->payload_len && d->fragment == FRAG_NONE;
+}
+
+void inspect_dns(struct inspector *in, const struct flow *flow, const struct decoded *d,
+		 uint64_t now_us)
+{
+	in->now_us = now_us;
+	read_dns(in, flow, d, 0);
+}
+
 void inspect_dns_aside(struct inspector *in, const struct decoded *d, uint64_t now_us)
 {
 	in->now_us = now_us;
-	read_dns(in, NULL, d);
+	read_dns(in, NULL, d, 1);
 }
 
-int inspect_packet(struct inspector *in, struct flow *flow, uint8_t from, const struct decoded *d,
-		   uint64_t now_us)
+void inspect_packet(struct inspector *in, struct flow *flow, uint8_t from, const struct decoded *d,
+		    uint64_t now_us)
 {
 	struct slot *slot;
-	int go_on = 1, dns = 0;
+	int go_on = 1;
 
 	in->now_us = now_us;
-	if ((flow->payload & FLOW_PAYLOAD_DNS) && from == flow->server && d->payload_len &&
-	    d->fragment == FRAG_NONE) {
-		read_dns(in, flow, d);
-		dns = 1;
-	}
 	if (!(flow->payload & FLOW_PAYLOAD_INSPECT))
-		return dns;
+		return;
 	slot = slot_of(in, flow);
 	if (from != flow->server && d->payload_len && d->fragment == FRAG_NONE)
 		go_on = client_payload(in, slot, d);
@@ -582,7 +591,6 @@ int inspect_packet(struct inspector *in, struct flow *flow, uint8_t from, const 
 	 * itself lingers for conntrack's closing timeout, its slot must not) */
 	if (!go_on || ++slot->packets >= INSPECT_MAX_PACKETS || (d->tcp_flags & (TCP_FIN | TCP_RST)))
 		release(in, slot);
-	return dns;
 }
 
 void inspect_flow_end(struct inspector *in, struct flow *flow)
@@ -608,9 +616,3 @@ void inspect_end_all(struct inspector *in)
 			release(in, &in->slots[in->lists[l].oldest]);
 }
 
-/* DNS flows: those whose server port is 53. */
-int inspect_dns_flow(const struct flow *flow)
-{
-	return (flow->key.ip_proto == IPPROTO_UDP || flow->key.ip_proto == IPPROTO_TCP) &&
-	       flow->key.port[flow->server] == DNS_PORT;
-}

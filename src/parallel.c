@@ -2,11 +2,11 @@
  *
  * The ring is RING_BATCHES batches, each of up to BATCH_PACKETS packets.
  * The reader fills batch published % RING_BATCHES, then publishes it by
- * moving `published` on; before it fills a batch again, every worker must
- * have consumed the one that was there. Each worker moves its own
- * `consumed` on after counting a batch. A batch also carries what the
- * engines sharing it need of each other (engine_share_batch): how far each
- * has got in it, and which packets had DNS answers read by their owner.
+ * moving `published` on, and counts its own share of it as worker 0
+ * (--threads N is N threads: the reader and N - 1 more); before it fills a
+ * batch again, every worker must have consumed the one that was there.
+ * Each worker moves its own `consumed` on after counting a batch; the
+ * workers never wait for each other (engine_share).
  *
  * Waiting spins briefly, then sleeps on a condition variable; the side
  * that makes progress wakes sleepers only when some sleep (a sequentially
@@ -27,14 +27,15 @@
 #define BATCH_PACKETS 512
 #define ARENA_BYTES (1u << 20)	/* copies of packets outside the stable bytes */
 #define MAX_COPY 262144u	/* the longest packet libpcap hands over */
-#define SPINS 200
+#define SPINS 4000	/* checks before sleeping: some 20 us of pauses (the other side is
+			 * a batch away), then yields */
+#define YIELDS 100
 
 struct batch {
 	size_t count;
+	const uint8_t *first_kept;	/* its first packet's bytes not copied, or NULL */
 	size_t arena_used;
 	uint8_t *arena;		/* ARENA_BYTES, made when a copy is first needed */
-	_Atomic uint32_t progress[PARALLEL_MAX_WORKERS];
-	_Atomic uint64_t dns_read[BATCH_PACKETS / 64];
 	struct packet pkts[BATCH_PACKETS];
 };
 
@@ -76,14 +77,24 @@ static void wake(struct parallel *p)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Waits until ready(p, arg) holds. */
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Waits until ready(p, arg) holds: spinning first (the other side is on
+ * another core, a batch away), yielding, then asleep. */
 static void wait_until(struct parallel *p, int (*ready)(struct parallel *, const void *),
 		       const void *arg)
 {
 	for (int i = 0; i < SPINS; i++) {
 		if (ready(p, arg))
 			return;
-		if (i > SPINS / 2)
+		if (i < SPINS - YIELDS)
+			relax();
+		else
 			sched_yield();
 	}
 	pthread_mutex_lock(&p->lock);
@@ -145,6 +156,20 @@ static void copy_lines(struct parallel *p, FILE *stream, char **text, size_t *le
 	fflush(stream);
 }
 
+/* Worker w counts batch `next` of the ring. */
+static void count_batch(struct worker *w, uint64_t next)
+{
+	struct parallel *p = w->par;
+	struct batch *b = &p->ring[next % RING_BATCHES];
+
+	engine_packets(w->engine, b->pkts, b->count);
+	copy_lines(p, w->flow_log, &w->flow_text, &w->flow_len, p->flow_log);
+	copy_lines(p, w->evidence_log, &w->evidence_text, &w->evidence_len, p->evidence_log);
+	atomic_store(&w->consumed, next + 1);
+	wake(p);
+}
+
+/* Workers 1..count-1: a thread each. */
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -152,31 +177,30 @@ static void *work(void *arg)
 
 	for (;;) {
 		uint64_t next = atomic_load(&w->consumed);
-		struct batch *b;
 
 		wait_until(p, batch_ready, w);
 		if (atomic_load(&p->published) <= next)
 			break;	/* finished, and all counted */
-		b = &p->ring[next % RING_BATCHES];
-		engine_share_batch(w->engine, b->progress, b->dns_read);
-		engine_packets(w->engine, b->pkts, b->count);
-		copy_lines(p, w->flow_log, &w->flow_text, &w->flow_len, p->flow_log);
-		copy_lines(p, w->evidence_log, &w->evidence_text, &w->evidence_len, p->evidence_log);
-		atomic_store(&w->consumed, next + 1);
-		wake(p);
+		count_batch(w, next);
 	}
 	return NULL;
 }
 
 /* ---- the reader ---- */
 
+/* Hands the batch being filled to the workers; the reader itself is
+ * worker 0 and counts its share of it at once (on two cores, a third
+ * thread would only take turns with the other two). */
 static void publish(struct parallel *p)
 {
+	uint64_t batch = atomic_load(&p->published);
+
 	if (!p->filling)
 		return;
 	p->filling = 0;
-	atomic_store(&p->published, atomic_load(&p->published) + 1);
+	atomic_store(&p->published, batch + 1);
 	wake(p);
+	count_batch(&p->worker[0], batch);
 }
 
 /* The batch being filled, begun when there is none. */
@@ -189,11 +213,8 @@ static struct batch *filling(struct parallel *p)
 	wait_until(p, slot_free, NULL);
 	b = &p->ring[atomic_load(&p->published) % RING_BATCHES];
 	b->count = 0;
+	b->first_kept = NULL;
 	b->arena_used = 0;
-	for (unsigned i = 0; i < p->count; i++)
-		atomic_store_explicit(&b->progress[i], 0, memory_order_relaxed);
-	for (size_t i = 0; i < BATCH_PACKETS / 64; i++)
-		atomic_store_explicit(&b->dns_read[i], 0, memory_order_relaxed);
 	p->filling = 1;
 	return b;
 }
@@ -241,9 +262,22 @@ static void add_packet(struct parallel *p, const struct packet *pkt)
 			kept.caplen = 0;
 		}
 	}
+	if (!b->first_kept && kept.data == pkt->data && kept.caplen)
+		b->first_kept = kept.data;
 	b->pkts[b->count++] = kept;
 	if (b->count == BATCH_PACKETS)
 		publish(p);
+}
+
+const uint8_t *parallel_kept_from(void *ctx)
+{
+	struct parallel *p = ctx;
+	uint64_t end = atomic_load(&p->published) + (uint64_t)p->filling;
+
+	for (uint64_t k = least_consumed(p); k < end; k++)
+		if (p->ring[k % RING_BATCHES].first_kept)
+			return p->ring[k % RING_BATCHES].first_kept;
+	return NULL;
 }
 
 void parallel_feed(void *ctx, const struct packet *pkts, size_t count)
@@ -318,7 +352,8 @@ FILE *parallel_evidence_log(struct parallel *p, unsigned i)
 
 int parallel_start(struct parallel *p, struct engine **engines, struct dsm_err *err)
 {
-	for (unsigned i = 0; i < p->count; i++) {
+	p->worker[0].engine = engines[0];	/* the reader's */
+	for (unsigned i = 1; i < p->count; i++) {
 		struct worker *w = &p->worker[i];
 		int rc;
 

@@ -14,6 +14,7 @@
 #include <pcap/dlt.h>
 
 #include "dsmflow/decode.h"
+#include "dsmflow/inspect.h"
 #include "guard.h"
 #include "pktbuild.h"
 
@@ -619,6 +620,99 @@ static void test_random_input_is_survived(void **state)
 	}
 }
 
+/* ---- routing among engines ---- */
+
+/* decode_route's promise on b: where it routes, its addresses are the
+ * decoded ones, and a DNS server's message is routed as maybe one.
+ * Returns what decode_route returned. */
+static int route_agrees(int link, const struct pkb *b)
+{
+	struct decode_route r;
+	struct decoded d;
+	const uint8_t *at = guard_place(b->data, b->len);
+	int routed = decode_route(link, at, b->len, &r);
+
+	if (decode_packet(link, at, b->len, b->len, &d) != DECODE_IP)
+		return routed;
+	if (routed) {
+		assert_memory_equal(r.src, d.src, 16);
+		assert_memory_equal(r.dst, d.dst, 16);
+		if (inspect_is_dns_message(&d))
+			assert_true(r.maybe_dns);
+	}
+	return routed;
+}
+
+static void test_route_agrees_with_decode(void **state)
+{
+	static const uint8_t inner4[4] = { 10, 9, 8, 7 };
+	struct decode_route r;
+	struct pkb b;
+	unsigned seed = 777;
+
+	(void)state;
+	pkb_init(&b);	/* plain TCP: routed by its addresses */
+	pkb_ether(&b, 0x0800);
+	tcp4(&b);
+	assert_true(route_agrees(DLT_EN10MB, &b));
+	assert_int_equal(decode_route(DLT_EN10MB, b.data, b.len, &r), 1);
+	assert_false(r.maybe_dns);
+
+	pkb_init(&b);	/* a DNS answer behind a VLAN tag: maybe DNS */
+	pkb_ether(&b, 0x8100);
+	pkb_vlan(&b, 7, 0x0800);
+	pkb_ipv4(&b, nas4, client4, 17, 1, 0, 0);
+	pkb_udp(&b, 53, 40000);
+	pkb_dns_message(&b, 1, "nas.example", NULL, nas4);
+	pkb_finish(&b);
+	assert_true(route_agrees(DLT_EN10MB, &b));
+	assert_int_equal(decode_route(DLT_EN10MB, b.data, b.len, &r), 1);
+	assert_true(r.maybe_dns);
+
+	pkb_init(&b);	/* VXLAN: its inner addresses route it, decoded */
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, client4, nas4, 17, 2, 0, 0);
+	pkb_udp(&b, 40000, 4789);
+	pkb_be32(&b, 0x08000000);
+	pkb_be32(&b, 0x00001200);
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, inner4, nas4, 6, 3, 0, 0);
+	pkb_tcp(&b, 1234, 5000, 0x02, 1, 0);
+	pkb_finish(&b);
+	assert_false(route_agrees(DLT_EN10MB, &b));
+
+	pkb_init(&b);	/* IPv6, and other link types: decoded */
+	tcp6(&b);
+	assert_false(route_agrees(DLT_RAW, &b));
+
+	pkb_init(&b);	/* a later fragment: routed by its addresses, no DNS */
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, nas4, client4, 17, 9, 0x0010, 0);
+	pkb_bytes(&b, payload, sizeof(payload) - 1);
+	pkb_finish(&b);
+	assert_true(route_agrees(DLT_EN10MB, &b));
+	assert_int_equal(decode_route(DLT_EN10MB, b.data, b.len, &r), 1);
+	assert_false(r.maybe_dns);
+
+	for (int round = 0; round < 20000; round++) {	/* spoilt and cut anywhere */
+		pkb_init(&b);
+		pkb_ether(&b, round & 2 ? 0x8100 : 0x0800);
+		if (round & 2)
+			pkb_vlan(&b, 5, 0x0800);
+		pkb_ipv4(&b, client4, nas4, round & 1 ? 17 : 6, 4, 0, 0);
+		if (round & 1)
+			pkb_udp(&b, round & 4 ? 53 : 4789, 40000);
+		else
+			pkb_tcp(&b, 53, 40000, 0x18, 1, 1);
+		pkb_bytes(&b, payload, sizeof(payload) - 1);
+		pkb_finish(&b);
+		for (int m = 0; m < round % 4; m++)
+			b.data[(uint32_t)rand_r(&seed) % b.len] = (uint8_t)rand_r(&seed);
+		b.len = 1 + (uint32_t)rand_r(&seed) % b.len;
+		route_agrees(DLT_EN10MB, &b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -634,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_cuts_keep_the_ports),
 		cmocka_unit_test(test_udp_and_gre_tunnels),
 		cmocka_unit_test(test_random_input_is_survived),
+		cmocka_unit_test(test_route_agrees_with_decode),
 	};
 
 	return cmocka_run_group_tests(tests, guard_setup, guard_teardown);

@@ -105,6 +105,11 @@ extern const struct capture_ops capture_file_ops;	/* capture_file.c */
 extern const struct capture_ops capture_live_ops;	/* capture_pcap.c: libpcap */
 extern const struct capture_ops capture_queue_ops;	/* capture_nfq.c: NFQUEUE */
 
+/* The walk of a file source (capture_file_ops) releases the pages behind
+ * it (they stay in the page cache, out of the process's memory) only below
+ * kept_from(ctx), the lowest byte a reader still keeps (NULL: none). */
+void capture_file_keep(struct capture_source *src, const uint8_t *(*kept_from)(void *ctx), void *ctx);
+
 /* The bytes of a file source (capture_file_ops) that stay readable where
  * they are until the source is closed, its mapping, or NULL (*size 0):
  * packets handed over from inside them may be kept until then (parallel.c),
@@ -139,11 +144,13 @@ int capture_read_file_filtered(const char *path, const char *filter, packet_fn f
 /* capture_read_file_filtered() for a reader whose fn keeps packets after it
  * returns (parallel.c): once the file is open, stable(ctx, base, size) is
  * told the bytes that stay readable until it closes (capture_file_stable;
- * NULL, 0: none), and drain(ctx) is called before it closes. */
+ * NULL, 0: none), kept_from(ctx) is asked the lowest of them still kept
+ * (NULL: none) before pages behind the walk are released
+ * (capture_file_keep), and drain(ctx) is called before it closes. */
 int capture_read_file_kept(const char *path, const char *filter, packet_fn fn,
 			   void (*stable)(void *ctx, const uint8_t *base, size_t size),
-			   void (*drain)(void *ctx), void *ctx, struct capture_file_result *result,
-			   struct dsm_err *err);
+			   const uint8_t *(*kept_from)(void *ctx), void (*drain)(void *ctx), void *ctx,
+			   struct capture_file_result *result, struct dsm_err *err);
 
 /* ---- NFQUEUE messages, for the fuzz harness and tests ---- */
 

@@ -78,6 +78,20 @@ struct decoded {
 enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
 				 struct decoded *out);
 
+/* A packet's route among engines sharing the packets (engine_share): the
+ * addresses whose pair names its owner, read without decoding the whole
+ * packet, and whether it may be a DNS server's message. */
+struct decode_route {
+	uint8_t src[16], dst[16];	/* as struct decoded's */
+	uint8_t maybe_dns;		/* UDP or TCP from port 53, not a later fragment */
+};
+
+/* Fills out for the plain cases, Ethernet (one VLAN tag at most) with IPv4
+ * carrying TCP or UDP that is no tunnel, where out's addresses are those
+ * decode_packet would give; 0 for every other packet (decode it to route
+ * it). Reads nothing outside frame[0..caplen). */
+int decode_route(int link, const uint8_t *frame, uint32_t caplen, struct decode_route *out);
+
 /* Whether decode_packet understands link type link. */
 int decode_link_supported(int link);
 

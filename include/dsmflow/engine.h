@@ -9,7 +9,6 @@
 #ifndef DSMFLOW_ENGINE_H
 #define DSMFLOW_ENGINE_H
 
-#include <stdatomic.h>
 #include <stdio.h>
 
 #include "dsmflow/catalog.h"
@@ -57,15 +56,12 @@ void engine_packets(struct engine *e, const struct packet *pkts, size_t count);
 /* Makes e the index-th of count engines that are each given every packet:
  * e counts those whose address pair hashes to index (both directions of a
  * flow, its fragments, FTP and TFTP data with their control connection;
- * non-IP and malformed packets: index 0). Of the others it keeps only the
- * time, and the DNS answers their owner read, read again here once the
- * owner is done with that packet, so that its DNS table is one engine's at
- * every packet. Together the engines count every packet exactly once. */
+ * routed as decode_route and engine.c's owner_of say). Of the others it
+ * keeps only the time and the answers of DNS servers' messages (a property
+ * of the packet: inspect_is_dns_message), so that its clock and its DNS
+ * table are one engine's at every packet; no engine waits for another.
+ * Together the engines count every packet exactly once. */
 void engine_share(struct engine *e, unsigned index, unsigned count);
-/* The state the sharing engines have in common for the next
- * engine_packets call: progress[count], each engine's packets done, zero at
- * first; dns_read, a bit per packet, zero at first. */
-void engine_share_batch(struct engine *e, _Atomic uint32_t *progress, _Atomic uint64_t *dns_read);
 /* Adds what src counted (rows, totals, flows active and evicted, failures,
  * inspections) to what dst reports; both settled (engine_settle). The DNS
  * table's figures stay dst's: every sharing engine's table is the same.

@@ -76,8 +76,6 @@ void inspector_set_webapi(struct inspector *in, const struct webapi_table *webap
 /* Whether flow (new, attributed by its port) is one to inspect. */
 int inspect_wanted(const struct inspector *in, const struct flow *flow);
 
-/* Whether flow's server port is DNS's: its answers fill the DNS table. */
-int inspect_dns_flow(const struct flow *flow);
 
 /* Starts inspecting flow, which becomes pending; 0 when no slot is free
  * (the caller decides it by port). */
@@ -92,16 +90,22 @@ void inspect_decide_at_once(struct inspector *in, struct flow *flow, uint64_t no
 void inspect_dns_verdict(struct inspector *in, const struct flow *flow, uint64_t now_us,
 			 struct verdict *out, const char **name, size_t *len);
 
-/* A packet of a flow with FLOW_PAYLOAD_INSPECT or FLOW_PAYLOAD_DNS set,
- * sent by endpoint from. Returns whether DNS answers were read from it
- * (a DNS server's message: see inspect_dns_aside). */
-int inspect_packet(struct inspector *in, struct flow *flow, uint8_t from, const struct decoded *d,
-		   uint64_t now_us);
+/* A packet of a flow with FLOW_PAYLOAD_INSPECT set, sent by endpoint from. */
+void inspect_packet(struct inspector *in, struct flow *flow, uint8_t from, const struct decoded *d,
+		    uint64_t now_us);
 
-/* Reads the DNS answers of a packet another engine's inspector read them
- * from (inspect_packet returned 1 there) into this inspector's DNS table,
- * at now_us, as that one did: every engine sharing the packets keeps the
- * same table (parallel.c). Counts and logs nothing (the other did). */
+/* Whether d is a DNS server's message, whose answers fill the DNS table:
+ * UDP or TCP from port 53, with payload, not fragmented. A property of
+ * the packet alone, so that every engine sharing the packets (parallel.c)
+ * tells the same and reads the same answers in packet order. */
+int inspect_is_dns_message(const struct decoded *d);
+/* Reads the answers of such a message into the DNS table at now_us,
+ * counted, and logged with flow (NULL: a packet without a flow, not
+ * logged). */
+void inspect_dns(struct inspector *in, const struct flow *flow, const struct decoded *d,
+		 uint64_t now_us);
+/* The same for a message another engine counts and logs: into the table
+ * only. */
 void inspect_dns_aside(struct inspector *in, const struct decoded *d, uint64_t now_us);
 
 /* flow is ending: decides it if pending and frees its slot. */

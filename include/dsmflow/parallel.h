@@ -1,7 +1,8 @@
 /* parallel.h - reading with several threads (dsmflow read --threads N).
  *
  * The reader (the caller's thread) walks the capture and hands batches of
- * packets through a ring to N workers; every worker is given every batch,
+ * packets through a ring to N workers, itself the first of them (N
+ * threads in all); every worker is given every batch,
  * and its engine counts the packets whose address pair hashes to it
  * (engine_share), so that the flow table, the cache misses and the payload
  * inspection are split N ways while each engine still sees every packet's
@@ -38,12 +39,17 @@ struct parallel *parallel_new(unsigned count, FILE *flow_log, FILE *evidence_log
 FILE *parallel_flow_log(struct parallel *p, unsigned i);
 FILE *parallel_evidence_log(struct parallel *p, unsigned i);
 /* Starts the workers, worker i counting with engines[i] (made with its
- * streams, engine_share(engines[i], i, count)). -1 with err. */
+ * streams, engine_share(engines[i], i, count)); worker 0 is the caller's
+ * thread, in parallel_feed and parallel_drain. -1 with err. */
 int parallel_start(struct parallel *p, struct engine **engines, struct dsm_err *err);
 /* Packets from inside base[0..size) stay readable until the next
  * parallel_drain() and are not copied (NULL, 0: copy every packet; NULL,
  * SIZE_MAX: every packet stays readable, the caller keeps them). */
 void parallel_stable(struct parallel *p, const uint8_t *base, size_t size);
+/* The lowest of the stable bytes a worker may still read (the first packet
+ * of the oldest batch not counted by all), or NULL: the reader's file may
+ * release the pages below it (capture_file_keep). */
+const uint8_t *parallel_kept_from(void *p);
 /* A packet_fn: hands pkts[0..count) to the workers. */
 void parallel_feed(void *p, const struct packet *pkts, size_t count);
 /* Returns once every worker has counted every packet fed so far. */
