@@ -15,7 +15,8 @@ core, and on the real mix also its pcapng copy (editcap -F pcapng). The
 real-traffic mix is every Ethernet capture of --shared (../shared/pcaps)
 concatenated 20 times. The mapped floor walks the file in place as dsmflow
 itself does, so that dsmflow's time over it is what classifying costs; then the flow-table
-scaling run (1k, 100k, 1M concurrent flows: ns/packet and bytes per flow);
+scaling run (1k, 100k, 1M and 10M concurrent flows, the table unbounded, one
+thread and one per core: ns/packet and bytes per flow);
 then the steady-state allocation check (valgrind counts heap allocations
 over N and 2N packets of the same flows: equal counts mean none per packet).
 Times are wall-clock on a noisy machine: compare ratios within one run, and
@@ -272,22 +273,29 @@ def against_baseline(args):
 
 
 def scaling(args):
-    """ns/packet and bytes per tracked flow with 1k, 100k and 1M concurrent
-    flows that never end, each flow visited in random order (trains of 1:
-    the table's worst case)."""
-    print("\nflow-table scaling (every flow open to the end, random order)")
-    print("%12s %10s %9s %12s %14s" % ("flows", "packets", "ns/pkt", "peak RSS", "bytes/flow"))
-    base = None
+    """ns/packet and bytes per tracked flow with 1k up to 10M concurrent flows
+    that never end, each flow visited in random order (trains of 1: the
+    table's worst case), the flow table unbounded (--max-memory 0), with
+    one thread and with one per core."""
+    threads = os.cpu_count() or 1
+    counts = [1] + ([threads] if threads > 1 else [])
+    print("\nflow-table scaling (every flow open to the end, random order, --max-memory 0)")
+    print("%12s %10s %8s %9s %12s %14s" % ("flows", "packets", "threads", "ns/pkt", "peak RSS", "bytes/flow"))
+    base = {}
     for flows in args.scaling:
         packets = max(3 * flows, args.scaling_packets)
         path = capture(args, "scale", packets, flows, 1000000000, 1)
-        seconds, rss = measure(dsmflow_cmd(args, path), max(1, args.runs // 2))
-        if base is None:
-            base = (flows, rss)
-            per_flow = "(baseline)"
-        else:
-            per_flow = "%.0f" % ((rss - base[1]) * 1024 / (flows - base[0]))
-        print("%12d %10d %9.1f %8.1f MiB %14s" % (flows, packets, seconds / packets * 1e9, rss / 1024, per_flow))
+        for n in counts:
+            cmd = [os.path.join(args.build, "dsmflow"), "read", "--threads", str(n), "--max-memory", "0",
+                   "-f", "json", "-o", os.devnull, path]
+            seconds, rss = measure(cmd, max(1, args.runs // 2))
+            if n not in base:
+                base[n] = (flows, rss)
+                per_flow = "(baseline)"
+            else:
+                per_flow = "%.0f" % ((rss - base[n][1]) * 1024 / (flows - base[n][0]))
+            print("%12d %10d %8d %9.1f %8.1f MiB %14s" % (flows, packets, n, seconds / packets * 1e9, rss / 1024,
+                                                         per_flow))
         if not args.keep:
             os.unlink(path)
 
@@ -325,7 +333,7 @@ def main():
     ap.add_argument("--packets", type=int, default=4000000)
     ap.add_argument("--concurrent", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--scaling", type=int, nargs="*", default=[1000, 100000, 1000000])
+    ap.add_argument("--scaling", type=int, nargs="*", default=[1000, 100000, 1000000, 10000000])
     ap.add_argument("--scaling-packets", type=int, default=2000000)
     ap.add_argument("--alloc-packets", type=int, default=50000)
     ap.add_argument("--skip-scaling", action="store_true")

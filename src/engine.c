@@ -527,7 +527,7 @@ static void count_packet(struct engine *e, const struct packet *pkt, struct ahea
 	switch (a->status) {
 	case DECODE_IP:
 		flow = count_ip(e, a, pkt->wire_len);
-		if (!e->ports_only && inspect_is_dns_message(&a->d))
+		if (a->d.sport == 53 && !e->ports_only && inspect_is_dns_message(&a->d))
 			inspect_dns(e->inspector, flow, &a->d, e->now_us);
 		break;
 	case DECODE_NON_IP:
@@ -561,11 +561,7 @@ void engine_packets(struct engine *e, const struct packet *pkts, size_t count)
 		for (size_t i = 0; i < n; i++) {
 			if (i + PREFETCH_DISTANCE < n && ahead[i + PREFETCH_DISTANCE].keyed)
 				flow_table_prefetch_flow(e->flows, ahead[i + PREFETCH_DISTANCE].hash);
-			if (e->share.count == 1) {
-				count_packet(e, &pkts[i], &ahead[i]);
-				continue;
-			}
-			if (ahead[i].owner == e->share.index)
+			if (ahead[i].owner == e->share.index)	/* (one engine: always 0 == 0) */
 				count_packet(e, &pkts[i], &ahead[i]);
 			else
 				aside(e, &pkts[i], &ahead[i]);

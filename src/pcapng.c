@@ -225,7 +225,21 @@ static enum pcapng_step interface_description(struct pcapng_walk *w, struct curs
 /* The time of t units on interface i, as libpcap makes it. */
 static void packet_time(const struct pcapng_interface *i, uint64_t t, struct pcap_pkthdr *h)
 {
-	uint64_t sec = t / i->tsresol + i->tsoffset, frac = t % i->tsresol;
+	uint64_t sec, frac;
+
+	/* the usual resolutions divide by constants (a multiplication), the
+	 * others by the interface's */
+	if (i->tsresol == 1000000) {
+		sec = t / 1000000;
+		frac = t % 1000000;
+	} else if (i->tsresol == 1000000000) {
+		sec = t / 1000000000;
+		frac = t % 1000000000;
+	} else {
+		sec = t / i->tsresol;
+		frac = t % i->tsresol;
+	}
+	sec += i->tsoffset;
 
 	switch (i->scale) {
 	case SCALE_UP_DEC:
