@@ -94,7 +94,7 @@ def machine():
 
 
 def dsmflow_cmd(args, path):
-    return [os.path.join(args.build, "dsmflow"), "read", "-f", "json", "-o", os.devnull, path]
+    return [os.path.join(args.build, "dsmflow"), "read", "--threads", "1", "-f", "json", "-o", os.devnull, path]
 
 
 def packet_count(path):
@@ -188,7 +188,8 @@ def throughput(args):
 # ---- against a baseline build ----
 
 def real_mix(args, repeat=20):
-    """Every Ethernet capture of --shared and its corpus/, one after another,
+    """Every Ethernet capture of --shared and its corpus/ (the public DPI
+    test corpus the issue's figures were made on), one after another,
     repeat times."""
     path = os.path.join(args.work, "real-mix-corpus-%d.pcap" % repeat)
     if os.path.exists(path):
@@ -255,7 +256,7 @@ def against_baseline(args):
     print("%-38s %10s %10s %7s %16s %16s %7s" % ("capture", "base s", "dsmflow s", "ratio", "base instr",
                                                  "dsmflow instr", "ratio"))
     for name, path, path_small in cases:
-        ours = [os.path.join(args.build, "dsmflow"), "read", "-f", "json", "-o", os.devnull]
+        ours = [os.path.join(args.build, "dsmflow"), "read", "--threads", "1", "-f", "json", "-o", os.devnull]
         theirs = [args.baseline, "read", "-f", "json", "-o", os.devnull]
         t_base, _ = measure(theirs + [path], args.runs)
         t_ours, _ = measure(ours + [path], args.runs)

@@ -753,8 +753,14 @@ static int read_whole_file(const struct capture_options *o, packet_fn fn, void *
 	while ((rc = capture_file_ops.dispatch(src, fn, ctx, err)) >= 0)
 		;
 	result->packets = ((struct file_source *)src)->packets;
-	if (keeping)
+	if (keeping) {
 		keeping->drain(ctx);
+		if (rc == CAPTURE_END && walking.shrank) {	/* a worker touched a lost page */
+			dsm_err_set(err, "%s: shrank while being read (a packet read after the walk "
+					 "ended was on a lost page)", display_name(o->path));
+			rc = -1;
+		}
+	}
 	capture_file_ops.close(src);
 	return rc == CAPTURE_END ? 0 : -1;
 }

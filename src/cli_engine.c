@@ -97,7 +97,11 @@ static FILE *open_output(const char *cmd, const char *path, int append, const ch
 }
 
 /* --threads N: N engines sharing the packets, each logging into its
- * worker's streams, the flow table's bound split evenly among them. */
+ * worker's streams, their flow tables bounded together (a table adding a
+ * flow past the bound evicts one of its own). Each has the inspection pool,
+ * evidence store and DNS table of one engine: at every packet an engine
+ * inspects a subset of what one engine would, so it runs out only where
+ * one engine would have run out first. */
 static int make_sharing(struct engine_run *run, unsigned count, const struct engine_config *config,
 			struct dsm_err *err)
 {
@@ -108,8 +112,7 @@ static int make_sharing(struct engine_run *run, unsigned count, const struct eng
 
 		share.flow_log = parallel_flow_log(run->parallel, i);
 		share.evidence_log = parallel_evidence_log(run->parallel, i);
-		if (share.flows.max_flows)
-			share.flows.max_flows = share.flows.max_flows / count ? share.flows.max_flows / count : 1;
+		share.flows.shared_active = &run->active_flows;
 		if (!(run->engines[i] = engine_new(run->cat, run->idx, &share, err)))
 			return -1;
 		run->engine_count = i + 1;

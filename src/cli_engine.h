@@ -109,6 +109,8 @@ struct engine_run {
 	struct engine *engines[PARALLEL_MAX_WORKERS];	/* --threads: every sharing engine */
 	unsigned engine_count;
 	struct parallel *parallel;	/* --threads: the reading threads, or NULL */
+	_Atomic size_t active_flows;	/* --threads: the engines' flows, which the flow
+					 * table's bound bounds together */
 	struct output_file report;	/* standard output or --output */
 	FILE *flow_log;		/* --flows, or NULL */
 	FILE *evidence_log;	/* --evidence-log, or NULL */

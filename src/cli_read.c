@@ -3,6 +3,7 @@
  * The files are one stream, in the order given; a file that cannot be read
  * (or ends mid-packet) is reported with its name and packet number, the
  * others are still read, and the report covers everything read. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ static const char usage[] =
 	"\n"
 	"      --threads N       read with N threads sharing the flows (default: one per\n"
 	"                        core, up to 8, for 64 MiB of files or more; else 1);\n"
-	"                        the flow table's bound is split among them\n"
+	"                        the flow table's bound bounds them together\n"
 	CLI_ENGINE_HELP
 	CLI_COMMON_HELP
 	"\n"
@@ -73,13 +74,16 @@ static int parse_read_options(int argc, char **argv, struct engine_options *o,
 	return engine_options_check("read", o, 0);
 }
 
-/* Without --threads: one per core (up to THREADS_DEFAULT_MAX) when the
- * files are regular and THREADS_FROM_BYTES or more together, else one. */
+/* Without --threads: one per core it may run on (up to
+ * THREADS_DEFAULT_MAX) when the files are regular and THREADS_FROM_BYTES
+ * or more together, else one. */
 static unsigned default_threads(char **paths, int files)
 {
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t bytes = 0;
 	struct stat st;
+	cpu_set_t usable;
+	int cores = sched_getaffinity(0, sizeof(usable), &usable) == 0 ? CPU_COUNT(&usable)
+								    : (int)sysconf(_SC_NPROCESSORS_ONLN);
 
 	for (int i = 0; i < files; i++) {
 		if (strcmp(paths[i], "-") == 0 || stat(paths[i], &st) != 0 || !S_ISREG(st.st_mode))

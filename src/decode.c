@@ -650,7 +650,7 @@ int decode_route(int link, const uint8_t *frame, uint32_t caplen, struct decode_
 	memset(out, 0, sizeof(*out));
 	memcpy(out->src, ip + 12, 4);
 	memcpy(out->dst, ip + 16, 4);
-	out->maybe_dns = ports && rd_be16(ports) == 53;
+	out->maybe_dns = ports && rd_be16(ports) == DECODE_DNS_PORT;
 	return 1;
 }
 

@@ -12,8 +12,6 @@
  * of each first fragment are remembered (a fixed table, no allocation) and
  * later fragments of the same datagram join its flow.
  */
-#include <netinet/in.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -527,7 +525,7 @@ static void count_packet(struct engine *e, const struct packet *pkt, struct ahea
 	switch (a->status) {
 	case DECODE_IP:
 		flow = count_ip(e, a, pkt->wire_len);
-		if (a->d.sport == 53 && !e->ports_only && inspect_is_dns_message(&a->d))
+		if (a->d.sport == DECODE_DNS_PORT && !e->ports_only && inspect_is_dns_message(&a->d))
 			inspect_dns(e->inspector, flow, &a->d, e->now_us);
 		break;
 	case DECODE_NON_IP:

@@ -295,6 +295,8 @@ void flow_table_end(struct flow_table *table, struct flow *flow, enum flow_end_r
 	if (table->recent == flow)
 		table->recent = NULL;
 	table->active--;
+	if (table->config.shared_active)
+		atomic_fetch_sub_explicit(table->config.shared_active, 1, memory_order_relaxed);
 	pool_put(table, flow);
 }
 
@@ -315,6 +317,8 @@ void flow_table_free(struct flow_table *table, int end_each)
 		for (struct flow *f = table->lists[c].oldest; f && table->on_end;
 		     f = f->newer ? flow_of_id(table, f->newer) : NULL)
 			table->on_end(table->ctx, f, FLOW_END_INPUT);
+	if (table->config.shared_active)	/* its flows are gone from the sum */
+		atomic_fetch_sub_explicit(table->config.shared_active, table->active, memory_order_relaxed);
 	for (uint32_t i = 0; i < table->slab_count; i++)
 		munmap(table->slab_base[i], SLAB_BYTES);
 	free(table->slab_base);
@@ -471,12 +475,20 @@ static struct flow *eviction_victim(struct flow_table *table, int *unanswered)
 	return victim ? victim : oldest_idle(table);
 }
 
+/* The flows max_flows bounds: this table's, or every sharing table's. */
+static size_t active_flows(const struct flow_table *table)
+{
+	if (table->config.shared_active)
+		return atomic_load_explicit(table->config.shared_active, memory_order_relaxed);
+	return table->active;
+}
+
 struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key, uint32_t hash,
 			    uint64_t now_us)
 {
 	struct flow *flow;
 
-	if (table->config.max_flows && table->active >= table->config.max_flows) {
+	if (table->config.max_flows && active_flows(table) >= table->config.max_flows && table->active) {
 		int unanswered;
 		struct flow *victim = eviction_victim(table, &unanswered);
 
@@ -498,6 +510,8 @@ struct flow *flow_table_add(struct flow_table *table, const struct flow_key *key
 	index_put(table->slots, table->slot_mask, slot_of(hash, flow_id(flow)));
 	list_append(table, flow);
 	table->active++;
+	if (table->config.shared_active)
+		atomic_fetch_add_explicit(table->config.shared_active, 1, memory_order_relaxed);
 	return flow;
 }
 

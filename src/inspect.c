@@ -32,7 +32,6 @@
 #include "dsmflow/netaddr.h"
 #include "dsmflow/tls.h"
 
-#define DNS_PORT 53
 #define FIRST_BYTES 4u	/* client bytes the choice of parser looks at */
 
 enum parser { PARSER_WAITING, PARSER_HTTP, PARSER_TLS };
@@ -558,8 +557,8 @@ static void read_dns(struct inspector *in, const struct flow *flow, const struct
 
 int inspect_is_dns_message(const struct decoded *d)
 {
-	return (d->ip_proto == IPPROTO_UDP || d->ip_proto == IPPROTO_TCP) && d->sport == DNS_PORT &&
-	       d->payload_len && d->fragment == FRAG_NONE;
+	return (d->ip_proto == IPPROTO_UDP || d->ip_proto == IPPROTO_TCP) &&
+	       d->sport == DECODE_DNS_PORT && d->payload_len && d->fragment == FRAG_NONE;
 }
 
 void inspect_dns(struct inspector *in, const struct flow *flow, const struct decoded *d,

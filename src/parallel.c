@@ -27,8 +27,8 @@
 #define BATCH_PACKETS 512
 #define ARENA_BYTES (1u << 20)	/* copies of packets outside the stable bytes */
 #define MAX_COPY 262144u	/* the longest packet libpcap hands over */
-#define SPINS 4000	/* checks before sleeping: some 20 us of pauses (the other side is
-			 * a batch away), then yields */
+#define SPINS 4000	/* checks before sleeping: pauses (some 100 us: the other side is a
+			 * batch away), then yields */
 #define YIELDS 100
 
 struct batch {
@@ -60,7 +60,8 @@ struct parallel {
 	size_t stable_size;
 	int all_stable;				/* parallel_stable(p, NULL, SIZE_MAX) */
 	FILE *flow_log, *evidence_log;		/* the run's */
-	pthread_mutex_t lock;			/* for sleeping, and the run's logs */
+	pthread_mutex_t lock;			/* for sleeping */
+	pthread_mutex_t log_lock;		/* the run's logs */
 	pthread_cond_t moved;			/* something was published or consumed */
 	struct worker worker[PARALLEL_MAX_WORKERS];
 	struct batch ring[RING_BATCHES];
@@ -148,9 +149,9 @@ static void copy_lines(struct parallel *p, FILE *stream, char **text, size_t *le
 		return;
 	fflush(stream);
 	if (*len) {
-		pthread_mutex_lock(&p->lock);
-		fwrite(*text, 1, *len, to);
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_lock(&p->log_lock);
+		fwrite(*text, 1, *len, to);	/* (an error stays on `to`: said when it is closed) */
+		pthread_mutex_unlock(&p->log_lock);
 	}
 	fseeko(stream, 0, SEEK_SET);	/* the buffer is kept: its size is the position */
 	fflush(stream);
@@ -312,7 +313,8 @@ struct parallel *parallel_new(unsigned count, FILE *flow_log, FILE *evidence_log
 	struct parallel *p;
 
 	if (count < 2 || count > PARALLEL_MAX_WORKERS) {
-		dsm_err_set(err, "--threads: %u workers (1 to %d)", count, PARALLEL_MAX_WORKERS);
+		dsm_err_set(err, "--threads: %u threads (2 to %d share the packets)", count,
+			    PARALLEL_MAX_WORKERS);
 		return NULL;
 	}
 	if (posix_memalign((void **)&p, 64, sizeof(*p))) {
@@ -324,6 +326,7 @@ struct parallel *parallel_new(unsigned count, FILE *flow_log, FILE *evidence_log
 	p->flow_log = flow_log;
 	p->evidence_log = evidence_log;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->log_lock, NULL);
 	pthread_cond_init(&p->moved, NULL);
 	for (unsigned i = 0; i < count; i++) {
 		struct worker *w = &p->worker[i];
@@ -406,5 +409,6 @@ void parallel_free(struct parallel *p)
 		free(p->ring[i].arena);
 	pthread_cond_destroy(&p->moved);
 	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->log_lock);
 	free(p);
 }

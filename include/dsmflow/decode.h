@@ -78,6 +78,9 @@ struct decoded {
 enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
 				 struct decoded *out);
 
+/* DNS servers' port: their messages fill the DNS table (inspect.h). */
+#define DECODE_DNS_PORT 53
+
 /* A packet's route among engines sharing the packets (engine_share): the
  * addresses whose pair names its owner, read without decoding the whole
  * packet, and whether it may be a DNS server's message. */

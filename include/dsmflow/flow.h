@@ -14,6 +14,7 @@
 #define DSMFLOW_FLOW_H
 
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "dsmflow/decode.h"
@@ -104,7 +105,6 @@ enum service_evidence {
 
 /* struct flow.payload: the payloads read beyond the headers. */
 #define FLOW_PAYLOAD_INSPECT 0x01	/* under inspection: note is its inspection slot */
-#define FLOW_PAYLOAD_DNS 0x02		/* DNS responses from its server fill the DNS table */
 
 /* struct flow.marks */
 #define FLOW_MARK_UNCATALOGUED 0x01	/* attributed by Web API evidence on a port the catalogue
@@ -119,6 +119,9 @@ enum service_evidence {
 struct flow_table_config {
 	uint64_t timeout_us[FLOW_TIMEOUT_CLASSES];
 	size_t max_flows;	/* 0: unbounded */
+	_Atomic size_t *shared_active;	/* or NULL; tables sharing the packets (engine_share)
+					 * count their flows together here, and max_flows bounds
+					 * the sum: a table adding past it evicts one of its own */
 };
 
 /* What a tracked flow costs: the flow itself, and its index slots (the

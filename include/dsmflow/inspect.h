@@ -76,7 +76,6 @@ void inspector_set_webapi(struct inspector *in, const struct webapi_table *webap
 /* Whether flow (new, attributed by its port) is one to inspect. */
 int inspect_wanted(const struct inspector *in, const struct flow *flow);
 
-
 /* Starts inspecting flow, which becomes pending; 0 when no slot is free
  * (the caller decides it by port). */
 int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us);

@@ -5,7 +5,9 @@
  * engine is settled and the sharing ones added up: the totals, every
  * service's and group's row and distinct clients, every unclassified
  * port's row, the flows active, the inspections and DNS answers, besides
- * crashes, races the thread sanitizer sees, and leaks. */
+ * crashes, sanitizer reports and leaks. (The pools are the default ones,
+ * which these inputs never fill: the results are equal only while one
+ * engine's bounds are not reached.) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
