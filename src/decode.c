@@ -651,6 +651,7 @@ int decode_route(int link, const uint8_t *frame, uint32_t caplen, struct decode_
 	memcpy(out->src, ip + 12, 4);
 	memcpy(out->dst, ip + 16, 4);
 	out->maybe_dns = ports && rd_be16(ports) == DECODE_DNS_PORT;
+	out->first_fragment = (rd_be16(ip + 6) & 0x3fff) == 0x2000;	/* more, at offset 0 */
 	return 1;
 }
 

@@ -360,6 +360,7 @@ struct ahead {
 	uint8_t owner;		/* the engine sharing the packets that counts it */
 	uint8_t decoded;	/* d and status are set (routing may leave them unset) */
 	uint8_t maybe_dns;	/* routing: it may be a DNS server's message */
+	uint8_t first_fragment;	/* routing: a first fragment, remembered by every engine */
 };
 
 static void make_key(const struct engine *e, struct ahead *a)
@@ -395,12 +396,14 @@ static void route(struct engine *e, const struct packet *pkt, struct ahead *a)
 	if (decode_route(pkt->link, pkt->data, pkt->caplen, &r)) {
 		a->owner = (uint8_t)owner_of(r.src, r.dst, e->share.count);
 		a->maybe_dns = r.maybe_dns;
+		a->first_fragment = r.first_fragment;
 		return;
 	}
 	a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
 	a->decoded = 1;
 	a->owner = a->status == DECODE_IP ? (uint8_t)owner_of(a->d.src, a->d.dst, e->share.count) : 0;
 	a->maybe_dns = a->status == DECODE_IP && inspect_is_dns_message(&a->d);
+	a->first_fragment = a->status == DECODE_IP && a->d.fragment == FRAG_FIRST;
 }
 
 static void decode_ahead(struct engine *e, const struct packet *pkt, struct ahead *a)
@@ -408,6 +411,7 @@ static void decode_ahead(struct engine *e, const struct packet *pkt, struct ahea
 	a->keyed = 0;
 	a->owner = 0;
 	a->decoded = 0;
+	a->first_fragment = 0;
 	if (e->share.count > 1) {
 		route(e, pkt, a);
 		if (a->owner != e->share.index)
@@ -493,18 +497,23 @@ void engine_clock(struct engine *e, uint64_t now_us)
 /* ---- sharing the packets among engines ---- */
 
 /* A packet another engine counts: its time moves this engine's clock too
- * (flows end when they would with one engine), and a DNS server's message
- * fills this engine's DNS table too (the owner counts and logs it), so
- * that every engine's table is the one engine's at every packet. Neither
- * waits for the other engines: both are properties of the packet. */
+ * (flows end when they would with one engine), a DNS server's message
+ * fills this engine's DNS table too (the owner counts and logs it), and a
+ * first fragment's ports are remembered here too, so that every engine's
+ * DNS and fragment tables are the one engine's at every packet. None of it
+ * waits for the other engines: all are properties of the packet. */
 static void aside(struct engine *e, const struct packet *pkt, struct ahead *a)
 {
 	advance(e, pkt->ts_us);
-	if (!a->maybe_dns || e->ports_only)
+	if (!a->first_fragment && (!a->maybe_dns || e->ports_only))
 		return;
 	if (!a->decoded)
 		a->status = (uint8_t)decode_packet(pkt->link, pkt->data, pkt->caplen, pkt->wire_len, &a->d);
-	if (a->status == DECODE_IP && inspect_is_dns_message(&a->d))
+	if (a->status != DECODE_IP)
+		return;
+	if (a->d.fragment == FRAG_FIRST)	/* every engine's table is one engine's */
+		frag_remember(e, &a->d);
+	if (!e->ports_only && inspect_is_dns_message(&a->d))
 		inspect_dns_aside(e->inspector, &a->d, e->now_us);
 }
 
@@ -606,6 +615,7 @@ void engine_inspect_stats(const struct engine *e, struct inspect_stats *out)
 	inspect_stats(e->inspector, out);
 	out->started += e->absorbed.inspect.started;
 	out->no_slot += e->absorbed.inspect.no_slot;
+	out->requests_cut += e->absorbed.inspect.requests_cut;
 	out->dns_answers += e->absorbed.inspect.dns_answers;
 	out->slots_used += e->absorbed.inspect.slots_used;
 	out->slots += e->absorbed.inspect.slots;
@@ -653,6 +663,7 @@ int engine_absorb(struct engine *dst, const struct engine *src)
 	engine_inspect_stats(src, &inspected);
 	dst->absorbed.inspect.started += inspected.started;
 	dst->absorbed.inspect.no_slot += inspected.no_slot;
+	dst->absorbed.inspect.requests_cut += inspected.requests_cut;
 	dst->absorbed.inspect.dns_answers += inspected.dns_answers;
 	dst->absorbed.inspect.slots_used += inspected.slots_used;
 	dst->absorbed.inspect.slots += inspected.slots;

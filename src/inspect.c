@@ -313,8 +313,15 @@ int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us)
 	} else if (in->never_used <= in->count) {
 		slot = &in->slots[in->never_used++];
 	} else if (in->lists[LIST_DECIDED].oldest || in->lists[LIST_WAITING].oldest) {
-		/* its requests are counted no further, or its flow is decided by port */
-		slot = &in->slots[in->lists[in->lists[LIST_DECIDED].oldest ? LIST_DECIDED : LIST_WAITING].oldest];
+		/* its requests are counted no further, or its flow is decided by
+		 * port: the pool was full for it (counted as one without a slot) */
+		int decided = in->lists[LIST_DECIDED].oldest != 0;
+
+		slot = &in->slots[in->lists[decided ? LIST_DECIDED : LIST_WAITING].oldest];
+		if (decided)
+			in->stats.requests_cut++;
+		else
+			in->stats.no_slot++;
 		release(in, slot);
 		in->free_head = slot->newer;
 	} else {

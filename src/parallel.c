@@ -27,6 +27,7 @@
 #define BATCH_PACKETS 512
 #define ARENA_BYTES (1u << 20)	/* copies of packets outside the stable bytes */
 #define MAX_COPY 262144u	/* the longest packet libpcap hands over */
+#define LOG_COPY_BYTES (256u << 10)
 #define SPINS 4000	/* checks before sleeping: pauses (some 100 us: the other side is a
 			 * batch away), then yields */
 #define YIELDS 100
@@ -39,15 +40,25 @@ struct batch {
 	struct packet pkts[BATCH_PACKETS];
 };
 
+/* A worker's log: the lines its engine writes, gathered and copied whole
+ * to the run's log when LOG_COPY_BYTES have gathered, and after each batch
+ * (a stream of fopencookie's, so that a batch ending a million flows does
+ * not gather them all). */
+struct worker_log {
+	struct parallel *par;
+	FILE *stream;		/* the engine's, or NULL */
+	FILE *to;		/* the run's */
+	char *text;
+	size_t len, size;
+};
+
 struct worker {
 	alignas(64) _Atomic uint64_t consumed;	/* batches counted */
-	struct parallel *par;
+	alignas(64) struct parallel *par;
 	struct engine *engine;
 	pthread_t thread;
 	int started;
-	FILE *flow_log, *evidence_log;	/* memory streams, or NULL */
-	char *flow_text, *evidence_text;
-	size_t flow_len, evidence_len;
+	struct worker_log flow_log, evidence_log;
 };
 
 struct parallel {
@@ -142,19 +153,69 @@ static int batch_ready(struct parallel *p, const void *arg)
 
 /* ---- the workers ---- */
 
-/* Copies what a worker logged during a batch to the run's log, whole. */
-static void copy_lines(struct parallel *p, FILE *stream, char **text, size_t *len, FILE *to)
+/* Copies the whole lines gathered in log to the run's log. */
+static void copy_lines(struct worker_log *log)
 {
-	if (!stream)
+	size_t whole = log->len;
+
+	while (whole && log->text[whole - 1] != '\n')
+		whole--;
+	if (!whole)
 		return;
-	fflush(stream);
-	if (*len) {
-		pthread_mutex_lock(&p->log_lock);
-		fwrite(*text, 1, *len, to);	/* (an error stays on `to`: said when it is closed) */
-		pthread_mutex_unlock(&p->log_lock);
+	pthread_mutex_lock(&log->par->log_lock);
+	fwrite(log->text, 1, whole, log->to);	/* (an error stays on `to`: said when it is closed) */
+	pthread_mutex_unlock(&log->par->log_lock);
+	memmove(log->text, log->text + whole, log->len - whole);
+	log->len -= whole;
+}
+
+static ssize_t gather(void *cookie, const char *buf, size_t n)
+{
+	struct worker_log *log = cookie;
+
+	if (log->size - log->len < n) {
+		size_t size = log->size ? log->size : 4096;
+		char *bigger;
+
+		while (size - log->len < n)
+			size *= 2;
+		if (!(bigger = realloc(log->text, size)))
+			return -1;	/* the engine's stream says it: counted as a log error */
+		log->text = bigger;
+		log->size = size;
 	}
-	fseeko(stream, 0, SEEK_SET);	/* the buffer is kept: its size is the position */
-	fflush(stream);
+	memcpy(log->text + log->len, buf, n);
+	log->len += n;
+	if (log->len >= LOG_COPY_BYTES)
+		copy_lines(log);
+	return (ssize_t)n;
+}
+
+static int open_log(struct worker_log *log, struct parallel *p, FILE *to)
+{
+	cookie_io_functions_t io = { .write = gather };
+
+	log->par = p;
+	log->to = to;
+	return to && !(log->stream = fopencookie(log, "w", io)) ? -1 : 0;
+}
+
+static void flush_log(struct worker_log *log)
+{
+	if (!log->stream)
+		return;
+	fflush(log->stream);
+	copy_lines(log);
+}
+
+static void close_log(struct worker_log *log)
+{
+	if (log->stream) {
+		fclose(log->stream);
+		copy_lines(log);
+	}
+	free(log->text);
+	memset(log, 0, sizeof(*log));
 }
 
 /* Worker w counts batch `next` of the ring. */
@@ -164,8 +225,8 @@ static void count_batch(struct worker *w, uint64_t next)
 	struct batch *b = &p->ring[next % RING_BATCHES];
 
 	engine_packets(w->engine, b->pkts, b->count);
-	copy_lines(p, w->flow_log, &w->flow_text, &w->flow_len, p->flow_log);
-	copy_lines(p, w->evidence_log, &w->evidence_text, &w->evidence_len, p->evidence_log);
+	flush_log(&w->flow_log);
+	flush_log(&w->evidence_log);
 	atomic_store(&w->consumed, next + 1);
 	wake(p);
 }
@@ -332,9 +393,7 @@ struct parallel *parallel_new(unsigned count, FILE *flow_log, FILE *evidence_log
 		struct worker *w = &p->worker[i];
 
 		w->par = p;
-		if ((flow_log && !(w->flow_log = open_memstream(&w->flow_text, &w->flow_len))) ||
-		    (evidence_log &&
-		     !(w->evidence_log = open_memstream(&w->evidence_text, &w->evidence_len)))) {
+		if (open_log(&w->flow_log, p, flow_log) || open_log(&w->evidence_log, p, evidence_log)) {
 			dsm_err_set(err, "out of memory for the reading threads' logs");
 			parallel_free(p);
 			return NULL;
@@ -345,12 +404,12 @@ struct parallel *parallel_new(unsigned count, FILE *flow_log, FILE *evidence_log
 
 FILE *parallel_flow_log(struct parallel *p, unsigned i)
 {
-	return p->worker[i].flow_log;
+	return p->worker[i].flow_log.stream;
 }
 
 FILE *parallel_evidence_log(struct parallel *p, unsigned i)
 {
-	return p->worker[i].evidence_log;
+	return p->worker[i].evidence_log.stream;
 }
 
 int parallel_start(struct parallel *p, struct engine **engines, struct dsm_err *err)
@@ -398,12 +457,8 @@ void parallel_free(struct parallel *p)
 	for (unsigned i = 0; i < p->count; i++) {
 		struct worker *w = &p->worker[i];
 
-		if (w->flow_log)
-			fclose(w->flow_log);
-		if (w->evidence_log)
-			fclose(w->evidence_log);
-		free(w->flow_text);
-		free(w->evidence_text);
+		close_log(&w->flow_log);
+		close_log(&w->evidence_log);
 	}
 	for (size_t i = 0; i < RING_BATCHES; i++)
 		free(p->ring[i].arena);

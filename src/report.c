@@ -477,8 +477,10 @@ static void json_inspection(const struct report_data *data, FILE *out)
 
 	if (i)
 		fprintf(out, "  \"inspection\": {\"flows_inspected\": %llu, \"flows_without_slot\": %llu, "
-			     "\"slots_used\": %zu, \"slots\": %zu, \"dns_answers\": %llu},\n",
-			u(i->started), u(i->no_slot), i->slots_used, i->slots, u(i->dns_answers));
+			     "\"requests_cut\": %llu, \"slots_used\": %zu, \"slots\": %zu, "
+			     "\"dns_answers\": %llu},\n",
+			u(i->started), u(i->no_slot), u(i->requests_cut), i->slots_used, i->slots,
+			u(i->dns_answers));
 	if (d)
 		fprintf(out, "  \"dns_table\": {\"entries\": %zu, \"capacity\": %zu, \"inserted\": %llu, "
 			     "\"evicted\": %llu, \"expired\": %llu},\n",

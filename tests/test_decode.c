@@ -639,6 +639,7 @@ static int route_agrees(int link, const struct pkb *b)
 		assert_memory_equal(r.dst, d.dst, 16);
 		if (inspect_is_dns_message(&d))
 			assert_true(r.maybe_dns);
+		assert_int_equal(r.first_fragment, d.fragment == FRAG_FIRST);
 	}
 	return routed;
 }
@@ -684,6 +685,16 @@ static void test_route_agrees_with_decode(void **state)
 	pkb_init(&b);	/* IPv6, and other link types: decoded */
 	tcp6(&b);
 	assert_false(route_agrees(DLT_RAW, &b));
+
+	pkb_init(&b);	/* a first fragment: every engine remembers its ports */
+	pkb_ether(&b, 0x0800);
+	pkb_ipv4(&b, nas4, client4, 17, 9, 0x2000, 0);
+	pkb_udp(&b, 53, 40000);
+	pkb_bytes(&b, payload, sizeof(payload) - 1);
+	pkb_finish(&b);
+	assert_true(route_agrees(DLT_EN10MB, &b));
+	assert_int_equal(decode_route(DLT_EN10MB, b.data, b.len, &r), 1);
+	assert_true(r.first_fragment);
 
 	pkb_init(&b);	/* a later fragment: routed by its addresses, no DNS */
 	pkb_ether(&b, 0x0800);

@@ -87,6 +87,7 @@ enum decode_status decode_packet(int link, const uint8_t *frame, uint32_t caplen
 struct decode_route {
 	uint8_t src[16], dst[16];	/* as struct decoded's */
 	uint8_t maybe_dns;		/* UDP or TCP from port 53, not a later fragment */
+	uint8_t first_fragment;		/* the first of a fragmented datagram's */
 };
 
 /* Fills out for the plain cases, Ethernet (one VLAN tag at most) with IPv4

@@ -57,9 +57,10 @@ void engine_packets(struct engine *e, const struct packet *pkts, size_t count);
  * e counts those whose address pair hashes to index (both directions of a
  * flow, its fragments, FTP and TFTP data with their control connection;
  * routed as decode_route and engine.c's owner_of say). Of the others it
- * keeps only the time and the answers of DNS servers' messages (a property
- * of the packet: inspect_is_dns_message), so that its clock and its DNS
- * table are one engine's at every packet; no engine waits for another.
+ * keeps only the time, the answers of DNS servers' messages (a property
+ * of the packet: inspect_is_dns_message) and first fragments' ports, so
+ * that its clock, its DNS table and its fragment table are one engine's at
+ * every packet; no engine waits for another.
  * Together the engines count every packet exactly once. */
 void engine_share(struct engine *e, unsigned index, unsigned count);
 /* Adds what src counted (rows, totals, flows active and evicted, failures,

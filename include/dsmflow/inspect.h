@@ -55,7 +55,10 @@ struct inspect_hooks {
 
 struct inspect_stats {
 	uint64_t started;	/* flows inspected */
-	uint64_t no_slot;	/* flows decided by port because no slot was free */
+	uint64_t no_slot;	/* flows decided by port because no slot was free (new ones,
+				 * and waiting ones whose slot a new flow took) */
+	uint64_t requests_cut;	/* decided flows whose requests were counted no further:
+				 * a new flow took their slot */
 	uint64_t dns_answers;	/* A and AAAA answers read */
 	size_t slots_used, slots;
 };

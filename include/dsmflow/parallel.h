@@ -12,8 +12,9 @@
  * file is closed. No lock is taken per packet: the ring's indices are
  * atomics, and a thread sleeps on a condition only when it has nothing to
  * do. Each worker's flow and evidence log lines go to a stream of its own,
- * copied whole to the run's logs after each batch (lines stay whole; their
- * order across workers is not the one-thread order).
+ * copied whole to the run's logs after each batch and whenever 256 KiB have
+ * gathered (lines stay whole; their order across workers is not the
+ * one-thread order).
  */
 #ifndef DSMFLOW_PARALLEL_H
 #define DSMFLOW_PARALLEL_H

@@ -83,7 +83,8 @@ static void same(const struct engine *a, const struct engine *b)
 			abort();
 	engine_inspect_stats(a, &ia);
 	engine_inspect_stats(b, &ib);
-	if (ia.started != ib.started || ia.no_slot != ib.no_slot || ia.dns_answers != ib.dns_answers)
+	if (ia.started != ib.started || ia.no_slot != ib.no_slot || ia.requests_cut != ib.requests_cut ||
+	    ia.dns_answers != ib.dns_answers)
 		abort();
 }
 
