@@ -172,6 +172,9 @@ int counters_copy(struct counters *dst, const struct counters *src)
 	return rc;
 }
 
+_Static_assert(sizeof(struct counter_row) == (8 + SERVICE_EVIDENCE_KINDS) * sizeof(uint64_t),
+	       "add_whole_row adds every field of a row");
+
 static void add_whole_row(struct counter_row *sum, const struct counter_row *row)
 {
 	sum->flows += row->flows;

@@ -62,9 +62,11 @@ struct worker {
 };
 
 struct parallel {
-	alignas(64) _Atomic uint64_t published;	/* batches handed out */
-	_Atomic int finished;			/* no batch will follow */
+	alignas(64) _Atomic uint64_t published;	/* batches handed out (a line of its own:
+						 * every thread reads it, the reader writes it) */
+	alignas(64) _Atomic int finished;	/* no batch will follow */
 	_Atomic int sleepers;			/* threads asleep on `moved` */
+	uint64_t copies_failed;			/* packets counted empty: no memory for a copy */
 	unsigned count;
 	int filling;				/* ring[published % RING_BATCHES] is being filled */
 	const uint8_t *stable;
@@ -320,6 +322,9 @@ static void add_packet(struct parallel *p, const struct packet *pkt)
 			kept.data = copy_into(b, &kept);
 		}
 		if (!kept.data) {	/* no memory for a copy: counted, as a packet of nothing */
+			if (!p->copies_failed++)
+				fprintf(stderr, "dsmflow: out of memory copying packets for the reading "
+						"threads: such packets are counted as malformed\n");
 			kept.data = (const uint8_t *)"";
 			kept.caplen = 0;
 		}
