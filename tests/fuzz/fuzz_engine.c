@@ -17,9 +17,6 @@
 #include "dsmflow/engine.h"
 #include "fuzz_packets.h"
 
-static struct catalog *cat;
-static struct port_index *idx;
-static struct webapi_table *api;
 static FILE *sink;
 
 static struct engine *new_engine(void)
@@ -55,15 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct packet pkts[MAX_PACKETS];
 	struct engine *batched, *single;
-	struct dsm_err err;
 	size_t n;
 
 	if (!cat) {
-		cat = catalog_load_embedded(&err);
-		api = webapi_load_embedded(&err);
-		if (!cat || !api || webapi_bind(api, cat, &err))
-			abort();
-		idx = port_index_build(cat, &err);
+		load_tables();
 		sink = fopen("/dev/null", "w");
 	}
 	n = cut(data, size, pkts);

@@ -19,9 +19,6 @@
 #include "fuzz_packets.h"
 #include "jsoncheck.h"
 
-static struct catalog *cat;
-static struct port_index *idx;
-static struct webapi_table *api;
 
 static void check_json_lines(const char *text, size_t len)
 {
@@ -158,13 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cidr nas[2];
 	struct audit *audit;
 
-	if (!cat) {
-		cat = catalog_load_embedded(&err);
-		api = webapi_load_embedded(&err);
-		if (!cat || !api || webapi_bind(api, cat, &err))
-			abort();
-		idx = port_index_build(cat, &err);
-	}
+	load_tables();
 	flow_log = open_memstream(&flows, &flows_len);
 	evidence_log = open_memstream(&evidence, &evidence_len);
 	flow_table_default_config(&config.flows);

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsmflow/catalog.h"
 #include "dsmflow/decode.h"
+#include "dsmflow/index.h"
 #include "dsmflow/packet.h"
+#include "dsmflow/webapi.h"
 
 #define MAX_PACKETS 64
 
@@ -42,6 +45,24 @@ static size_t cut(const uint8_t *data, size_t size, struct packet *pkts)
 		size -= 2 + len;
 	}
 	return n;
+}
+
+/* The built-in tables the packet harnesses run with, loaded at the first
+ * input (aborts when they cannot be: not a finding of the input's). */
+static struct catalog *cat;
+static struct port_index *idx;
+static struct webapi_table *api;
+
+static void load_tables(void)
+{
+	struct dsm_err err;
+
+	if (cat)
+		return;
+	cat = catalog_load_embedded(&err);
+	api = webapi_load_embedded(&err);
+	if (!cat || !api || webapi_bind(api, cat, &err) || !(idx = port_index_build(cat, &err)))
+		abort();
 }
 
 static void free_packets(struct packet *pkts, size_t n)

@@ -18,9 +18,6 @@
 #include "dsmflow/parallel.h"
 #include "fuzz_packets.h"
 
-static struct catalog *cat;
-static struct port_index *idx;
-static struct webapi_table *api;
 
 static struct engine *new_engine(void)
 {
@@ -101,16 +98,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct packet pkts[MAX_PACKETS];
 	struct engine *one, *two, *three;
-	struct dsm_err err;
 	size_t n;
 
-	if (!cat) {
-		cat = catalog_load_embedded(&err);
-		api = webapi_load_embedded(&err);
-		if (!cat || !api || webapi_bind(api, cat, &err))
-			abort();
-		idx = port_index_build(cat, &err);
-	}
+	load_tables();
 	n = cut(data, size, pkts);
 	if (!(one = new_engine()))
 		abort();
