@@ -13,7 +13,6 @@
  * consistent counter of sleepers, checked after each publication, and
  * re-checked under the lock before sleeping, so that no wake-up is lost).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
