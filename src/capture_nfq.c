@@ -58,6 +58,7 @@ struct queue_capture {
 	struct mnl_socket *nl;
 	int fd;
 	uint16_t queue;
+	int wait_ms;			/* dispatch's longest wait */
 	size_t slot_size;		/* bytes of each receive buffer */
 	unsigned char *slots;		/* RECV_BATCH buffers of slot_size */
 	struct mmsghdr msgs[RECV_BATCH];
@@ -340,8 +341,11 @@ static void queue_close(struct capture_source *src);
 
 static struct capture_source *queue_open(const struct capture_options *options, struct dsm_err *err)
 {
-	const struct queue_options *o = &options->queue;
+	struct queue_options own = options->queue;	/* --queue A:B: the worker-th from A */
+	const struct queue_options *o = &own;
 	struct queue_capture *q = calloc(1, sizeof(*q));
+
+	own.queue = (uint16_t)(own.queue + options->worker);
 
 	if (!q) {
 		dsm_err_set(err, "queue %u: out of memory", o->queue);
@@ -349,6 +353,7 @@ static struct capture_source *queue_open(const struct capture_options *options, 
 	}
 	q->base.ops = &capture_queue_ops;
 	q->queue = o->queue;
+	q->wait_ms = options->wait_ms ? options->wait_ms : CAPTURE_WAIT_MS;
 	q->slot_size = o->copy_range + MESSAGE_OVERHEAD;
 	q->slots = malloc(q->slot_size * RECV_BATCH);
 	q->nl = mnl_socket_open(NETLINK_NETFILTER);
@@ -457,7 +462,7 @@ static int queue_dispatch(struct capture_source *src, packet_fn fn, void *ctx, s
 		q->kept = 0;
 		return handle_datagrams(q, kept, fn, ctx, err);
 	}
-	if (poll(&pfd, 1, CAPTURE_WAIT_MS) <= 0) {
+	if (poll(&pfd, 1, q->wait_ms) <= 0) {
 		/* quiet: a packet whose message could not be read still waits
 		 * for a verdict no later message gave it */
 		if (q->owed && accept_up_to(q, every_queued_id(q)) == 0)
@@ -557,6 +562,15 @@ static void queue_close(struct capture_source *src)
 
 static void queue_print_quiet(const struct capture_options *o, FILE *out)
 {
+	if (o->workers > 1) {
+		unsigned first = o->queue.queue, last = first + o->workers - 1;
+
+		fprintf(out, "dsmflow queue: no packet has reached queues %u:%u in %d s: does an "
+			     "iptables rule send traffic to them? (iptables -I FORWARD -j NFQUEUE "
+			     "--queue-balance %u:%u --queue-bypass)\n",
+			first, last, CAPTURE_QUIET_S, first, last);
+		return;
+	}
 	fprintf(out, "dsmflow queue: no packet has reached queue %u in %d s: does an iptables rule "
 		     "send traffic to it? (iptables -I FORWARD -j NFQUEUE --queue-num %u "
 		     "--queue-bypass)\n",

@@ -151,7 +151,7 @@ static int live_fd(const struct capture_source *src)
 	return ((const struct live_capture *)src)->fd;
 }
 
-static void live_print_health(const struct capture_stats *s, FILE *out)
+void capture_live_print_health(const struct capture_stats *s, FILE *out)
 {
 	fprintf(out, "dsmflow live: %llu packets received, %llu dropped by the kernel, "
 		     "%llu dropped by the interface\n",
@@ -165,6 +165,6 @@ const struct capture_ops capture_live_ops = {
 	.fd = live_fd,
 	.dispatch = live_dispatch,
 	.stats = live_stats,
-	.print_health = live_print_health,
+	.print_health = capture_live_print_health,
 	.close = live_close,
 };

@@ -122,6 +122,70 @@ static int make_sharing(struct engine_run *run, unsigned count, const struct eng
 	return 0;
 }
 
+/* A sensor's workers: engines fed by capture threads of their own (the
+ * kernel splits the packets by flow), each logging into line logs of its
+ * own, feeding the one audit under its lock, their flow tables bounded
+ * together. */
+static int make_workers(struct engine_run *run, unsigned count, const struct engine_config *config,
+			struct dsm_err *err)
+{
+	pthread_mutex_init(&run->log_lock, NULL);
+	pthread_mutex_init(&run->audit_lock, NULL);
+	run->workers = count;
+	if (!(run->worker_logs = calloc(2 * (size_t)count, sizeof(*run->worker_logs)))) {
+		dsm_err_set(err, "out of memory for the capture threads");
+		return -1;
+	}
+	for (unsigned i = 0; i < count; i++) {
+		struct engine_config own = *config;
+		struct line_log *logs = &run->worker_logs[2 * i];
+
+		if (line_log_open(&logs[0], run->flow_log, &run->log_lock) ||
+		    line_log_open(&logs[1], run->evidence_log, &run->log_lock)) {
+			dsm_err_set(err, "out of memory for the capture threads' logs");
+			return -1;
+		}
+		own.flow_log = logs[0].stream;
+		own.evidence_log = logs[1].stream;
+		own.flows.shared_active = &run->active_flows;
+		own.audit_lock = &run->audit_lock;
+		if (!(run->engines[i] = engine_new(run->cat, run->idx, &own, err)))
+			return -1;
+		run->engine_count = i + 1;
+	}
+	run->engine = run->engines[0];
+	run->adding_up = 1;
+	return 0;
+}
+
+void engine_run_flush_worker_logs(struct engine_run *run, unsigned i)
+{
+	line_log_flush(&run->worker_logs[2 * i]);
+	line_log_flush(&run->worker_logs[2 * i + 1]);
+}
+
+/* The engines log into the run's logs directly (no other thread runs). */
+static void log_directly(struct engine_run *run)
+{
+	for (unsigned i = 0; i < run->engine_count; i++)
+		engine_set_logs(run->engines[i], run->flow_log, run->evidence_log);
+	for (unsigned i = 0; run->worker_logs && i < 2 * run->workers; i++)
+		line_log_close(&run->worker_logs[i]);
+}
+
+void engine_run_join_workers(struct engine_run *run)
+{
+	log_directly(run);
+	run->adding_up = 0;
+	for (unsigned i = 0; i < run->engine_count; i++)
+		engine_settle(run->engines[i]);
+	for (unsigned i = 1; i < run->engine_count; i++)
+		if (engine_absorb(run->engine, run->engines[i]))
+			fprintf(stderr, "dsmflow %s: out of memory adding up the capture threads' "
+					"counts: unclassified ports are missing from the report\n",
+				run->cmd);
+}
+
 int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
 		    const struct port_index *idx, const struct webapi_table *api,
 		    struct engine_run *run)
@@ -159,8 +223,9 @@ int engine_run_open(const char *cmd, const struct engine_options *o, const struc
 		goto fail;
 	config.flow_log = run->flow_log;
 	config.evidence_log = run->evidence_log;
-	if (o->threads > 1 ? make_sharing(run, o->threads, &config, &err) != 0
-			   : !(run->engine = engine_new(cat, idx, &config, &err))) {
+	if (o->threads > 1   ? make_sharing(run, o->threads, &config, &err) != 0
+	    : o->workers > 1 ? make_workers(run, o->workers, &config, &err) != 0
+			     : !(run->engine = engine_new(cat, idx, &config, &err))) {
 		fprintf(stderr, "dsmflow %s: %s\n", cmd, err.msg);
 		goto fail;
 	}
@@ -341,6 +406,8 @@ static int write_audit(const struct engine_run *run, enum report_format format, 
 
 	if (!snapshot)
 		return -1;
+	for (unsigned i = 1; run->adding_up && i < run->engine_count; i++)
+		engine_audit_fold(run->engines[i], snapshot);
 	rc = audit_write(snapshot, format == REPORT_AUDIT ? AUDIT_TABLE : AUDIT_JSON, run->cat, run->idx, out);
 	audit_free(snapshot);
 	return rc;
@@ -368,28 +435,40 @@ int engine_run_report(struct engine_run *run, const struct capture_stats *captur
 	return rc;
 }
 
+/* What the workers counted so far, added up into *sum (NULL: the one
+ * engine's, the first's once joined). -1 when memory runs out. */
+static int add_up(const struct engine_run *run, struct counters **sum, struct engine_figures *f)
+{
+	*sum = NULL;
+	if (!run->adding_up)
+		return engine_figures(&run->engine, 1, NULL, f);
+	if (!(*sum = counters_new(catalog_service_count(run->cat), port_index_set_count(run->idx))))
+		return -1;
+	return engine_figures(run->engines, run->engine_count, *sum, f);
+}
+
 int engine_run_write(const struct engine_run *run, enum report_format format, FILE *out,
 		     const char *out_name, const struct capture_stats *capture)
 {
-	struct inspect_stats inspect;
-	struct dns_table_stats dns;
-	struct reload_stats reload;
+	struct engine_figures f;
+	struct counters *sum;
 	struct report_input in = {
-		.cat = run->cat, .idx = run->idx, .counters = engine_counters(run->engine),
-		.active_flows = engine_active_flows(run->engine),
-		.evicted_flows = engine_evicted_flows(run->engine), .capture = capture,
-		.evicted_unanswered_flows = engine_evicted_unanswered_flows(run->engine),
-		.inspect = &inspect, .dns = &dns, .output_errors = engine_output_errors(run->engine),
-		.reload = capture ? &reload : NULL,	/* sensors reload; read does not */
+		.cat = run->cat, .idx = run->idx, .capture = capture,
+		.inspect = &f.inspect, .dns = &f.dns,
+		.reload = capture ? &f.reload : NULL,	/* sensors reload; read does not */
 	};
-	int rc;
+	int rc = add_up(run, &sum, &f);
 
-	engine_reload_stats(run->engine, &reload);
-	engine_inspect_stats(run->engine, &inspect);
-	engine_dns_stats(run->engine, &dns);
+	in.counters = sum ? sum : engine_counters(run->engine);
+	in.active_flows = f.active_flows;
+	in.evicted_flows = f.evicted_flows;
+	in.evicted_unanswered_flows = f.evicted_unanswered_flows;
+	in.output_errors = f.output_errors;
 	errno = 0;
-	rc = format == REPORT_AUDIT || format == REPORT_AUDIT_JSON ? write_audit(run, format, out)
-								   : report_write(format, &in, out);
+	if (rc == 0)
+		rc = format == REPORT_AUDIT || format == REPORT_AUDIT_JSON ? write_audit(run, format, out)
+									   : report_write(format, &in, out);
+	counters_free(sum);
 	if (rc) {
 		fprintf(stderr, "dsmflow %s: out of memory writing the report\n", run->cmd);
 		engine_count_output_error(run->engine);
@@ -446,7 +525,14 @@ void engine_run_reopen_logs(struct engine_run *run)
 	fflush(run->evidence_log);
 	reopen(run, &run->flow_log, run->flow_log_name, "the flow log");
 	reopen(run, &run->evidence_log, run->evidence_log_name, "the evidence log");
-	engine_set_logs(run->engine, run->flow_log, run->evidence_log);
+	if (!run->adding_up) {
+		engine_set_logs(run->engine, run->flow_log, run->evidence_log);
+		return;
+	}
+	for (unsigned i = 0; i < run->workers; i++) {	/* (the workers wait meanwhile) */
+		line_log_retarget(&run->worker_logs[2 * i], run->flow_log);
+		line_log_retarget(&run->worker_logs[2 * i + 1], run->evidence_log);
+	}
 }
 
 int engine_run_close(struct engine_run *run)
@@ -458,10 +544,19 @@ int engine_run_close(struct engine_run *run)
 		for (unsigned i = 0; i < run->engine_count; i++)
 			engine_set_logs(run->engines[i], run->flow_log, run->evidence_log);
 	}
+	if (run->workers)
+		log_directly(run);
 	for (unsigned i = 1; i < run->engine_count; i++)
 		engine_free(run->engines[i]);	/* the flows still active, logged */
 	engine_free(run->engine ? run->engine : run->engines[0]);
 	parallel_free(run->parallel);
+	if (run->workers) {
+		free(run->worker_logs);
+		pthread_mutex_destroy(&run->log_lock);
+		pthread_mutex_destroy(&run->audit_lock);
+		run->worker_logs = NULL;
+		run->workers = 0;
+	}
 	run->parallel = NULL;
 	run->engine = NULL;
 	run->engine_count = 0;

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "dsmflow/engine.h"
+#include "dsmflow/linelog.h"
 #include "dsmflow/parallel.h"
 #include "dsmflow/netaddr.h"
 #include "dsmflow/output_file.h"
@@ -37,6 +38,8 @@ struct engine_options {
 	int append_logs;	/* not an option: sensors append to --flows and --evidence-log
 				 * (a restart goes on with the stream), read replaces them */
 	unsigned threads;	/* read --threads: engines sharing the packets (1: one thread) */
+	unsigned workers;	/* not an option: a sensor's capture threads, each feeding
+				 * an engine of its own (0, 1: one) */
 };
 
 #define CLI_ENGINE_LONG_OPTIONS                                                                    \
@@ -109,8 +112,15 @@ struct engine_run {
 	struct engine *engines[PARALLEL_MAX_WORKERS];	/* --threads: every sharing engine */
 	unsigned engine_count;
 	struct parallel *parallel;	/* --threads: the reading threads, or NULL */
-	_Atomic size_t active_flows;	/* --threads: the engines' flows, which the flow
-					 * table's bound bounds together */
+	_Atomic size_t active_flows;	/* --threads, workers: the engines' flows, which the
+					 * flow table's bound bounds together */
+	unsigned workers;		/* a sensor's capture threads, engines[i] worker i's, or 0 */
+	int adding_up;			/* the workers count apart: each report adds their
+					 * engines up (engine_figures); 0 once joined */
+	struct line_log *worker_logs;	/* [2 * workers]: worker i's flow log lines, then its
+					 * evidence log lines, copied whole into the run's logs */
+	pthread_mutex_t log_lock;	/* the run's logs, while workers copy lines into them */
+	pthread_mutex_t audit_lock;	/* the audit, which the workers' engines feed */
 	struct output_file report;	/* standard output or --output */
 	FILE *flow_log;		/* --flows, or NULL */
 	FILE *evidence_log;	/* --evidence-log, or NULL */
@@ -144,6 +154,13 @@ int cli_split_files(int argc, char **argv);
 /* The usage error when the first word after the options is no capture
  * file (a directory, a filter with no file before it): EXIT_USAGE. */
 int cli_no_capture_file(const char *cmd, const char *word);
+
+/* Worker i's log lines so far, copied whole into the run's logs (on worker
+ * i's thread, between its dispatches). */
+void engine_run_flush_worker_logs(struct engine_run *run, unsigned i);
+/* The workers stopped: their engines log into the run's logs from now on,
+ * are settled, and the first adds up what they all counted. */
+void engine_run_join_workers(struct engine_run *run);
 
 /* Writes the report of what the engine counted so far, in format, to out
  * (named out_name in messages). capture may be NULL (offline). Returns -1,

@@ -20,14 +20,22 @@ static const char usage[] =
 	"                        VLAN tag and IPv6; a header cut after its ports counts\n"
 	"                        as truncated, not malformed\n"
 	"  -p, --no-promiscuous  do not put the interface into promiscuous mode\n"
-	"  -B, --buffer-size KIB the kernel capture buffer, in KiB\n"
+	"  -B, --buffer-size KIB the kernel capture buffer, in KiB (per worker; default\n"
+	"                        32768 on Ethernet and loopback interfaces)\n"
+	"      --workers N       N capture threads, 1..64 (default 1), each with a ring\n"
+	"                        and an engine of its own: the kernel splits the packets\n"
+	"                        by flow (a PACKET_FANOUT_HASH group; fragments follow\n"
+	"                        their flow); reports and metrics add the workers up.\n"
+	"                        Ethernet and loopback interfaces are read from an\n"
+	"                        AF_PACKET ring in batches; others (any, tun) through\n"
+	"                        libpcap, with one worker\n"
 	CLI_SENSOR_HELP
 	"\n"
 	CLI_ENGINE_HELP
 	CLI_COMMON_HELP
 	CLI_SENSOR_EXIT_HELP;
 
-enum { OPT_NO_PROMISC = OPT_SENSOR_FIRST_FREE };
+enum { OPT_NO_PROMISC = OPT_SENSOR_FIRST_FREE, OPT_WORKERS };
 
 struct live_cli {
 	struct capture_options capture;
@@ -53,6 +61,12 @@ static int live_option(struct live_cli *c, int opt, const char *arg)
 	case 'p':
 		c->capture.live.promiscuous = 0;
 		return 0;
+	case OPT_WORKERS:
+		if (cli_parse_count(arg, PARALLEL_MAX_WORKERS, &n) || n == 0)
+			return cli_usage_error("live", "--workers: '%s' is not a number 1..%d", arg,
+					       PARALLEL_MAX_WORKERS);
+		c->sensor.workers = (unsigned)n;
+		return 0;
 	case 'B':
 		if (cli_parse_count(arg, 4 * 1024 * 1024, &n) || n == 0)
 			return cli_usage_error("live", "-B: '%s' is not a buffer size in KiB", arg);
@@ -73,6 +87,7 @@ static int parse_live(int argc, char **argv, struct live_cli *c, struct cli_comm
 		{ "snaplen", required_argument, NULL, 's' },
 		{ "no-promiscuous", no_argument, NULL, 'p' },
 		{ "buffer-size", required_argument, NULL, 'B' },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc, status;
@@ -110,8 +125,14 @@ int cli_live(int argc, char **argv, struct cli_common *common)
 	struct live_cli c;
 	int rc = parse_live(argc, argv, &c, common);
 
+	const struct capture_ops *ops = rc == 0 ? capture_live_for(c.capture.live.interface) : NULL;
+
+	if (rc == 0 && c.sensor.workers > 1 && ops != &capture_ring_ops)
+		rc = cli_usage_error("live", "--workers %u: %s is not an Ethernet or loopback interface "
+					     "(or does not exist): it is read through libpcap, by one "
+					     "worker", c.sensor.workers, c.capture.live.interface);
 	if (rc == 0)
-		rc = sensor_main(&capture_live_ops, &c.capture, &c.sensor, &c.engine, common);
+		rc = sensor_main(ops, &c.capture, &c.sensor, &c.engine, common);
 	free(c.filter);
 	return rc < 0 ? EXIT_OK : rc;
 }

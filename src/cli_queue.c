@@ -6,7 +6,7 @@
 #include "cli_sensor.h"
 
 static const char usage[] =
-	"Usage: dsmflow queue --queue N [OPTIONS]\n"
+	"Usage: dsmflow queue --queue N|A:B [OPTIONS]\n"
 	"\n"
 	"Reads the packets that an iptables NFQUEUE rule sends to queue N, attributes\n"
 	"them to DSM services, and accepts every one of them unchanged. Route traffic\n"
@@ -18,6 +18,10 @@ static const char usage[] =
 	"there is no link layer on a queue.\n"
 	"\n"
 	"  -q, --queue N         the queue number, 0..65535 (required)\n"
+	"  -q, --queue A:B       queues A to B (iptables' --queue-balance A:B), each read\n"
+	"                        by a thread of its own into an engine of its own; the\n"
+	"                        kernel keeps both directions of an address pair on one\n"
+	"                        queue. Reports and metrics add the threads up\n"
 	"      --copy-range N    bytes of each packet copied to dsmflow, 64..65535\n"
 	"                        (default 4096: every header and the payload evidence\n"
 	"                        is read from; 64 still holds IPv6's ports; a header\n"
@@ -39,6 +43,43 @@ struct queue_cli {
 	struct engine_options engine;
 };
 
+/* "N" or "A:B" into first and last; -1 when it is neither. */
+static int parse_queue_range(const char *arg, uint64_t *first, uint64_t *last)
+{
+	const char *colon = strchr(arg, ':');
+	char head[8];
+	size_t len;
+
+	if (!colon) {
+		*last = 0;
+		return cli_parse_count(arg, 65535, first) ? -1 : (*last = *first, 0);
+	}
+	if ((len = (size_t)(colon - arg)) >= sizeof(head))
+		return -1;
+	memcpy(head, arg, len);
+	head[len] = '\0';
+	if (cli_parse_count(head, 65535, first) || cli_parse_count(colon + 1, 65535, last))
+		return -1;
+	return *last < *first ? -1 : 0;
+}
+
+/* --queue N, or A:B (iptables' --queue-balance A:B): one capture thread per queue. */
+static int parse_queues(struct queue_cli *c, const char *arg)
+{
+	uint64_t first, last;
+
+	if (parse_queue_range(arg, &first, &last))
+		return cli_usage_error("queue", "--queue: '%s' is not a queue number 0..65535 or a "
+						"range A:B of them, A not above B", arg);
+	if (last - first + 1 > PARALLEL_MAX_WORKERS)
+		return cli_usage_error("queue", "--queue %s: %llu queues; at most %d, one thread each",
+				       arg, (unsigned long long)(last - first + 1), PARALLEL_MAX_WORKERS);
+	c->capture.queue.queue = (uint16_t)first;
+	c->sensor.workers = (unsigned)(last - first + 1);
+	c->have_queue = 1;
+	return 0;
+}
+
 static int queue_option(struct queue_cli *c, int opt, const char *arg)
 {
 	uint64_t n;
@@ -46,11 +87,7 @@ static int queue_option(struct queue_cli *c, int opt, const char *arg)
 
 	switch (opt) {
 	case 'q':
-		if (cli_parse_count(arg, 65535, &n))
-			return cli_usage_error("queue", "--queue: '%s' is not a queue number 0..65535", arg);
-		c->capture.queue.queue = (uint16_t)n;
-		c->have_queue = 1;
-		return 0;
+		return parse_queues(c, arg);
 	case OPT_COPY_RANGE:
 		if (cli_parse_count(arg, 65535, &n) || n < 64)
 			return cli_usage_error("queue", "--copy-range: '%s' is not 64..65535 bytes", arg);

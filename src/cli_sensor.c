@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli_sensor.h"
+#include "cli_workers.h"
 #include "dsmflow/audit.h"
 #include "dsmflow/metrics.h"
 #include "dsmflow/sandbox.h"
@@ -143,6 +144,37 @@ struct sensor_tables {
 	struct webapi_table *api;
 };
 
+/* The engines a sensor counts with: its workers', or the one. */
+static struct engine **sensor_engines(struct engine_run *run, size_t *count)
+{
+	*count = run->workers > 1 ? run->engine_count : 1;
+	return run->workers > 1 ? run->engines : &run->engine;
+}
+
+/* Puts the tables in force in every engine (the workers wait meanwhile).
+ * -1 when the first cannot take them (nothing changed); when a later one
+ * cannot, the engines would count with different tables: the sensor
+ * stops, with its report. */
+static int reload_engines(const struct capture_ops *ops, struct engine_run *run,
+			  const struct catalog *cat, const struct port_index *idx,
+			  const struct webapi_table *api, struct dsm_err *err)
+{
+	size_t count;
+	struct engine **engines = sensor_engines(run, &count);
+	uint64_t now_us = capture_clock_us();
+
+	if (engine_reload(engines[0], cat, idx, api, now_us, err))
+		return -1;
+	for (size_t i = 1; i < count; i++)
+		if (engine_reload(engines[i], cat, idx, api, now_us, err)) {
+			fprintf(stderr, "dsmflow %s: capture thread %zu cannot take the new tables: %s; "
+					"its counts cannot be added to the others': stopping\n",
+				ops->name, i, err->msg);
+			stop_requested = 1;
+		}
+	return 0;
+}
+
 /* SIGHUP: loads the tables again (from --catalog and --webapi when given),
  * merged into those in force, and puts them in force; a table that does
  * not load is refused with its FILE:LINE error, and the tables in force
@@ -165,8 +197,7 @@ static void reload_tables(const struct capture_ops *ops, struct sensor_tables *t
 	}
 	if (metrics && !(snapshot = counters_new(catalog_service_count(cat), port_index_set_count(idx))))
 		dsm_err_set(&err, "out of memory");
-	if ((metrics && !snapshot) ||
-	    engine_reload(run->engine, cat, idx, api, capture_clock_us(), &err)) {
+	if ((metrics && !snapshot) || reload_engines(ops, run, cat, idx, api, &err)) {
 		engine_count_reload_failure(run->engine);
 		fprintf(stderr, "dsmflow %s: reload refused: %s; the tables in force stay\n", ops->name,
 			err.msg);
@@ -209,37 +240,103 @@ static uint64_t dropped_total(const struct capture_stats *stats)
 static void write_summary(struct engine_run *run, const struct capture_stats *stats,
 			  struct interval_mark *last)
 {
-	const struct counter_totals *t = counters_totals_const(engine_counters(run->engine));
+	struct counter_totals t = { 0 };
 	double now = monotonic_s(), span = now - last->at > 0 ? now - last->at : 1;
 	uint64_t dropped = dropped_total(stats);
 	char when[32], rate[32];
 	time_t wall = time(NULL);
 	struct tm tm;
 
+	size_t count;
+	struct engine **engines = sensor_engines(run, &count);
+
+	for (size_t i = 0; i < count; i++) {
+		const struct counter_totals *one = counters_totals_const(engine_counters(engines[i]));
+
+		t.packets += one->packets;
+		t.bytes += one->bytes;
+	}
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&wall, &tm));
-	report_human_bytes((uint64_t)((double)(t->bytes - last->bytes) / span), rate, sizeof(rate));
+	report_human_bytes((uint64_t)((double)(t.bytes - last->bytes) / span), rate, sizeof(rate));
 	fprintf(stderr, "== %s dsmflow %s: last %.1f s: %.0f packets/s, %s/s, %llu dropped\n", when,
-		run->cmd, span, (double)(t->packets - last->packets) / span, rate,
+		run->cmd, span, (double)(t.packets - last->packets) / span, rate,
 		(unsigned long long)(dropped - last->dropped));
 	engine_run_write(run, REPORT_SUMMARY, stderr, "standard error", stats);
-	*last = (struct interval_mark){ now, t->packets, t->bytes, dropped };
+	*last = (struct interval_mark){ now, t.packets, t.bytes, dropped };
 }
 
-/* The loop; returns an exit status. */
+/* Where the loop stands: what the operator was told, when the next summary is due. */
+struct loop_state {
+	double start, next_summary;	/* monotonic seconds */
+	int quiet_said;
+	struct interval_mark last;
+};
+
+/* Whether a duty waits: a signal's, a summary, a scrape. */
+static int duty_due(const struct sensor_options *o, struct metrics_server *metrics,
+		    const struct loop_state *ls, double now)
+{
+	return report_requested || reopen_requested || (o->interval_s > 0 && now >= ls->next_summary) ||
+	       metrics_wanted(metrics);
+}
+
+/* The loop's duties, the engines the caller's meanwhile: a metrics
+ * snapshot, SIGHUP, SIGUSR1 and the --interval summary. */
+static void serve_duties(const struct capture_ops *ops, const struct sensor_options *o,
+			 struct engine_run *run, struct metrics_server *metrics,
+			 struct sensor_tables *tables, const struct capture_stats *stats,
+			 struct loop_state *ls, double now)
+{
+	size_t count;
+	struct engine **engines = sensor_engines(run, &count);
+
+	metrics_poll(metrics, engines, count, stats);
+	if (reopen_requested) {	/* SIGHUP: logrotate's, and new tables */
+		reopen_requested = 0;
+		engine_run_reopen_logs(run);
+		reload_tables(ops, tables, run, metrics);
+	}
+	if (report_requested) {
+		report_requested = 0;
+		engine_run_report(run, stats);
+	}
+	if (o->interval_s > 0 && now >= ls->next_summary) {
+		ls->next_summary = now + o->interval_s;
+		write_summary(run, stats, &ls->last);
+	}
+}
+
+/* Says, once, that nothing came in the first CAPTURE_QUIET_S seconds. */
+static void say_if_quiet(const struct capture_ops *ops, const struct capture_options *capture,
+			 struct loop_state *ls, int heard, double now)
+{
+	if (!heard && !ls->quiet_said && ops->print_quiet && now - ls->start >= CAPTURE_QUIET_S) {
+		ops->print_quiet(capture, stderr);
+		ls->quiet_said = 1;
+	}
+}
+
+static void loop_begin(const struct sensor_options *o, struct loop_state *ls)
+{
+	memset(ls, 0, sizeof(*ls));
+	ls->start = monotonic_s();
+	ls->next_summary = ls->start + o->interval_s;
+	ls->last.at = ls->start;
+}
+
+/* The loop of one engine, fed on this thread; returns an exit status. */
 static int run_loop(const struct capture_ops *ops, struct capture_source *source,
 		    const struct capture_options *capture, const struct sensor_options *o,
 		    struct engine_run *run, struct metrics_server *metrics, struct sensor_tables *tables)
 {
-	int heard = 0, quiet_said = 0;
-	double start = monotonic_s(), next_summary = start + o->interval_s;
+	int heard = 0;
 	struct capture_stats stats = { 0 };
-	struct interval_mark last = { start, 0, 0, 0 };
+	struct loop_state ls;
 	struct dsm_err err;
 
+	loop_begin(o, &ls);
 	while (!stop_requested) {
 		double now;
-		int summary_due;
-
 		int got = ops->dispatch(source, feed, run->engine, &err);
 
 		if (got == CAPTURE_END)
@@ -253,39 +350,53 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 		 * ones are decided */
 		engine_clock(run->engine, capture_clock_us());
 		now = monotonic_s();
-		summary_due = o->interval_s > 0 && now >= next_summary;
-		if (!heard && !quiet_said && ops->print_quiet && now - start >= CAPTURE_QUIET_S) {
-			ops->print_quiet(capture, stderr);
-			quiet_said = 1;
-		}
+		say_if_quiet(ops, capture, &ls, heard, now);
 		/* capture statistics cost system calls: only when someone reads them */
-		if (report_requested || summary_due || metrics_wanted(metrics))
+		if (duty_due(o, metrics, &ls, now))
 			ops->stats(source, &stats);
-		metrics_poll(metrics, run->engine, &stats);
-		if (reopen_requested) {	/* SIGHUP: logrotate's, and new tables */
-			reopen_requested = 0;
-			engine_run_reopen_logs(run);
-			reload_tables(ops, tables, run, metrics);
-		}
-		if (report_requested) {
-			report_requested = 0;
-			engine_run_report(run, &stats);
-		}
-		if (summary_due) {
-			next_summary = now + o->interval_s;
-			write_summary(run, &stats, &last);
-		}
-		if (o->duration_s > 0 && now - start >= o->duration_s)
+		serve_duties(ops, o, run, metrics, tables, &stats, &ls, now);
+		if (o->duration_s > 0 && now - ls.start >= o->duration_s)
 			break;
 	}
 	return EXIT_OK;
 }
 
+#define DUTY_CHECK_NS 10000000L	/* the main thread of workers looks at its duties this often */
+
+/* The loop of the workers' main thread: it waits, and serves its duties
+ * while the workers wait between two dispatches. Returns an exit status. */
+static int run_workers_loop(const struct capture_ops *ops, struct workers *crew,
+			    const struct capture_options *capture, const struct sensor_options *o,
+			    struct engine_run *run, struct metrics_server *metrics,
+			    struct sensor_tables *tables)
+{
+	struct capture_stats stats;
+	struct loop_state ls;
+
+	loop_begin(o, &ls);
+	while (!stop_requested && !workers_failed(crew)) {
+		struct timespec tick = { 0, DUTY_CHECK_NS };
+		double now;
+
+		nanosleep(&tick, NULL);	/* a signal ends it early */
+		now = monotonic_s();
+		say_if_quiet(ops, capture, &ls, workers_heard(crew), now);
+		if (duty_due(o, metrics, &ls, now)) {
+			workers_pause(crew, &stats);
+			serve_duties(ops, o, run, metrics, tables, &stats, &ls, now);
+			workers_resume(crew);
+		}
+		if (o->duration_s > 0 && now - ls.start >= o->duration_s)
+			break;
+	}
+	return workers_failed(crew) ? EXIT_NO_MATCH : EXIT_OK;
+}
+
 /* Reads what already waits, counting it (a queue's packets wait for their
  * verdict: until dsmflow reads them, traffic through the box stands
- * still), and closes the source before the report is written. */
-static void drain_and_close(const struct capture_ops *ops, struct capture_source *source,
-			    struct engine_run *run, struct capture_stats *stats)
+ * still). */
+static void drain(const struct capture_ops *ops, struct capture_source *source,
+		  struct engine_run *run, struct capture_stats *stats)
 {
 	struct dsm_err err;
 	int got = 1;
@@ -294,25 +405,41 @@ static void drain_and_close(const struct capture_ops *ops, struct capture_source
 		if ((got = ops->dispatch(source, feed, run->engine, &err)) < 0)
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 	ops->stats(source, stats);
-	ops->close(source);
+}
+
+/* Closes the sources not closed yet. A queue's are closed before the
+ * report is written (the kernel accepts what still waits); a passive
+ * sensor's capture sockets only after: the seccomp filter keeps refusing
+ * writes to their descriptors, which a report file would otherwise reuse. */
+static void close_sources(const struct capture_ops *ops, struct capture_source **sources,
+			  size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		if (sources[i]) {
+			ops->close(sources[i]);
+			sources[i] = NULL;
+		}
 }
 
 /* Gives up root (for -Z's user or nobody) and every capability the mode
  * does not use, sets no_new_privs and installs the seccomp filter, after
  * everything privileged is done and before any thread starts; a queue
  * keeps CAP_NET_ADMIN, which every verdict is checked against. */
-static int confine(const struct capture_ops *ops, const struct capture_source *source,
-		   const char *user)
+static int confine(const struct capture_ops *ops, struct capture_source *const *sources,
+		   size_t count, const char *user)
 {
 	unsigned keep = ops->needs_net_admin ? 1u << CAP_NET_ADMIN : SANDBOX_KEEP_NOTHING;
-	int passive_fd = ops->needs_net_admin ? -1 : ops->fd(source);	/* a queue sends verdicts */
+	int passive_fds[PARALLEL_MAX_WORKERS];
+	size_t passive = 0;
 	struct dsm_err err;
 
+	for (size_t i = 0; !ops->needs_net_admin && i < count; i++)	/* a queue sends verdicts */
+		passive_fds[passive++] = ops->fd(sources[i]);
 	if (user && strcmp(user, "root") == 0 && geteuid() == 0)
 		fprintf(stderr, "dsmflow %s: warning: -Z root: the sensor keeps uid 0 (without "
 				"capabilities), and every file root owns stays writable to it; a user "
 				"of its own is safer\n", ops->name);
-	if (sandbox_drop_privileges(user, keep, &err) || sandbox_confine(passive_fd, &err)) {
+	if (sandbox_drop_privileges(user, keep, &err) || sandbox_confine(passive_fds, passive, &err)) {
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		return -1;
 	}
@@ -322,9 +449,10 @@ static int confine(const struct capture_ops *ops, const struct capture_source *s
 /* Binds the metrics endpoint (privileged: a port below 1024), confines the
  * sensor, then starts the endpoint's thread, which inherits it all. An exit
  * status, 0 when it may run; *metrics is NULL without --metrics. */
-static int start_confined(const struct capture_ops *ops, const struct capture_source *source,
-			  const struct sensor_options *o, const struct sensor_tables *tables,
-			  struct engine_run *run, struct metrics_server **metrics)
+static int start_confined(const struct capture_ops *ops, struct capture_source *const *sources,
+			  size_t count, const struct sensor_options *o,
+			  const struct sensor_tables *tables, struct engine_run *run,
+			  struct metrics_server **metrics)
 {
 	struct dsm_err err;
 	char url[128];
@@ -335,7 +463,7 @@ static int start_confined(const struct capture_ops *ops, const struct capture_so
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		return EXIT_USAGE;
 	}
-	if (confine(ops, source, o->user))
+	if (confine(ops, sources, count, o->user))
 		return EXIT_NO_MATCH;
 	/* reports replace --output whole: its directory must take a new file
 	 * from the user the sensor now runs as */
@@ -354,24 +482,77 @@ static int start_confined(const struct capture_ops *ops, const struct capture_so
 	return EXIT_OK;
 }
 
-/* Runs an open source until a stop, then closes it; returns an exit status. */
-static int sensor_run(const struct capture_ops *ops, struct capture_source *source,
+static void add_stats(struct capture_stats *sum, const struct capture_stats *s)
+{
+	sum->received += s->received;
+	sum->dropped_kernel += s->dropped_kernel;
+	sum->dropped_interface += s->dropped_interface;
+	sum->dropped_queue += s->dropped_queue;
+	sum->dropped_user += s->dropped_user;
+	sum->dropped_unreadable += s->dropped_unreadable;
+	sum->enobufs += s->enobufs;
+}
+
+/* Runs the workers until a stop; their engines joined into the first
+ * after, their sources' statistics in *stats. An exit status. */
+static int run_workers(const struct capture_ops *ops, struct capture_source **sources,
+		       const struct capture_options *capture, const struct sensor_options *o,
+		       struct engine_run *run, struct metrics_server *metrics,
+		       struct sensor_tables *tables, struct capture_stats *stats)
+{
+	struct capture_stats none = { 0 };
+	struct workers *crew;
+	struct dsm_err err;
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	/* before any request: / and /audit.json are the audit's when there is one */
+	metrics_poll(metrics, run->engines, run->engine_count, &none);
+	if (!(crew = workers_start(ops, sources, run, &err))) {
+		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+		return EXIT_NO_MATCH;
+	}
+	rc = run_workers_loop(ops, crew, capture, o, run, metrics, tables);
+	metrics_stop(metrics);
+	workers_stop(crew);	/* each reads what already waits */
+	workers_free(crew);
+	for (unsigned i = 0; i < run->workers; i++) {
+		struct capture_stats one;
+
+		ops->stats(sources[i], &one);
+		add_stats(stats, &one);
+	}
+	engine_run_join_workers(run);	/* settled, added up into the first */
+	return rc;
+}
+
+/* Runs the open sources (one, or one per worker) until a stop, then closes
+ * them; returns an exit status. */
+static int sensor_run(const struct capture_ops *ops, struct capture_source **sources,
 		      const struct capture_options *capture, const struct sensor_options *o,
 		      struct engine_run *run, struct sensor_tables *tables)
 {
+	size_t count = run->workers > 1 ? run->workers : 1;
 	struct metrics_server *metrics = NULL;
 	struct capture_stats stats;
 	int rc;
 
-	if ((rc = start_confined(ops, source, o, tables, run, &metrics)) != EXIT_OK) {
+	if ((rc = start_confined(ops, sources, count, o, tables, run, &metrics)) != EXIT_OK) {
 		metrics_stop(metrics);
-		ops->close(source);
+		for (size_t i = 0; i < count; i++)
+			ops->close(sources[i]);
 		return rc;
 	}
-	rc = run_loop(ops, source, capture, o, run, metrics, tables);
-	metrics_stop(metrics);
-	drain_and_close(ops, source, run, &stats);
-	engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
+	if (count > 1) {
+		rc = run_workers(ops, sources, capture, o, run, metrics, tables, &stats);
+	} else {
+		rc = run_loop(ops, sources[0], capture, o, run, metrics, tables);
+		metrics_stop(metrics);
+		drain(ops, sources[0], run, &stats);
+		engine_settle(run->engine);	/* the capture ended: no more payload to wait for */
+	}
+	if (ops->needs_net_admin)
+		close_sources(ops, sources, count);
 	if (engine_run_report(run, &stats))
 		rc = EXIT_NO_MATCH;
 	if (engine_output_errors(run->engine) && rc == EXIT_OK)
@@ -384,7 +565,32 @@ static int sensor_run(const struct capture_ops *ops, struct capture_source *sour
 			rc = EXIT_NO_MATCH;
 	}
 	ops->print_health(&stats, stderr);
+	close_sources(ops, sources, count);
 	return rc;
+}
+
+/* Opens one source, or one per worker (each told which it is); sources
+ * opened before one that cannot be are closed. 0, or -1 after a message. */
+static int open_sources(const struct capture_ops *ops, const struct capture_options *capture,
+			struct capture_source **sources)
+{
+	unsigned count = capture->workers > 1 ? capture->workers : 1;
+	struct dsm_err err;
+
+	for (unsigned i = 0; i < count; i++) {
+		struct capture_options own = *capture;
+
+		own.worker = i;
+		if (count > 1)
+			own.wait_ms = WORKER_WAIT_MS;
+		if (!(sources[i] = ops->open(&own, &err))) {
+			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+			while (i--)
+				ops->close(sources[i]);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int sensor_main(const struct capture_ops *ops, const struct capture_options *capture,
@@ -393,9 +599,9 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 {
 	struct sensor_tables tables = { .common = common };
 	struct engine_options with_audit = *eo;	/* with the sensor's own settings */
+	struct capture_source *sources[PARALLEL_MAX_WORKERS];
+	struct capture_options all = *capture;	/* what the sources are together */
 	struct engine_run run;
-	struct dsm_err err;
-	struct capture_source *source;
 	int rc = EXIT_NO_MATCH;
 
 	/* first: a SIGHUP (logrotate, systemctl reload) or SIGTERM while the
@@ -408,12 +614,11 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 	    !(with_audit.audit = audit_new(eo->nas, eo->nas_count, eo->local, eo->local_count)))
 		fprintf(stderr, "dsmflow %s: out of memory: no audit\n", ops->name);
 	with_audit.append_logs = 1;
+	with_audit.workers = o->workers;
 	if (engine_run_open(ops->name, &with_audit, tables.cat, tables.idx, tables.api, &run) == 0) {
-		source = ops->open(capture, &err);
-		if (source)
-			rc = sensor_run(ops, source, capture, o, &run, &tables);	/* closes it */
-		else
-			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+		all.workers = o->workers;
+		if (open_sources(ops, &all, sources) == 0)
+			rc = sensor_run(ops, sources, &all, o, &run, &tables);	/* closes them */
 		if (engine_run_close(&run) && rc == EXIT_OK)
 			rc = EXIT_NO_MATCH;
 	}

@@ -19,6 +19,8 @@ struct sensor_options {
 	const char *metrics;	/* --metrics ADDR:PORT, or NULL */
 	int metrics_public;
 	const char *user;	/* -Z USER; NULL: nobody when started as root */
+	unsigned workers;	/* capture threads, each with a source and an engine of
+				 * its own (live --workers, queue --queue A:B); 0, 1: one */
 };
 
 #define CLI_SENSOR_LONG_OPTIONS                                        \

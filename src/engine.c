@@ -12,6 +12,7 @@
  * of each first fragment are remembered (a fixed table, no allocation) and
  * later fragments of the same datagram join its flow.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,6 +67,7 @@ struct engine {
 	int ports_only;
 	FILE *flow_log;
 	struct audit *audit;		/* or NULL */
+	pthread_mutex_t *audit_lock;	/* the audit's, or NULL: this engine's alone */
 	struct cidr *local;		/* --local, copied; local_count 0: the local ranges */
 	size_t local_count;
 	struct cidr *nas;		/* --nas, copied: its IPv6 /64s are local too */
@@ -82,6 +84,19 @@ struct engine {
 };
 
 static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why);
+
+/* The audit's lock, when engines on other threads feed it too. */
+static void lock_audit(struct engine *e)
+{
+	if (e->audit_lock)
+		pthread_mutex_lock(e->audit_lock);
+}
+
+static void unlock_audit(struct engine *e)
+{
+	if (e->audit_lock)
+		pthread_mutex_unlock(e->audit_lock);
+}
 static uint32_t decide(void *ctx, struct flow *flow, const struct verdict *v, const char *value,
 		       size_t value_len);
 static void count_webapi_request(void *ctx, int service_id);
@@ -121,6 +136,7 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->reload.last_success_us = e->reload.started_us = wall_clock_us();
 	e->flow_log = config->flow_log;
 	e->audit = config->audit;
+	e->audit_lock = config->audit_lock;
 	if (config->nas_count && (e->nas = malloc(config->nas_count * sizeof(*e->nas)))) {
 		memcpy(e->nas, config->nas, config->nas_count * sizeof(*e->nas));
 		e->nas_count = config->nas_count;
@@ -275,8 +291,11 @@ static uint32_t decide(void *ctx, struct flow *flow, const struct verdict *v, co
 	row->decided_by[flow->decided_by]++;
 	row->last_us = flow->last_us > row->last_us ? flow->last_us : row->last_us;
 	note_client(e, flow, row);
-	if (v->by == SERVICE_BY_SNI || v->by == SERVICE_BY_DNS)
+	if (e->audit && (v->by == SERVICE_BY_SNI || v->by == SERVICE_BY_DNS)) {
+		lock_audit(e);
 		audit_note_name(e->audit, flow, value, value_len);
+		unlock_audit(e);
+	}
 	for (int d = 0; d < 2; d++) {
 		row->packets[d] += flow->packets[d];
 		row->bytes[d] += flow->bytes[d];
@@ -317,7 +336,11 @@ static void flow_ended(void *ctx, struct flow *flow, enum flow_end_reason why)
 	struct engine *e = ctx;
 
 	inspect_flow_end(e->inspector, flow);
-	audit_flow(e->audit, flow);
+	if (e->audit && flow->row) {
+		lock_audit(e);
+		audit_flow(e->audit, flow);
+		unlock_audit(e);
+	}
 	if (e->flow_log) {
 		flowlog_write(e->flow_log, e->cat, e->idx, e->kept, flow, why);
 		if (ferror(e->flow_log) && !e->flow_log_failed) {
@@ -649,6 +672,51 @@ uint64_t engine_evidence_dropped(const struct engine *e)
 	return evidence_dropped(e->kept) + e->absorbed.evidence_dropped;
 }
 
+static void add_inspect_stats(struct inspect_stats *sum, const struct inspect_stats *s)
+{
+	sum->started += s->started;
+	sum->no_slot += s->no_slot;
+	sum->requests_cut += s->requests_cut;
+	sum->dns_answers += s->dns_answers;
+	sum->slots_used += s->slots_used;
+	sum->slots += s->slots;
+}
+
+static void add_dns_stats(struct dns_table_stats *sum, const struct dns_table_stats *s)
+{
+	sum->inserted += s->inserted;
+	sum->evicted += s->evicted;
+	sum->expired += s->expired;
+	sum->entries += s->entries;
+	sum->capacity += s->capacity;
+}
+
+int engine_figures(struct engine *const *engines, size_t count, struct counters *counters,
+		   struct engine_figures *out)
+{
+	int rc = counters ? counters_copy(counters, engines[0]->counters) : 0;
+
+	memset(out, 0, sizeof(*out));
+	engine_reload_stats(engines[0], &out->reload);	/* every engine reloads at once */
+	for (size_t i = 0; i < count; i++) {
+		const struct engine *e = engines[i];
+		struct inspect_stats inspected;
+		struct dns_table_stats dns;
+
+		if (i && counters && counters_add(counters, e->counters))
+			rc = -1;
+		out->active_flows += engine_active_flows(e);
+		out->evicted_flows += engine_evicted_flows(e);
+		out->evicted_unanswered_flows += engine_evicted_unanswered_flows(e);
+		out->output_errors += engine_output_errors(e);
+		engine_inspect_stats(e, &inspected);
+		add_inspect_stats(&out->inspect, &inspected);
+		engine_dns_stats(e, &dns);
+		add_dns_stats(&out->dns, &dns);
+	}
+	return rc;
+}
+
 int engine_absorb(struct engine *dst, const struct engine *src)
 {
 	struct inspect_stats inspected;
@@ -661,12 +729,7 @@ int engine_absorb(struct engine *dst, const struct engine *src)
 	dst->absorbed.alloc_failures += engine_alloc_failures(src);
 	dst->absorbed.evidence_dropped += engine_evidence_dropped(src);
 	engine_inspect_stats(src, &inspected);
-	dst->absorbed.inspect.started += inspected.started;
-	dst->absorbed.inspect.no_slot += inspected.no_slot;
-	dst->absorbed.inspect.requests_cut += inspected.requests_cut;
-	dst->absorbed.inspect.dns_answers += inspected.dns_answers;
-	dst->absorbed.inspect.slots_used += inspected.slots_used;
-	dst->absorbed.inspect.slots += inspected.slots;
+	add_inspect_stats(&dst->absorbed.inspect, &inspected);
 	dst->output_errors += src->output_errors;
 	if (src->now_us > dst->now_us)
 		dst->now_us = src->now_us;
@@ -726,10 +789,21 @@ struct audit *engine_audit_snapshot(const struct engine *e)
 {
 	struct audit *copy;
 
-	if (!e->audit || !(copy = audit_clone(e->audit)))
+	if (!e->audit)
 		return NULL;
-	flow_table_each(e->flows, fold_active, copy);
+	if (e->audit_lock)
+		pthread_mutex_lock(e->audit_lock);
+	copy = audit_clone(e->audit);
+	if (e->audit_lock)
+		pthread_mutex_unlock(e->audit_lock);
+	if (copy)
+		engine_audit_fold(e, copy);
 	return copy;
+}
+
+void engine_audit_fold(const struct engine *e, struct audit *copy)
+{
+	flow_table_each(e->flows, fold_active, copy);
 }
 
 int engine_audits(const struct engine *e)

@@ -80,13 +80,8 @@ struct metrics_server {
 	uint64_t generation;
 	int has_snapshot;
 	struct counters *snapshot;
-	size_t active_flows;
-	uint64_t evicted_flows, evicted_unanswered_flows;
+	struct engine_figures figures;
 	struct capture_stats capture;
-	struct inspect_stats inspect;
-	struct dns_table_stats dns;
-	uint64_t output_errors;
-	struct reload_stats reload;
 	/* open connections per client address (libmicrohttpd's thread only) */
 	struct { uint8_t addr[16]; uint32_t open; } by_address[ADDRESS_SLOTS];
 	char *text;			/* the exposition of generation text_generation */
@@ -133,10 +128,11 @@ int metrics_wanted(const struct metrics_server *m)
 /* The audit so far, published when the lock is free (a scrape holding it
  * is never waited for: the copy waits in audit_pending for the next try);
  * the requests format it, on their thread. */
-static void publish_audit(struct metrics_server *m, const struct engine *e)
+static void publish_audit(struct metrics_server *m, struct engine *const *engines, size_t count)
 {
-	if (!m->audit_pending)
-		m->audit_pending = engine_audit_snapshot(e);
+	if (!m->audit_pending && (m->audit_pending = engine_audit_snapshot(engines[0])))
+		for (size_t i = 1; i < count; i++)
+			engine_audit_fold(engines[i], m->audit_pending);
 	if (pthread_mutex_trylock(&m->lock) != 0)
 		return;
 	audit_free(m->audit);
@@ -153,28 +149,21 @@ static void publish_audit(struct metrics_server *m, const struct engine *e)
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_poll(struct metrics_server *m, const struct engine *e,
+void metrics_poll(struct metrics_server *m, struct engine *const *engines, size_t count,
 		  const struct capture_stats *capture)
 {
-	if (m && !atomic_load(&m->auditing) && engine_audits(e))
+	if (m && !atomic_load(&m->auditing) && engine_audits(engines[0]))
 		atomic_store(&m->auditing, 1);	/* before any request: / and /audit.json are the audit's */
 	if (!metrics_wanted(m))
 		return;
 	if (atomic_load_explicit(&m->audit_requested, memory_order_acquire))
-		publish_audit(m, e);
+		publish_audit(m, engines, count);
 	if (!counters_due(m))
 		return;	/* only the audit was asked for */
 	if (pthread_mutex_trylock(&m->lock) != 0)
 		return;	/* a scrape is formatting the last copy: next time */
-	counters_copy(m->snapshot, engine_counters(e));
-	m->active_flows = engine_active_flows(e);
-	m->evicted_flows = engine_evicted_flows(e);
-	m->evicted_unanswered_flows = engine_evicted_unanswered_flows(e);
+	engine_figures(engines, count, m->snapshot, &m->figures);
 	m->capture = *capture;
-	engine_inspect_stats(e, &m->inspect);
-	engine_dns_stats(e, &m->dns);
-	m->output_errors = engine_output_errors(e);
-	engine_reload_stats(e, &m->reload);
 	m->has_snapshot = 1;
 	m->generation++;
 	atomic_store(&m->snapshot_ms, monotonic_ms());
@@ -209,11 +198,11 @@ static void format_snapshot(struct metrics_server *m)
 {
 	struct report_input in = {
 		.cat = m->cat, .idx = m->idx, .counters = m->snapshot,
-		.active_flows = m->active_flows, .evicted_flows = m->evicted_flows,
-		.evicted_unanswered_flows = m->evicted_unanswered_flows,
-		.capture = &m->capture, .inspect = &m->inspect, .dns = &m->dns,
-		.output_errors = m->output_errors, .http_refused = atomic_load(&m->refused),
-		.reload = &m->reload,
+		.active_flows = m->figures.active_flows, .evicted_flows = m->figures.evicted_flows,
+		.evicted_unanswered_flows = m->figures.evicted_unanswered_flows,
+		.capture = &m->capture, .inspect = &m->figures.inspect, .dns = &m->figures.dns,
+		.output_errors = m->figures.output_errors, .http_refused = atomic_load(&m->refused),
+		.reload = &m->figures.reload,
 	};
 	char *text = NULL;
 	size_t len = 0;

@@ -20,13 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsmflow/linelog.h"
 #include "dsmflow/parallel.h"
 
 #define RING_BATCHES 16
 #define BATCH_PACKETS 512
 #define ARENA_BYTES (1u << 20)	/* copies of packets outside the stable bytes */
 #define MAX_COPY 262144u	/* the longest packet libpcap hands over */
-#define LOG_COPY_BYTES (256u << 10)
 #define SPINS 4000	/* checks before sleeping: pauses (some 100 us: the other side is a
 			 * batch away), then yields */
 #define YIELDS 100
@@ -39,25 +39,13 @@ struct batch {
 	struct packet pkts[BATCH_PACKETS];
 };
 
-/* A worker's log: the lines its engine writes, gathered and copied whole
- * to the run's log when LOG_COPY_BYTES have gathered, and after each batch
- * (a stream of fopencookie's, so that a batch ending a million flows does
- * not gather them all). */
-struct worker_log {
-	struct parallel *par;
-	FILE *stream;		/* the engine's, or NULL */
-	FILE *to;		/* the run's */
-	char *text;
-	size_t len, size;
-};
-
 struct worker {
 	alignas(64) _Atomic uint64_t consumed;	/* batches counted */
 	alignas(64) struct parallel *par;
 	struct engine *engine;
 	pthread_t thread;
 	int started;
-	struct worker_log flow_log, evidence_log;
+	struct line_log flow_log, evidence_log;	/* its engine's lines, copied whole */
 };
 
 struct parallel {
@@ -154,71 +142,6 @@ static int batch_ready(struct parallel *p, const void *arg)
 
 /* ---- the workers ---- */
 
-/* Copies the whole lines gathered in log to the run's log. */
-static void copy_lines(struct worker_log *log)
-{
-	size_t whole = log->len;
-
-	while (whole && log->text[whole - 1] != '\n')
-		whole--;
-	if (!whole)
-		return;
-	pthread_mutex_lock(&log->par->log_lock);
-	fwrite(log->text, 1, whole, log->to);	/* (an error stays on `to`: said when it is closed) */
-	pthread_mutex_unlock(&log->par->log_lock);
-	memmove(log->text, log->text + whole, log->len - whole);
-	log->len -= whole;
-}
-
-static ssize_t gather(void *cookie, const char *buf, size_t n)
-{
-	struct worker_log *log = cookie;
-
-	if (log->size - log->len < n) {
-		size_t size = log->size ? log->size : 4096;
-		char *bigger;
-
-		while (size - log->len < n)
-			size *= 2;
-		if (!(bigger = realloc(log->text, size)))
-			return -1;	/* the engine's stream says it: counted as a log error */
-		log->text = bigger;
-		log->size = size;
-	}
-	memcpy(log->text + log->len, buf, n);
-	log->len += n;
-	if (log->len >= LOG_COPY_BYTES)
-		copy_lines(log);
-	return (ssize_t)n;
-}
-
-static int open_log(struct worker_log *log, struct parallel *p, FILE *to)
-{
-	cookie_io_functions_t io = { .write = gather };
-
-	log->par = p;
-	log->to = to;
-	return to && !(log->stream = fopencookie(log, "w", io)) ? -1 : 0;
-}
-
-static void flush_log(struct worker_log *log)
-{
-	if (!log->stream)
-		return;
-	fflush(log->stream);
-	copy_lines(log);
-}
-
-static void close_log(struct worker_log *log)
-{
-	if (log->stream) {
-		fclose(log->stream);
-		copy_lines(log);
-	}
-	free(log->text);
-	memset(log, 0, sizeof(*log));
-}
-
 /* Worker w counts batch `next` of the ring. */
 static void count_batch(struct worker *w, uint64_t next)
 {
@@ -226,8 +149,8 @@ static void count_batch(struct worker *w, uint64_t next)
 	struct batch *b = &p->ring[next % RING_BATCHES];
 
 	engine_packets(w->engine, b->pkts, b->count);
-	flush_log(&w->flow_log);
-	flush_log(&w->evidence_log);
+	line_log_flush(&w->flow_log);
+	line_log_flush(&w->evidence_log);
 	atomic_store(&w->consumed, next + 1);
 	wake(p);
 }
@@ -397,7 +320,8 @@ struct parallel *parallel_new(unsigned count, FILE *flow_log, FILE *evidence_log
 		struct worker *w = &p->worker[i];
 
 		w->par = p;
-		if (open_log(&w->flow_log, p, flow_log) || open_log(&w->evidence_log, p, evidence_log)) {
+		if (line_log_open(&w->flow_log, flow_log, &p->log_lock) ||
+		    line_log_open(&w->evidence_log, evidence_log, &p->log_lock)) {
 			dsm_err_set(err, "out of memory for the reading threads' logs");
 			parallel_free(p);
 			return NULL;
@@ -461,8 +385,8 @@ void parallel_free(struct parallel *p)
 	for (unsigned i = 0; i < p->count; i++) {
 		struct worker *w = &p->worker[i];
 
-		close_log(&w->flow_log);
-		close_log(&w->evidence_log);
+		line_log_close(&w->flow_log);
+		line_log_close(&w->evidence_log);
 	}
 	for (size_t i = 0; i < RING_BATCHES; i++)
 		free(p->ring[i].arena);

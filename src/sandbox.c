@@ -9,6 +9,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <seccomp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -76,21 +77,42 @@ static const int writing_calls[] = {
 	SCMP_SYS(sendmmsg),
 };
 
-/* Allows call when its argument arg is anything but value, compared as
- * the kernel reads it (32 bits: a value with high bits set is refused, or
- * it would be truncated to value): one rule per bit in which an argument
- * differs from value, as libseccomp takes one comparison per argument. */
-static void allow_unless(scmp_filter_ctx ctx, int call, unsigned arg, uint32_t value)
+/* Allows call when its argument arg, read as the kernel reads it (32
+ * bits: a value with high bits set is refused, or it would be truncated
+ * into one of them), is none of values[0..n) (sorted, all with `prefix`
+ * in their top `depth` bits): one rule per branch of the values' binary
+ * trie that holds none of them, as libseccomp takes one comparison per
+ * argument; some 32 rules for a few neighbouring values. */
+static void allow_outside(scmp_filter_ctx ctx, int call, unsigned arg, uint32_t prefix, unsigned depth,
+			  const uint32_t *values, size_t n)
 {
-	for (unsigned bit = 0; bit < 32; bit++) {
-		struct scmp_arg_cmp differs = {
+	uint32_t bit;
+	size_t clear = 0;
+
+	if (n == 0) {
+		struct scmp_arg_cmp in_branch = {
 			.arg = arg, .op = SCMP_CMP_MASKED_EQ,
-			.datum_a = 0xffffffff00000000ull | 1ull << bit,
-			.datum_b = ~(uint64_t)value & 1ull << bit,
+			.datum_a = 0xffffffff00000000ull | (depth ? (uint64_t)(~0u << (32 - depth)) : 0),
+			.datum_b = prefix,
 		};
 
-		(void)seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, call, 1, &differs);
+		(void)seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, call, 1, &in_branch);
+		return;
 	}
+	if (depth == 32)
+		return;	/* one of the values: not allowed */
+	bit = 1u << (31 - depth);
+	while (clear < n && !(values[clear] & bit))
+		clear++;
+	allow_outside(ctx, call, arg, prefix, depth + 1, values, clear);
+	allow_outside(ctx, call, arg, prefix | bit, depth + 1, values + clear, n - clear);
+}
+
+static int ascending(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
 }
 
 /* The calls allowed with conditions: ioctl but TIOCSTI (which would type
@@ -98,9 +120,12 @@ static void allow_unless(scmp_filter_ctx ctx, int call, unsigned arg, uint32_t v
  * but no processes (clone3's flags are out of the filter's reach: it says
  * ENOSYS and glibc falls back to clone), signals to itself only, and
  * writing but on a passive sensor's capture socket. */
-static void allow_conditionally(scmp_filter_ctx ctx, int capture_fd)
+static void allow_conditionally(scmp_filter_ctx ctx, const int *capture_fds, size_t count)
 {
-	allow_unless(ctx, SCMP_SYS(ioctl), 1, TIOCSTI);
+	const uint32_t tiocsti = TIOCSTI;
+	uint32_t fds[SANDBOX_MAX_CAPTURE_FDS];
+
+	allow_outside(ctx, SCMP_SYS(ioctl), 1, 0, 0, &tiocsti, 1);
 #ifndef DSMFLOW_SANITIZER_RUNTIME
 	(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 			       SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
@@ -110,19 +135,23 @@ static void allow_conditionally(scmp_filter_ctx ctx, int capture_fd)
 			       SCMP_A0(SCMP_CMP_EQ, (uint64_t)getpid(), 0));
 #endif
 	(void)seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	for (size_t i = 0; i < count; i++)
+		fds[i] = (uint32_t)capture_fds[i];
+	qsort(fds, count, sizeof(*fds), ascending);
 	for (size_t i = 0; i < sizeof(writing_calls) / sizeof(writing_calls[0]); i++)
-		if (capture_fd >= 0)
-			allow_unless(ctx, writing_calls[i], 0, (uint32_t)capture_fd);
-		else
-			(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, writing_calls[i], 0);
+		allow_outside(ctx, writing_calls[i], 0, 0, 0, fds, count);
 }
 
-int sandbox_confine(int capture_fd, struct dsm_err *err)
+int sandbox_confine(const int *capture_fds, size_t count, struct dsm_err *err)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	scmp_filter_ctx ctx;
 	int rc;
 
-	if (!ctx) {
+	if (count > SANDBOX_MAX_CAPTURE_FDS) {
+		dsm_err_set(err, "seccomp: %zu capture sockets; at most %d", count, SANDBOX_MAX_CAPTURE_FDS);
+		return -1;
+	}
+	if (!(ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM)))) {
 		dsm_err_set(err, "seccomp: cannot make a filter (out of memory)");
 		return -1;
 	}
@@ -130,7 +159,7 @@ int sandbox_confine(int capture_fd, struct dsm_err *err)
 	 * (and cannot be made): not an error */
 	for (size_t i = 0; i < sizeof(allowed_calls) / sizeof(allowed_calls[0]); i++)
 		(void)seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_calls[i], 0);
-	allow_conditionally(ctx, capture_fd);
+	allow_conditionally(ctx, capture_fds, count);
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);	/* any thread there is */
 	if (rc == 0)
 		rc = seccomp_load(ctx);

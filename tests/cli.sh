@@ -166,6 +166,10 @@ expect 2 "'-5' is not a number of seconds" -- live -i lo --duration -5
 expect 2 "snapshot length" -- live -i lo -s 10
 expect 2 'no queue: give --queue N' -- queue
 expect 2 "not a queue number" -- queue --queue 70000
+expect 2 "or a range A:B of them, A not above B" -- queue --queue 5:2
+expect 2 "or a range A:B of them" -- queue --queue 1:70000
+expect 2 "or a range A:B of them" -- queue --queue 1:
+expect 2 "100 queues; at most 64, one thread each" -- queue --queue 0:99
 expect 2 "not a loopback address" -- queue --queue 1 --metrics '[::]:9473'
 if [ "$(id -u)" -eq 0 ]; then
 	expect 1 'nosuchif0: No such device' -- live -i nosuchif0 --duration 0.1
@@ -188,6 +192,10 @@ if [ "$(id -u)" -eq 0 ]; then
 		unshare -n "$bin" queue --queue 3 --duration 6.5 >"$tmp/out" 2>&1
 		grep -q 'no packet has reached queue 3 in 5 s: does an iptables rule send traffic to it' "$tmp/out" \
 			&& ok || bad "a quiet queue: $(cat "$tmp/out")"
+		unshare -n "$bin" queue --queue 4:6 --duration 6.5 >"$tmp/out" 2>&1
+		grep -q 'no packet has reached queues 4:6 in 5 s: .*--queue-balance 4:6 --queue-bypass' "$tmp/out" \
+			&& grep -q '^dsmflow queue: ' "$tmp/out" && grep -q '^Total: 0 packets' "$tmp/out" \
+			&& ok || bad "quiet queues: $(cat "$tmp/out")"
 	fi
 fi
 

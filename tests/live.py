@@ -351,6 +351,9 @@ def test_queue(args):
         check(after > packets, "queue: the bypassed packets still met the rules")
         test_queue_overload(args, hosts)
         test_queue_stop_drains(args, hosts)
+        for rule in (["-I", "INPUT", "-i", "nas-c1"], ["-I", "OUTPUT", "-o", "nas-c1"]):
+            sh(binary, "-D", *rule[1:], "-j", "NFQUEUE", "--queue-num", "7", "--queue-bypass", ns=NAS)
+        test_queue_threads(args, hosts, binary)
 
 
 def udp_sink(hosts, port, seconds):
@@ -429,6 +432,73 @@ def test_queue_stop_drains(args, hosts):
     equal(received, burst, "queue stop: every queued datagram delivered, none dropped at the stop")
     report = json_documents(out)[-1]
     equal(unclassified(report, "udp", 1196)["packets"], burst, "queue stop: and counted")
+
+
+def queue_sequence(number):
+    """The packets queue number has taken since it was bound (its id sequence)."""
+    res = sh("cat", "/proc/net/netfilter/nfnetlink_queue", ns=NAS, check_rc=False)
+    for line in res.stdout.splitlines():
+        fields = line.split()
+        if fields and int(fields[0]) == number:
+            return int(fields[6])
+    return None
+
+
+def test_queue_threads(args, hosts, binary):
+    """--queue 8:9: one process, a thread per queue, one report and one
+    metrics endpoint adding the threads up; each client's traffic is sent
+    to a queue of its own, so that both threads count for certain."""
+    for nic, number in (("nas-c1", "8"), ("nas-c2", "9")):
+        sh(binary, "-I", "INPUT", "-i", nic, "-j", "NFQUEUE", "--queue-num", number, "--queue-bypass", ns=NAS)
+        sh(binary, "-I", "OUTPUT", "-o", nic, "-j", "NFQUEUE", "--queue-num", number, "--queue-bypass", ns=NAS)
+    logs = os.path.join(hosts.tmp, "qlogs")
+    os.mkdir(logs)
+    os.chmod(hosts.tmp, 0o755)
+    os.chmod(logs, 0o777)
+    flows = os.path.join(logs, "flows.jsonl")
+    dsm = start_dsmflow(hosts, args, "queue", "--queue", "8:9", "--nas", NAS_C1, "--nas", NAS_C2,
+                        "--metrics", "127.0.0.1:9204", "--flows", flows)
+    wait_for(lambda: queue_bound(8) and queue_bound(9), 10, "dsmflow to bind queues 8 and 9")
+    wait_for(lambda: port_open(NAS, "127.0.0.1", 9204), 10, "the queues' metrics endpoint")
+    wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow queue 8:9 to drop root")
+    check_confined(dsm.pid, CAP_NET_ADMIN, 4, "queue 8:9 confined (main, two queues, metrics)")
+    seen = []
+    for client, addr in ((C1, NAS_C1), (C2, NAS_C2), (C1, NAS_C1)):
+        curl(client, addr, 5000)
+        udp_echo(client, addr, 25)
+        seen.append(parse_metrics(http_get(NAS, "http://127.0.0.1:9204/metrics")))
+    for before, after in zip(seen, seen[1:]):
+        for key, value in before.items():
+            if key.endswith("_total") and key in after:
+                check(after[key] >= value, "queue 8:9: %s never goes down (%s -> %s)" % (key, value, after[key]))
+    packets, size = iptables_counters(NAS, binary)
+    wait_for(lambda: parse_metrics(http_get(NAS, "http://127.0.0.1:9204/metrics")).get(
+        'dsmflow_read_packets_total') == packets, 10, "the scrape to count every queued packet")
+    dsm.send_signal(signal.SIGUSR1)
+    os.rename(flows, flows + ".1")      # as logrotate does, then SIGHUP
+    dsm.send_signal(signal.SIGHUP)
+    curl(C2, NAS_C2, 5000, "/")
+    time.sleep(0.5)
+    rc, out, err = stop_dsmflow(dsm)
+    equal(rc, 0, "queue 8:9: exit status after SIGINT: " + err[-300:])
+    docs = json_documents(out)
+    equal(len(docs), 2, "queue 8:9: a report at SIGUSR1 and the final one")
+    first, final = docs[0], docs[-1]
+    equal(first["totals"]["packets"], packets, "queue 8:9: SIGUSR1's report adds both threads up")
+    packets, size = iptables_counters(NAS, binary)
+    equal(final["totals"]["packets"], packets, "queue 8:9: packets = the NFQUEUE rules' counters: " + err[-400:])
+    equal(final["totals"]["bytes"], size, "queue 8:9: bytes = the rules' counters")
+    equal(queue_sequence(8), None, "queue 8 unbound at the stop")
+    equal(service(final, "VPN Server (OpenVPN)")["packets"], 150, "queue 8:9: 25 datagrams each way, three times")
+    check(service(final, "DSM +", "DSM")["flows"] >= 3, "queue 8:9: the downloads, from both threads")
+    check("reloaded" in err, "queue 8:9: SIGHUP reloaded the tables: " + err[-300:])
+    lines = [line for name in (flows + ".1", flows) for line in open(name).read().splitlines()]
+    records = [json.loads(line) for line in lines]     # whole lines: a broken one fails here
+    equal(len(records), final["totals"]["flows"], "queue 8:9: every flow logged once, in whole lines")
+    check(os.path.getsize(flows) > 0, "queue 8:9: lines after SIGHUP went to the reopened log")
+    for nic, number in (("nas-c1", "8"), ("nas-c2", "9")):
+        sh(binary, "-D", "INPUT", "-i", nic, "-j", "NFQUEUE", "--queue-num", number, "--queue-bypass", ns=NAS)
+        sh(binary, "-D", "OUTPUT", "-o", nic, "-j", "NFQUEUE", "--queue-num", number, "--queue-bypass", ns=NAS)
 
 
 def queue_bound(number):

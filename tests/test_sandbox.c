@@ -56,7 +56,7 @@ static void *thread_body(void *arg)
 	return arg;
 }
 
-static enum finding works_confined(int capture_fd)
+static enum finding works_confined(const int *capture_fds)
 {
 	char *const argv[] = { "/bin/sh", "-c", "exit 3", NULL };	/* 3: EXEC_RAN */
 	char c = ' ';
@@ -83,8 +83,9 @@ static enum finding works_confined(int capture_fd)
 #endif
 	if (ioctl(0, TIOCSTI, &c) == 0 || errno != EPERM)
 		return TIOCSTI_RAN;
-	if (write(capture_fd, "z", 1) >= 0 || errno != EPERM)
-		return WROTE_CAPTURE;
+	for (int i = 0; i < 2; i++)
+		if (write(capture_fds[i], "z", 1) >= 0 || errno != EPERM)
+			return WROTE_CAPTURE;
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0 || errno != EPERM)
 		return SOCKET_OPENED;
 	if ((fd = mkstemp(path)) < 0 || write(fd, "x", 1) != 1 || close(fd) || unlink(path))
@@ -116,10 +117,14 @@ static enum finding dropped_to(unsigned keep, int nobody)
 static int in_child(int drop, unsigned keep, const char *user)
 {
 	struct dsm_err err;
-	int status, capture[2];
+	int status, capture[2], second[2], capture_fds[2];
 	pid_t pid;
 
-	assert_int_equal(pipe(capture), 0);	/* stands for a live sensor's capture socket */
+	/* stand for a live sensor's capture sockets, one per worker */
+	assert_int_equal(pipe(capture), 0);
+	assert_int_equal(pipe(second), 0);
+	capture_fds[0] = second[1];	/* not in order */
+	capture_fds[1] = capture[1];
 	pid = fork();
 
 	assert_true(pid >= 0);
@@ -132,13 +137,15 @@ static int in_child(int drop, unsigned keep, const char *user)
 		else	/* unprivileged, seccomp needs no_new_privs */
 			f = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ? DROP_FAILED : HELD;
 		if (f == HELD)
-			f = sandbox_confine(capture[1], &err) ? CONFINE_FAILED : HELD;
+			f = sandbox_confine(capture_fds, 2, &err) ? CONFINE_FAILED : HELD;
 		if (f == HELD)
-			f = status_field("Seccomp", 10) == 2 ? works_confined(capture[1]) : STATUS_WRONG;
+			f = status_field("Seccomp", 10) == 2 ? works_confined(capture_fds) : STATUS_WRONG;
 		_exit((int)f);
 	}
-	close(capture[0]);
-	close(capture[1]);
+	for (int i = 0; i < 2; i++) {
+		close(capture[i]);
+		close(second[i]);
+	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);

@@ -50,7 +50,7 @@ struct live_options {
 };
 
 struct queue_options {
-	uint16_t queue;		/* --queue N */
+	uint16_t queue;		/* --queue N, the first of --queue A:B */
 	uint32_t copy_range;	/* bytes of each packet copied to dsmflow */
 	uint32_t max_len;	/* packets the kernel may hold for dsmflow */
 	uint32_t rcvbuf;	/* socket receive buffer, bytes */
@@ -65,6 +65,12 @@ struct capture_options {
 				 * the packets it rejects are not read */
 	struct live_options live;
 	struct queue_options queue;
+	/* live and queue, read by several capture threads (cli_workers.c):
+	 * this source is the worker-th of `workers` (0 of 0 or 1: the only
+	 * one). A queue's is queue number queue.queue + worker; a live one's
+	 * a member of the sensor's fanout group. */
+	unsigned worker, workers;
+	int wait_ms;		/* dispatch's longest wait (0: CAPTURE_WAIT_MS) */
 };
 
 struct capture_ops;
@@ -103,6 +109,15 @@ struct capture_ops {
 
 extern const struct capture_ops capture_file_ops;	/* capture_file.c */
 extern const struct capture_ops capture_live_ops;	/* capture_pcap.c: libpcap */
+extern const struct capture_ops capture_ring_ops;	/* capture_ring.c: an AF_PACKET
+							 * TPACKET_V3 ring, with fanout */
+
+/* The live source for interface: the ring on Ethernet and loopback
+ * interfaces (batches; several workers), else libpcap (one worker; any
+ * link type libpcap takes, "any"). */
+const struct capture_ops *capture_live_for(const char *interface);
+/* Both live sources' print_health. */
+void capture_live_print_health(const struct capture_stats *s, FILE *out);
 extern const struct capture_ops capture_queue_ops;	/* capture_nfq.c: NFQUEUE */
 
 /* The walk of a file source (capture_file_ops) releases the pages behind

@@ -9,6 +9,7 @@
 #ifndef DSMFLOW_ENGINE_H
 #define DSMFLOW_ENGINE_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "dsmflow/catalog.h"
@@ -16,11 +17,11 @@
 #include "dsmflow/dnstable.h"
 #include "dsmflow/flow.h"
 #include "dsmflow/index.h"
+#include "dsmflow/inspect.h"
 #include "dsmflow/netaddr.h"
 #include "dsmflow/packet.h"
 #include "dsmflow/webapi.h"
 
-struct inspect_stats;
 struct audit;
 
 struct engine_config {
@@ -35,6 +36,8 @@ struct engine_config {
 	size_t evidence_values;		/* values kept for the flow log (0: the default) */
 	int ports_only;			/* read no payload evidence (FTP/TFTP announcements still) */
 	struct audit *audit;		/* fed every flow as it ends, or NULL */
+	pthread_mutex_t *audit_lock;	/* held while feeding it, when engines on other
+					 * threads feed it too (a sensor's workers), or NULL */
 	const struct cidr *local;	/* --local: clients outside are external (none: */
 	size_t local_count;		/* the private and local ranges) */
 };
@@ -106,6 +109,9 @@ uint64_t engine_evidence_dropped(const struct engine *e);
  * (pending ones are not); the caller frees it. NULL without an audit or
  * memory. */
 struct audit *engine_audit_snapshot(const struct engine *e);
+/* Folds e's active flows into copy (an engine_audit_snapshot of another
+ * engine feeding the same audit: a sensor's workers). */
+void engine_audit_fold(const struct engine *e, struct audit *copy);
 /* Whether the engine feeds an audit. */
 int engine_audits(const struct engine *e);
 
@@ -131,4 +137,21 @@ int engine_reload(struct engine *e, const struct catalog *cat, const struct port
 void engine_count_reload_failure(struct engine *e);
 void engine_reload_stats(const struct engine *e, struct reload_stats *out);
 
+/* ---- a sensor's engines, read together ---- */
+
+/* What a sensor's engines, each fed by a capture thread of its own,
+ * counted: their figures added up (engine_figures). */
+struct engine_figures {
+	size_t active_flows;
+	uint64_t evicted_flows, evicted_unanswered_flows, output_errors;
+	struct inspect_stats inspect;
+	struct dns_table_stats dns;	/* every engine's table (its own answers) added up */
+	struct reload_stats reload;	/* the first's: every engine reloads at once */
+};
+/* Adds up engines[0..count) (none counting meanwhile) into out and their
+ * counters into counters (counters_new for the tables in force, or NULL:
+ * not added up); -1 when
+ * memory for a port row runs out (the rest is filled). */
+int engine_figures(struct engine *const *engines, size_t count, struct counters *counters,
+		   struct engine_figures *out);
 #endif

@@ -44,10 +44,11 @@ void metrics_retarget(struct metrics_server *m, const struct catalog *cat,
 /* Checks spec as metrics_start() would, without listening: 0 or -1. */
 int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err);
 
-/* Called by the packet thread between packets: publishes a snapshot if a
- * scrape is waiting for one, or scrapes came lately and the last is 50 ms
- * old. An atomic load and a clock read when neither. */
-void metrics_poll(struct metrics_server *m, const struct engine *e,
+/* Called by the packet thread between packets: publishes a snapshot of
+ * what engines[0..count) counted (added up: a sensor's workers, stopped
+ * meanwhile) if a scrape is waiting for one, or scrapes came lately and
+ * the last is 50 ms old. An atomic load and a clock read when neither. */
+void metrics_poll(struct metrics_server *m, struct engine *const *engines, size_t count,
 		  const struct capture_stats *capture);
 
 /* Whether a scrape waits for a snapshot (m may be NULL). */

@@ -11,6 +11,8 @@
 #ifndef DSMFLOW_SANDBOX_H
 #define DSMFLOW_SANDBOX_H
 
+#include <stddef.h>
+
 #include "dsmflow/err.h"
 
 /* The capabilities a mode keeps after the drop (a bit per CAP_*). */
@@ -26,9 +28,11 @@ int sandbox_drop_privileges(const char *user, unsigned keep, struct dsm_err *err
 /* Installs the seccomp filter: the system calls a sensor makes (capture,
  * verdicts, the metrics endpoint, reports, reloads) are allowed, every other
  * fails with EPERM (execve, socket, fork, TIOCSTI, signals to others among
- * them); capture_fd (>= 0: a passive sensor's capture socket) cannot be
- * written or sent on. Needs no_new_privs or CAP_SYS_ADMIN. 0, or -1 with
- * err filled. */
-int sandbox_confine(int capture_fd, struct dsm_err *err);
+ * them); capture_fds[0..count) (a passive sensor's capture sockets, one
+ * per worker) cannot be written or sent on. Needs no_new_privs or
+ * CAP_SYS_ADMIN. 0, or -1 with err filled. */
+int sandbox_confine(const int *capture_fds, size_t count, struct dsm_err *err);
+
+#define SANDBOX_MAX_CAPTURE_FDS 64
 
 #endif

@@ -1,0 +1,341 @@
+/* capture_ring.c - live capture from an AF_PACKET socket's TPACKET_V3 ring:
+ * capture_ring_ops, what `dsmflow live` uses on Ethernet and loopback
+ * interfaces (capture_live_for).
+ *
+ * The kernel fills blocks of RING_BLOCK_BYTES with packets and hands a
+ * block over when it is full or RING_RETIRE_MS old; dispatch hands the
+ * packets of each block to the engine in batches of up to RING_BATCH
+ * pointers into the block (the prefetching path, as when reading files),
+ * then gives the block back. Nothing is copied.
+ *
+ * The BPF filter is libpcap's compiler's (pcap_open_dead + pcap_compile)
+ * attached with SO_ATTACH_FILTER; even without a filter a program cuts
+ * each packet to the snap length. With --workers N, N sockets are joined
+ * in one PACKET_FANOUT_HASH group with PACKET_FANOUT_FLAG_DEFRAG: the
+ * kernel's symmetric flow hash keeps both directions of a flow on one
+ * socket, and fragments are reassembled before they are hashed, so they
+ * follow their flow. Drops are the socket's PACKET_STATISTICS.
+ *
+ * As libpcap does: packets a loopback interface sends are seen once (as
+ * they arrive), and a VLAN tag the kernel took off (TP_STATUS_VLAN_VALID)
+ * still counts 4 bytes on the wire; the tag itself is not put back into
+ * the bytes, so a filter on VLANs does not see it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <net/if_arp.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dsmflow/capture.h"
+
+#define RING_BLOCK_BYTES (1u << 20)
+#define RING_DEFAULT_KIB (32u << 10)	/* per socket, without -B */
+#define RING_MIN_BLOCKS 4
+#define RING_FRAME_BYTES 2048u		/* the kernel's accounting unit; frames vary in V3 */
+#define RING_RETIRE_MS 8		/* a block not full is handed over after this */
+#define RING_BATCH 256			/* packets per engine call */
+/* where a frame's link-layer address follows its header (TPACKET_ALIGN) */
+#define LL_OFFSET ((sizeof(struct tpacket3_hdr) + TPACKET_ALIGNMENT - 1) & ~(size_t)(TPACKET_ALIGNMENT - 1))
+
+struct ring_capture {
+	struct capture_source base;
+	int fd;
+	int loopback_ifindex;		/* 0 unless the interface is a loopback */
+	int wait_ms;
+	uint8_t *map;
+	size_t map_bytes;
+	unsigned blocks, next_block;
+	struct capture_stats total;
+	struct packet batch[RING_BATCH];
+};
+
+/* The interface's link type for the decoder, or -1 when the ring does not
+ * take it (libpcap's capture_live_ops does). */
+static int link_of(const char *interface, int *loopback)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), type = -1;
+
+	*loopback = 0;
+	if (fd < 0 || strlen(interface) >= sizeof(ifr.ifr_name)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, interface, strlen(interface));
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+		type = ifr.ifr_hwaddr.sa_family;
+	close(fd);
+	*loopback = type == ARPHRD_LOOPBACK;
+	return type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK ? DLT_EN10MB : -1;
+}
+
+const struct capture_ops *capture_live_for(const char *interface)
+{
+	int loopback;
+
+	return link_of(interface, &loopback) == DLT_EN10MB ? &capture_ring_ops : &capture_live_ops;
+}
+
+/* Compiles filter ("" : every packet) for Ethernet, cut to snaplen, and
+ * attaches it to fd. */
+static int attach_filter(int fd, const char *filter, int snaplen, struct dsm_err *err)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, snaplen);
+	struct bpf_program program;
+	struct sock_fprog attached;
+	int rc = -1;
+
+	if (!dead) {
+		dsm_err_set(err, "out of memory compiling the filter");
+		return -1;
+	}
+	if (pcap_compile(dead, &program, filter ? filter : "", 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		dsm_err_set(err, "filter '%s': %s", filter ? filter : "", pcap_geterr(dead));
+		pcap_close(dead);
+		return -1;
+	}
+	attached.len = (unsigned short)program.bf_len;
+	attached.filter = (struct sock_filter *)program.bf_insns;	/* the same layout */
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &attached, sizeof(attached)) == 0)
+		rc = 0;
+	else
+		dsm_err_set(err, "cannot attach the filter: %s", strerror(errno));
+	pcap_freecode(&program);
+	pcap_close(dead);
+	return rc;
+}
+
+/* The ring: -B KiB (or RING_DEFAULT_KIB) in blocks of RING_BLOCK_BYTES. */
+static int make_ring(struct ring_capture *r, int buffer_kib, struct dsm_err *err)
+{
+	int version = TPACKET_V3;
+	size_t kib = buffer_kib ? (size_t)buffer_kib : RING_DEFAULT_KIB;
+	unsigned blocks = (unsigned)(kib / (RING_BLOCK_BYTES >> 10));
+	struct tpacket_req3 req;
+
+	if (blocks < RING_MIN_BLOCKS)
+		blocks = RING_MIN_BLOCKS;
+	memset(&req, 0, sizeof(req));
+	req.tp_block_size = RING_BLOCK_BYTES;
+	req.tp_block_nr = blocks;
+	req.tp_frame_size = RING_FRAME_BYTES;
+	req.tp_frame_nr = blocks * (RING_BLOCK_BYTES / RING_FRAME_BYTES);
+	req.tp_retire_blk_tov = RING_RETIRE_MS;
+	if (setsockopt(r->fd, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0 ||
+	    setsockopt(r->fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) != 0) {
+		dsm_err_set(err, "cannot make a TPACKET_V3 ring of %u MiB: %s", blocks, strerror(errno));
+		return -1;
+	}
+	r->map_bytes = (size_t)blocks * RING_BLOCK_BYTES;
+	r->map = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
+		dsm_err_set(err, "cannot map the capture ring: %s", strerror(errno));
+		return -1;
+	}
+	r->blocks = blocks;
+	return 0;
+}
+
+static int bind_to(struct ring_capture *r, const struct live_options *o, int ifindex,
+		   struct dsm_err *err)
+{
+	struct sockaddr_ll addr;
+
+	memset(&addr, 0, sizeof(addr));
+	addr.sll_family = AF_PACKET;
+	addr.sll_protocol = htons(ETH_P_ALL);
+	addr.sll_ifindex = ifindex;
+	if (bind(r->fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+		dsm_err_set(err, "%s: cannot bind: %s", o->interface, strerror(errno));
+		return -1;
+	}
+	if (o->promiscuous) {
+		struct packet_mreq mr = { .mr_ifindex = ifindex, .mr_type = PACKET_MR_PROMISC };
+
+		if (setsockopt(r->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr)) != 0) {
+			dsm_err_set(err, "%s: cannot set promiscuous mode: %s", o->interface, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Worker `worker` of `workers` joins the process's fanout group. */
+static int join_fanout(struct ring_capture *r, const struct capture_options *options,
+		       struct dsm_err *err)
+{
+	int group = (int)(getpid() & 0xffff);
+	int arg = group | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16;
+
+	if (options->workers < 2)
+		return 0;
+	if (setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+		dsm_err_set(err, "%s: worker %u cannot join the fanout group: %s",
+			    options->live.interface, options->worker, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void ring_close(struct capture_source *src);
+
+static struct capture_source *ring_open(const struct capture_options *options, struct dsm_err *err)
+{
+	const struct live_options *o = &options->live;
+	struct ring_capture *r = calloc(1, sizeof(*r));
+	int loopback, ifindex = (int)if_nametoindex(o->interface);
+
+	if (!r) {
+		dsm_err_set(err, "%s: out of memory", o->interface);
+		return NULL;
+	}
+	r->base.ops = &capture_ring_ops;
+	r->fd = -1;
+	r->wait_ms = options->wait_ms ? options->wait_ms : CAPTURE_WAIT_MS;
+	/* protocol 0: nothing arrives before the ring and the filter are in place */
+	r->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (r->fd < 0) {
+		dsm_err_set(err, "%s: %s%s", o->interface, strerror(errno),
+			    errno == EPERM ? " (capturing needs CAP_NET_RAW: run as root, or as the "
+					     "unit dsmflow-live@IFACE.service, which grants it)"
+					   : "");
+		goto fail;
+	}
+	if (!ifindex || link_of(o->interface, &loopback) < 0) {
+		dsm_err_set(err, "%s: %s", o->interface,
+			    !ifindex ? "No such device exists" : "not an Ethernet or loopback interface");
+		goto fail;
+	}
+	r->loopback_ifindex = loopback ? ifindex : 0;
+	if (make_ring(r, o->buffer_kib, err) || attach_filter(r->fd, o->filter, o->snaplen, err) ||
+	    bind_to(r, o, ifindex, err) || join_fanout(r, options, err))
+		goto fail;
+	return &r->base;
+fail:
+	ring_close(&r->base);
+	return NULL;
+}
+
+/* Hands the packets of block b to fn, RING_BATCH at a time. */
+static int hand_block(struct ring_capture *r, const struct tpacket_block_desc *b, packet_fn fn,
+		      void *ctx)
+{
+	const uint8_t *block = (const uint8_t *)b;
+	uint32_t count = b->hdr.bh1.num_pkts, offset = b->hdr.bh1.offset_to_first_pkt;
+	size_t batched = 0;
+	int handed = 0;
+
+	for (uint32_t i = 0; i < count && offset < RING_BLOCK_BYTES - sizeof(struct tpacket3_hdr); i++) {
+		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)(block + offset);
+		const struct sockaddr_ll *ll =
+			(const struct sockaddr_ll *)((const uint8_t *)h + LL_OFFSET);
+		struct packet *pkt = &r->batch[batched];
+
+		if (h->tp_mac + (size_t)h->tp_snaplen <= RING_BLOCK_BYTES - offset &&
+		    !(r->loopback_ifindex && ll->sll_pkttype == PACKET_OUTGOING)) {
+			pkt->ts_us = (uint64_t)h->tp_sec * 1000000u + h->tp_nsec / 1000u;
+			pkt->data = (const uint8_t *)h + h->tp_mac;
+			pkt->caplen = h->tp_snaplen;
+			pkt->wire_len = h->tp_len + ((h->tp_status & TP_STATUS_VLAN_VALID) ? 4u : 0u);
+			pkt->link = DLT_EN10MB;
+			if (++batched == RING_BATCH) {
+				fn(ctx, r->batch, batched);
+				handed += (int)batched;
+				batched = 0;
+			}
+		}
+		if (!h->tp_next_offset)
+			break;
+		offset += h->tp_next_offset;
+	}
+	if (batched)
+		fn(ctx, r->batch, batched);
+	return handed + (int)batched;
+}
+
+static struct tpacket_block_desc *next_block(const struct ring_capture *r)
+{
+	return (struct tpacket_block_desc *)(r->map + (size_t)r->next_block * RING_BLOCK_BYTES);
+}
+
+static int block_ready(const struct tpacket_block_desc *b)
+{
+	return (__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+
+/* Waits up to wait_ms for a block, then hands over every block ready (at
+ * most the whole ring), giving each back to the kernel after. */
+static int ring_dispatch(struct capture_source *src, packet_fn fn, void *ctx, struct dsm_err *err)
+{
+	struct ring_capture *r = (struct ring_capture *)src;
+	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
+	int handed = 0;
+
+	(void)err;
+	if (!block_ready(next_block(r)) && poll(&pfd, 1, r->wait_ms) <= 0)
+		return 0;	/* nothing yet, or a signal: the caller looks at its flags */
+	for (unsigned i = 0; i < r->blocks && block_ready(next_block(r)); i++) {
+		struct tpacket_block_desc *b = next_block(r);
+
+		handed += hand_block(r, b, fn, ctx);
+		__atomic_store_n(&b->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+		r->next_block = (r->next_block + 1) % r->blocks;
+	}
+	return handed;
+}
+
+static void ring_stats(struct capture_source *src, struct capture_stats *out)
+{
+	struct ring_capture *r = (struct ring_capture *)src;
+	struct tpacket_stats_v3 now;
+	socklen_t len = sizeof(now);
+
+	/* the kernel's counters restart at each read: added up here */
+	if (getsockopt(r->fd, SOL_PACKET, PACKET_STATISTICS, &now, &len) == 0) {
+		r->total.received += now.tp_packets;
+		r->total.dropped_kernel += now.tp_drops;
+	}
+	*out = r->total;
+}
+
+static void ring_close(struct capture_source *src)
+{
+	struct ring_capture *r = (struct ring_capture *)src;
+
+	if (!r)
+		return;
+	if (r->map)
+		munmap(r->map, r->map_bytes);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}
+
+static int ring_fd(const struct capture_source *src)
+{
+	return ((const struct ring_capture *)src)->fd;
+}
+
+const struct capture_ops capture_ring_ops = {
+	.name = "live",
+	.open = ring_open,
+	.fd = ring_fd,
+	.dispatch = ring_dispatch,
+	.stats = ring_stats,
+	.print_health = capture_live_print_health,
+	.close = ring_close,
+};

@@ -1,0 +1,215 @@
+/* cli_workers.c - a sensor's capture threads (see cli_workers.h).
+ *
+ * A worker loops: dispatch (waiting at most WORKER_WAIT_MS), tell its
+ * engine the time, copy its log lines out, and, when the main thread asks
+ * (`pause_asked`), read its capture statistics and wait until the main
+ * thread resumes it. Nothing is shared on the packet path: each worker has
+ * its source, its engine and its log buffers; the flow bound, the audit
+ * and the run's logs are shared under their own locks (cli_engine.c).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_workers.h"
+
+#define DRAIN_DISPATCHES 16	/* at the stop: what waits is read, within bounds */
+
+struct worker {
+	struct workers *crew;
+	unsigned index;
+	pthread_t thread;
+	int started;
+	struct capture_source *source;
+	struct engine *engine;
+	struct capture_stats stats;	/* as of its last pause (under crew lock) */
+};
+
+struct workers {
+	const struct capture_ops *ops;
+	struct engine_run *run;
+	unsigned count;
+	atomic_int pause_asked, stop_asked, heard, failed;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	unsigned waiting, ended;	/* under lock: workers paused, workers done */
+	uint64_t resumes;		/* under lock: how many pauses ended */
+	struct worker worker[PARALLEL_MAX_WORKERS];
+};
+
+static void feed(void *ctx, const struct packet *pkts, size_t count)
+{
+	engine_packets(ctx, pkts, count);
+}
+
+static uint64_t capture_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Waits, its statistics read, until the main thread resumes the crew. */
+static void wait_for_resume(struct worker *w)
+{
+	struct workers *c = w->crew;
+	struct capture_stats stats;
+	uint64_t resumes;
+
+	c->ops->stats(w->source, &stats);
+	pthread_mutex_lock(&c->lock);
+	w->stats = stats;
+	c->waiting++;
+	pthread_cond_broadcast(&c->changed);
+	resumes = c->resumes;
+	while (c->resumes == resumes && !atomic_load(&c->stop_asked))
+		pthread_cond_wait(&c->changed, &c->lock);
+	c->waiting--;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* One dispatch into the worker's engine: 1 to go on, 0 when it failed. */
+static int dispatch_once(struct worker *w)
+{
+	struct workers *c = w->crew;
+	struct dsm_err err;
+	int got = c->ops->dispatch(w->source, feed, w->engine, &err);
+
+	if (got < 0 || got == CAPTURE_END) {
+		if (got < 0)
+			fprintf(stderr, "dsmflow %s: %s\n", c->ops->name, err.msg);
+		atomic_store(&c->failed, 1);
+		return 0;
+	}
+	if (got > 0 && !atomic_load_explicit(&c->heard, memory_order_relaxed))
+		atomic_store(&c->heard, 1);
+	/* time passes on a quiet network too: idle flows end, pending ones are decided */
+	engine_clock(w->engine, capture_clock_us());
+	engine_run_flush_worker_logs(c->run, w->index);
+	return 1;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct workers *c = w->crew;
+	struct capture_stats stats;
+	int going = 1;
+
+	while (going && !atomic_load(&c->stop_asked)) {
+		going = dispatch_once(w);
+		if (atomic_load_explicit(&c->pause_asked, memory_order_acquire))
+			wait_for_resume(w);
+	}
+	for (int i = 0; going && i < DRAIN_DISPATCHES; i++)	/* what already waits */
+		going = dispatch_once(w);
+	c->ops->stats(w->source, &stats);
+	pthread_mutex_lock(&c->lock);
+	w->stats = stats;
+	c->ended++;
+	pthread_cond_broadcast(&c->changed);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+struct workers *workers_start(const struct capture_ops *ops, struct capture_source **sources,
+			      struct engine_run *run, struct dsm_err *err)
+{
+	struct workers *c = calloc(1, sizeof(*c));
+	sigset_t all, before;
+
+	if (!c) {
+		dsm_err_set(err, "out of memory for the capture threads");
+		return NULL;
+	}
+	c->ops = ops;
+	c->run = run;
+	c->count = run->workers;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->changed, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &before);	/* inherited: signals are the main thread's */
+	for (unsigned i = 0; i < c->count; i++) {
+		struct worker *w = &c->worker[i];
+		int rc;
+
+		*w = (struct worker){ .crew = c, .index = i, .source = sources[i], .engine = run->engines[i] };
+		if ((rc = pthread_create(&w->thread, NULL, work, w)) != 0) {
+			dsm_err_set(err, "cannot start a capture thread: %s", strerror(rc));
+			pthread_sigmask(SIG_SETMASK, &before, NULL);
+			workers_free(c);
+			return NULL;
+		}
+		w->started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &before, NULL);
+	return c;
+}
+
+void workers_pause(struct workers *c, struct capture_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	atomic_store_explicit(&c->pause_asked, 1, memory_order_release);
+	pthread_mutex_lock(&c->lock);
+	while (c->waiting + c->ended < c->count)
+		pthread_cond_wait(&c->changed, &c->lock);
+	for (unsigned i = 0; i < c->count; i++) {
+		const struct capture_stats *s = &c->worker[i].stats;
+
+		stats->received += s->received;
+		stats->dropped_kernel += s->dropped_kernel;
+		stats->dropped_interface += s->dropped_interface;
+		stats->dropped_queue += s->dropped_queue;
+		stats->dropped_user += s->dropped_user;
+		stats->dropped_unreadable += s->dropped_unreadable;
+		stats->enobufs += s->enobufs;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void workers_resume(struct workers *c)
+{
+	atomic_store_explicit(&c->pause_asked, 0, memory_order_release);
+	pthread_mutex_lock(&c->lock);
+	c->resumes++;
+	pthread_cond_broadcast(&c->changed);
+	pthread_mutex_unlock(&c->lock);
+}
+
+int workers_heard(struct workers *c)
+{
+	return atomic_load(&c->heard);
+}
+
+int workers_failed(struct workers *c)
+{
+	return atomic_load(&c->failed);
+}
+
+void workers_stop(struct workers *c)
+{
+	atomic_store(&c->stop_asked, 1);
+	pthread_mutex_lock(&c->lock);
+	pthread_cond_broadcast(&c->changed);
+	pthread_mutex_unlock(&c->lock);
+	for (unsigned i = 0; i < c->count; i++)
+		if (c->worker[i].started) {
+			pthread_join(c->worker[i].thread, NULL);
+			c->worker[i].started = 0;
+		}
+}
+
+void workers_free(struct workers *c)
+{
+	if (!c)
+		return;
+	workers_stop(c);
+	pthread_cond_destroy(&c->changed);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
