@@ -11,10 +11,15 @@
  * The BPF filter is libpcap's compiler's (pcap_open_dead + pcap_compile)
  * attached with SO_ATTACH_FILTER; even without a filter a program cuts
  * each packet to the snap length. With --workers N, N sockets are joined
- * in one PACKET_FANOUT_HASH group with PACKET_FANOUT_FLAG_DEFRAG: the
- * kernel's symmetric flow hash keeps both directions of a flow on one
- * socket, and fragments are reassembled before they are hashed, so they
- * follow their flow. Drops are the socket's PACKET_STATISTICS.
+ * in one fanout group whose classic BPF program (PACKET_FANOUT_CBPF,
+ * pair_hash) hashes the address pair: both directions of a flow, every
+ * fragment of a datagram, and FTP's and TFTP's data connections with
+ * their control connection meet on one worker, which counts them as one
+ * engine does. (The kernel's PACKET_FANOUT_HASH hashes the ports too: its
+ * non-first fragments would meet another worker than their flow, and
+ * PACKET_FANOUT_FLAG_DEFRAG, which reassembles them first, would hand
+ * over one packet where the wire carried several.) Drops are each
+ * socket's PACKET_STATISTICS.
  *
  * As libpcap does: packets a loopback interface sends are seen once (as
  * they arrive), and a VLAN tag the kernel took off (TP_STATUS_VLAN_VALID)
@@ -174,16 +179,56 @@ static int bind_to(struct ring_capture *r, const struct live_options *o, int ifi
 	return 0;
 }
 
-/* Worker `worker` of `workers` joins the process's fanout group. */
+/* The fanout group's choice of worker: a hash of the packet's address
+ * pair that both directions share (the sum of the source's and the
+ * destination's 32-bit words, multiplied to mix its bits), as NFQUEUE's
+ * --queue-balance and `read --threads` choose; the kernel takes it modulo
+ * the workers. Loads are relative to the network header, wherever a VLAN
+ * tag was; a packet that is neither IPv4 nor IPv6, or too short (the
+ * program's loads fail: 0), goes to the first worker. */
+#define LD_NET(off) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + (off)))
+#define ADD_WORD(off) LD_NET(off), BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0), BPF_STMT(BPF_MISC | BPF_TAX, 0)
+static const struct sock_filter pair_hash[] = {
+	BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 6),		/* else to IPv6's test */
+	/* IPv4: source + destination */
+	BPF_STMT(BPF_LDX | BPF_IMM, 0),
+	ADD_WORD(12),
+	LD_NET(16),
+	BPF_JUMP(BPF_JMP | BPF_JA, 24, 0, 0),		/* to the mixing */
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 27),	/* else to the end */
+	/* IPv6: the eight words of both addresses */
+	BPF_STMT(BPF_LDX | BPF_IMM, 0),
+	ADD_WORD(8), ADD_WORD(12), ADD_WORD(16), ADD_WORD(20),
+	ADD_WORD(24), ADD_WORD(28), ADD_WORD(32),
+	LD_NET(36),
+	/* the mixing: A + X, times the golden ratio, its high half */
+	BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
+	BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, 0x9e3779b1u),
+	BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+	BPF_STMT(BPF_RET | BPF_A, 0),
+	BPF_STMT(BPF_RET | BPF_K, 0),			/* not IP */
+};
+/* (the jumps above count instructions: 8 before IPv6's test, 24 more to
+ * the mixing, 4 of it) */
+_Static_assert(sizeof(pair_hash) / sizeof(pair_hash[0]) == 37, "pair_hash's jumps");
+
+/* Worker `worker` of `workers` joins the process's fanout group, whose
+ * program is pair_hash. */
 static int join_fanout(struct ring_capture *r, const struct capture_options *options,
 		       struct dsm_err *err)
 {
 	int group = (int)(getpid() & 0xffff);
-	int arg = group | (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16;
+	int arg = group | PACKET_FANOUT_CBPF << 16;
+	struct sock_fprog program = {
+		.len = sizeof(pair_hash) / sizeof(pair_hash[0]),
+		.filter = (struct sock_filter *)pair_hash,
+	};
 
 	if (options->workers < 2)
 		return 0;
-	if (setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+	if (setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0 ||
+	    setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT_DATA, &program, sizeof(program)) != 0) {
 		dsm_err_set(err, "%s: worker %u cannot join the fanout group: %s",
 			    options->live.interface, options->worker, strerror(errno));
 		return -1;

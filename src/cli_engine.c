@@ -460,6 +460,10 @@ int engine_run_write(const struct engine_run *run, enum report_format format, FI
 	int rc = add_up(run, &sum, &f);
 
 	in.counters = sum ? sum : engine_counters(run->engine);
+	if (capture && run->workers > 1) {
+		in.per_worker = run->worker_stats;
+		in.workers = run->workers;
+	}
 	in.active_flows = f.active_flows;
 	in.evicted_flows = f.evicted_flows;
 	in.evicted_unanswered_flows = f.evicted_unanswered_flows;

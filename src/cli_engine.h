@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "dsmflow/capture.h"
 #include "dsmflow/engine.h"
 #include "dsmflow/linelog.h"
 #include "dsmflow/parallel.h"
@@ -121,6 +122,8 @@ struct engine_run {
 					 * evidence log lines, copied whole into the run's logs */
 	pthread_mutex_t log_lock;	/* the run's logs, while workers copy lines into them */
 	pthread_mutex_t audit_lock;	/* the audit, which the workers' engines feed */
+	struct capture_stats worker_stats[PARALLEL_MAX_WORKERS];	/* each worker's source, as of
+							 * the last pause (the sensor's) */
 	struct output_file report;	/* standard output or --output */
 	FILE *flow_log;		/* --flows, or NULL */
 	FILE *evidence_log;	/* --evidence-log, or NULL */

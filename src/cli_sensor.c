@@ -290,7 +290,7 @@ static void serve_duties(const struct capture_ops *ops, const struct sensor_opti
 	size_t count;
 	struct engine **engines = sensor_engines(run, &count);
 
-	metrics_poll(metrics, engines, count, stats);
+	metrics_poll(metrics, engines, count, stats, run->workers > 1 ? run->worker_stats : NULL);
 	if (reopen_requested) {	/* SIGHUP: logrotate's, and new tables */
 		reopen_requested = 0;
 		engine_run_reopen_logs(run);
@@ -382,7 +382,7 @@ static int run_workers_loop(const struct capture_ops *ops, struct workers *crew,
 		now = monotonic_s();
 		say_if_quiet(ops, capture, &ls, workers_heard(crew), now);
 		if (duty_due(o, metrics, &ls, now)) {
-			workers_pause(crew, &stats);
+			workers_pause(crew, &stats, run->worker_stats);
 			serve_duties(ops, o, run, metrics, tables, &stats, &ls, now);
 			workers_resume(crew);
 		}
@@ -482,17 +482,6 @@ static int start_confined(const struct capture_ops *ops, struct capture_source *
 	return EXIT_OK;
 }
 
-static void add_stats(struct capture_stats *sum, const struct capture_stats *s)
-{
-	sum->received += s->received;
-	sum->dropped_kernel += s->dropped_kernel;
-	sum->dropped_interface += s->dropped_interface;
-	sum->dropped_queue += s->dropped_queue;
-	sum->dropped_user += s->dropped_user;
-	sum->dropped_unreadable += s->dropped_unreadable;
-	sum->enobufs += s->enobufs;
-}
-
 /* Runs the workers until a stop; their engines joined into the first
  * after, their sources' statistics in *stats. An exit status. */
 static int run_workers(const struct capture_ops *ops, struct capture_source **sources,
@@ -507,7 +496,7 @@ static int run_workers(const struct capture_ops *ops, struct capture_source **so
 
 	memset(stats, 0, sizeof(*stats));
 	/* before any request: / and /audit.json are the audit's when there is one */
-	metrics_poll(metrics, run->engines, run->engine_count, &none);
+	metrics_poll(metrics, run->engines, run->engine_count, &none, NULL);
 	if (!(crew = workers_start(ops, sources, run, &err))) {
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		return EXIT_NO_MATCH;
@@ -520,7 +509,8 @@ static int run_workers(const struct capture_ops *ops, struct capture_source **so
 		struct capture_stats one;
 
 		ops->stats(sources[i], &one);
-		add_stats(stats, &one);
+		capture_stats_add(stats, &one);
+		run->worker_stats[i] = one;
 	}
 	engine_run_join_workers(run);	/* settled, added up into the first */
 	return rc;

@@ -151,7 +151,18 @@ struct workers *workers_start(const struct capture_ops *ops, struct capture_sour
 	return c;
 }
 
-void workers_pause(struct workers *c, struct capture_stats *stats)
+void capture_stats_add(struct capture_stats *sum, const struct capture_stats *s)
+{
+	sum->received += s->received;
+	sum->dropped_kernel += s->dropped_kernel;
+	sum->dropped_interface += s->dropped_interface;
+	sum->dropped_queue += s->dropped_queue;
+	sum->dropped_user += s->dropped_user;
+	sum->dropped_unreadable += s->dropped_unreadable;
+	sum->enobufs += s->enobufs;
+}
+
+void workers_pause(struct workers *c, struct capture_stats *stats, struct capture_stats *per_worker)
 {
 	memset(stats, 0, sizeof(*stats));
 	atomic_store_explicit(&c->pause_asked, 1, memory_order_release);
@@ -159,15 +170,8 @@ void workers_pause(struct workers *c, struct capture_stats *stats)
 	while (c->waiting + c->ended < c->count)
 		pthread_cond_wait(&c->changed, &c->lock);
 	for (unsigned i = 0; i < c->count; i++) {
-		const struct capture_stats *s = &c->worker[i].stats;
-
-		stats->received += s->received;
-		stats->dropped_kernel += s->dropped_kernel;
-		stats->dropped_interface += s->dropped_interface;
-		stats->dropped_queue += s->dropped_queue;
-		stats->dropped_user += s->dropped_user;
-		stats->dropped_unreadable += s->dropped_unreadable;
-		stats->enobufs += s->enobufs;
+		capture_stats_add(stats, &c->worker[i].stats);
+		per_worker[i] = c->worker[i].stats;
 	}
 	pthread_mutex_unlock(&c->lock);
 }

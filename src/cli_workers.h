@@ -23,9 +23,12 @@ struct workers;
 struct workers *workers_start(const struct capture_ops *ops, struct capture_source **sources,
 			      struct engine_run *run, struct dsm_err *err);
 /* Returns once every worker waits between two dispatches (or has ended),
- * with their capture statistics added up in *stats; the engines are the
- * caller's until workers_resume(). */
-void workers_pause(struct workers *w, struct capture_stats *stats);
+ * with their capture statistics added up in *stats and each in
+ * per_worker[0..workers); the engines are the caller's until
+ * workers_resume(). */
+void workers_pause(struct workers *w, struct capture_stats *stats, struct capture_stats *per_worker);
+/* Adds s to sum. */
+void capture_stats_add(struct capture_stats *sum, const struct capture_stats *s);
 void workers_resume(struct workers *w);
 /* Whether any packet has come yet. */
 int workers_heard(struct workers *w);

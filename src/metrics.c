@@ -43,6 +43,7 @@
 #include "dsmflow/audit.h"
 #include "dsmflow/decimal.h"
 #include "dsmflow/metrics.h"
+#include "dsmflow/parallel.h"
 #include "dsmflow/report.h"
 
 #define SCRAPE_WAIT_MS 2000	/* then serve the last snapshot rather than nothing */
@@ -82,6 +83,8 @@ struct metrics_server {
 	struct counters *snapshot;
 	struct engine_figures figures;
 	struct capture_stats capture;
+	struct capture_stats per_worker[PARALLEL_MAX_WORKERS];	/* a sensor's capture threads' */
+	size_t workers;
 	/* open connections per client address (libmicrohttpd's thread only) */
 	struct { uint8_t addr[16]; uint32_t open; } by_address[ADDRESS_SLOTS];
 	char *text;			/* the exposition of generation text_generation */
@@ -150,7 +153,7 @@ static void publish_audit(struct metrics_server *m, struct engine *const *engine
 }
 
 void metrics_poll(struct metrics_server *m, struct engine *const *engines, size_t count,
-		  const struct capture_stats *capture)
+		  const struct capture_stats *capture, const struct capture_stats *per_worker)
 {
 	if (m && !atomic_load(&m->auditing) && engine_audits(engines[0]))
 		atomic_store(&m->auditing, 1);	/* before any request: / and /audit.json are the audit's */
@@ -164,6 +167,9 @@ void metrics_poll(struct metrics_server *m, struct engine *const *engines, size_
 		return;	/* a scrape is formatting the last copy: next time */
 	engine_figures(engines, count, m->snapshot, &m->figures);
 	m->capture = *capture;
+	m->workers = per_worker && count > 1 ? count : 0;
+	if (m->workers)
+		memcpy(m->per_worker, per_worker, count * sizeof(*per_worker));
 	m->has_snapshot = 1;
 	m->generation++;
 	atomic_store(&m->snapshot_ms, monotonic_ms());
@@ -200,7 +206,8 @@ static void format_snapshot(struct metrics_server *m)
 		.cat = m->cat, .idx = m->idx, .counters = m->snapshot,
 		.active_flows = m->figures.active_flows, .evicted_flows = m->figures.evicted_flows,
 		.evicted_unanswered_flows = m->figures.evicted_unanswered_flows,
-		.capture = &m->capture, .inspect = &m->figures.inspect, .dns = &m->figures.dns,
+		.capture = &m->capture, .per_worker = m->per_worker, .workers = m->workers,
+		.inspect = &m->figures.inspect, .dns = &m->figures.dns,
 		.output_errors = m->figures.output_errors, .http_refused = atomic_load(&m->refused),
 		.reload = &m->figures.reload,
 	};

@@ -787,6 +787,28 @@ static void prom_capture(const struct capture_stats *capture, FILE *out)
 		    c->enobufs);
 }
 
+/* Each capture thread's source (live --workers, queue --queue A:B). */
+static void prom_workers(const struct capture_stats *per_worker, size_t workers, FILE *out)
+{
+	if (workers < 2)
+		return;
+	prom_family(out, "dsmflow_worker_received_packets_total", "counter",
+		    "Packets each capture thread's source delivered (its ring or queue).");
+	for (size_t i = 0; i < workers; i++)
+		fprintf(out, "dsmflow_worker_received_packets_total{worker=\"%zu\"} %llu\n", i,
+			u(per_worker[i].received));
+	prom_family(out, "dsmflow_worker_dropped_packets_total", "counter",
+		    "Packets lost before each capture thread saw them: its ring's drops (live), its "
+		    "full queue's, undeliverable and unreadable messages (queue).");
+	for (size_t i = 0; i < workers; i++) {
+		const struct capture_stats *c = &per_worker[i];
+
+		fprintf(out, "dsmflow_worker_dropped_packets_total{worker=\"%zu\"} %llu\n", i,
+			u(c->dropped_kernel + c->dropped_interface + c->dropped_queue + c->dropped_user +
+			  c->dropped_unreadable));
+	}
+}
+
 static void prom_reload(const struct reload_stats *r, FILE *out)
 {
 	prom_scalar(out, "dsmflow_reloads_total", "counter",
@@ -830,6 +852,7 @@ static void write_prometheus(const struct report_data *data, FILE *out)
 		    "(a SYN, a one-way datagram) or were closing: what a flood leaves.",
 		    data->in->evicted_unanswered_flows);
 	prom_capture(data->in->capture, out);
+	prom_workers(data->in->per_worker, data->in->workers, out);
 	prom_family(out, "dsmflow_build_info", "gauge", "dsmflow's version; always 1.");
 	fprintf(out, "dsmflow_build_info{version=\"%s\"} 1\n", DSMFLOW_VERSION);
 }

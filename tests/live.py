@@ -2,6 +2,7 @@
 """dsmflow as a running sensor, tested for real in network namespaces.
 
   live.py capture  --dsmflow BIN   `dsmflow live` on a veth, against dumpcap
+  live.py workers  --dsmflow BIN   `dsmflow live --workers 2`: each ring's pairs
   live.py queue    --dsmflow BIN   `dsmflow queue` behind iptables NFQUEUE rules
   live.py prometheus --dsmflow BIN two sensors scraped by a real Prometheus
 
@@ -14,6 +15,7 @@ check fails. Needs root; skips (exit 77) without it.
 """
 import argparse
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -298,6 +300,64 @@ def test_capture(args):
         logged = [json.loads(line) for line in open(flows + ".1")] + [json.loads(line) for line in open(flows)]
         equal(len(logged), final["totals"]["flows"], "live: every flow in the flow logs, none lost at the rotation")
         check(all(f["server"] == NAS_C1 for f in logged), "live: the NAS serves every flow")
+
+
+def fanout_worker(a, b, workers):
+    """The worker dsmflow's fanout program (capture_ring.c, pair_hash)
+    gives the IPv4 address pair a, b: the sum of the addresses, times
+    0x9e3779b1, its high half, modulo the workers."""
+    total = (int(ipaddress.ip_address(a)) + int(ipaddress.ip_address(b))) & 0xffffffff
+    return (((total * 0x9e3779b1) & 0xffffffff) >> 16) % workers
+
+
+def test_capture_workers(args):
+    """live --workers 2: two rings in one fanout group. The NAS gets a second
+    address whose pair with the client falls to the other worker than
+    NAS_C1's (the program is deterministic), so that each worker's count
+    can be checked against dumpcap's for its pair; the report adds the
+    two up to dumpcap's total, and every thread is confined."""
+    with Hosts() as hosts:
+        start_servers(hosts)
+        first = fanout_worker(C1_ADDR, NAS_C1, 2)
+        second = next("10.77.1.%d" % i for i in range(11, 60)
+                      if fanout_worker(C1_ADDR, "10.77.1.%d" % i, 2) != first)
+        sh("ip", "addr", "add", second + "/24", "dev", "nas-c1", ns=NAS)
+        pcap = os.path.join(hosts.tmp, "witness-workers.pcapng")
+        witness = hosts.start("dumpcap", "-q", "-i", "nas-c1", "-f", "ip", "-w", pcap, ns=NAS,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(pcap) and os.path.getsize(pcap) > 0, 10, "dumpcap")
+        time.sleep(0.5)
+        dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--workers", "2", "--nas", "10.77.1.0/24",
+                            "--metrics", "127.0.0.1:9205", "ip")
+        wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow live --workers 2 to drop root")
+        wait_for(lambda: port_open(NAS, "127.0.0.1", 9205), 10, "the workers' metrics endpoint")
+        check_confined(dsm.pid, 0, 4, "live --workers 2 confined (main, two workers, metrics)")
+        for addr in (NAS_C1, second, NAS_C1, second):
+            curl(C1, addr, 5000)
+        curl(C1, second, 8080, "/")
+        udp_echo(C1, NAS_C1, 20)
+        time.sleep(1)
+        metrics = parse_metrics(http_get(NAS, "http://127.0.0.1:9205/metrics"))
+        rc, out, err = stop_dsmflow(dsm)
+        time.sleep(0.3)
+        witness.send_signal(signal.SIGINT)
+        witness.wait(timeout=10)
+        equal(rc, 0, "live --workers 2: exit status after SIGINT: " + err[-300:])
+        final = json_documents(out)[-1]
+        equal(final["totals"]["packets"], tshark_count(pcap, "ip"),
+              "live --workers 2: packets = dumpcap's on the same link")
+        for addr, worker in ((NAS_C1, first), (second, 1 - first)):
+            equal(metrics.get('dsmflow_worker_received_packets_total{worker="%d"}' % worker),
+                  float(tshark_count(pcap, "ip.addr == %s && ip.addr == %s" % (C1_ADDR, addr))),
+                  "live --workers 2: worker %d has the pair %s-%s, both ways" % (worker, C1_ADDR, addr))
+        equal(metrics.get("dsmflow_capture_received_packets_total"),
+              sum(metrics.get('dsmflow_worker_received_packets_total{worker="%d"}' % w, 0) for w in (0, 1)),
+              "live --workers 2: the capture's count is the workers' added up")
+        dsm_web = service(final, "DSM +", "DSM")
+        equal(dsm_web["flows"], 4, "live --workers 2: four connections to DSM, from both workers")
+        equal(dsm_web["packets"], tshark_count(pcap, "tcp.port == 5000"), "live --workers 2: tcp/5000")
+        equal(service(final, "VPN Server (OpenVPN)")["packets"], 40, "live --workers 2: udp/1194")
+        check("packets received" in err, "live --workers 2: capture health at exit: " + err[-300:])
 
 
 # ---- dsmflow queue ----
@@ -1072,7 +1132,7 @@ def check_setup_failure_cleans_up():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["capture", "queue", "prometheus", "reload", "flood", "firewall",
+    ap.add_argument("what", choices=["capture", "workers", "queue", "prometheus", "reload", "flood", "firewall",
                                      "reports"])
     ap.add_argument("--dsmflow", required=True)
     args = ap.parse_args()
@@ -1082,7 +1142,7 @@ def main():
     # a SIGTERM (a test runner's timeout) still removes the namespaces
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        {"capture": test_capture, "queue": test_queue, "prometheus": test_prometheus,
+        {"capture": test_capture, "workers": test_capture_workers, "queue": test_queue, "prometheus": test_prometheus,
          "reload": test_reload, "flood": test_flood, "firewall": test_firewall,
          "reports": test_reports}[args.what](args)
     except Exception as e:  # a set-up step failed: report it as a failure, after cleanup

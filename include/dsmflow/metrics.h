@@ -47,9 +47,11 @@ int metrics_check_spec(const char *spec, int allow_public, struct dsm_err *err);
 /* Called by the packet thread between packets: publishes a snapshot of
  * what engines[0..count) counted (added up: a sensor's workers, stopped
  * meanwhile) if a scrape is waiting for one, or scrapes came lately and
- * the last is 50 ms old. An atomic load and a clock read when neither. */
+ * the last is 50 ms old. An atomic load and a clock read when neither.
+ * capture is the sources' statistics, per_worker each worker's ([count],
+ * or NULL: one source). */
 void metrics_poll(struct metrics_server *m, struct engine *const *engines, size_t count,
-		  const struct capture_stats *capture);
+		  const struct capture_stats *capture, const struct capture_stats *per_worker);
 
 /* Whether a scrape waits for a snapshot (m may be NULL). */
 int metrics_wanted(const struct metrics_server *m);

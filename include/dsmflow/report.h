@@ -34,6 +34,8 @@ struct report_input {
 	uint64_t evicted_flows;
 	uint64_t evicted_unanswered_flows;	/* of evicted_flows */
 	const struct capture_stats *capture;	/* NULL when reading files */
+	const struct capture_stats *per_worker;	/* a sensor's capture threads' own, [workers] */
+	size_t workers;				/* (0: one source, no per-worker figures) */
 	const struct inspect_stats *inspect;	/* NULL: not reported */
 	const struct dns_table_stats *dns;	/* NULL: not reported */
 	uint64_t output_errors;			/* reports and logs that could not be written */

@@ -31,7 +31,7 @@ static void *packet_loop(void *arg)
 	struct capture_stats stats = { 0 };
 
 	for (;;) {
-		metrics_poll(server, &e, 1, &stats);
+		metrics_poll(server, &e, 1, &stats, NULL);
 		usleep(1000);
 	}
 	return NULL;
