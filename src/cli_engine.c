@@ -123,16 +123,18 @@ static int make_sharing(struct engine_run *run, unsigned count, const struct eng
 }
 
 /* A sensor's workers: engines fed by capture threads of their own (the
- * kernel splits the packets by flow), each logging into line logs of its
- * own, feeding the one audit under its lock, their flow tables bounded
- * together. */
+ * kernel splits the packets by address pair), each logging into line logs
+ * of its own, feeding the one audit under its lock and the one DNS table
+ * under its own (an answer one worker reads names the servers of the
+ * others' flows), their flow tables bounded together. */
 static int make_workers(struct engine_run *run, unsigned count, const struct engine_config *config,
 			struct dsm_err *err)
 {
 	pthread_mutex_init(&run->log_lock, NULL);
 	pthread_mutex_init(&run->audit_lock, NULL);
 	run->workers = count;
-	if (!(run->worker_logs = calloc(2 * (size_t)count, sizeof(*run->worker_logs)))) {
+	if (!(run->worker_logs = calloc(2 * (size_t)count, sizeof(*run->worker_logs))) ||
+	    !(run->shared_dns = dns_table_new(config->dns_entries)) || dns_table_share(run->shared_dns)) {
 		dsm_err_set(err, "out of memory for the capture threads");
 		return -1;
 	}
@@ -149,6 +151,7 @@ static int make_workers(struct engine_run *run, unsigned count, const struct eng
 		own.evidence_log = logs[1].stream;
 		own.flows.shared_active = &run->active_flows;
 		own.audit_lock = &run->audit_lock;
+		own.shared_dns = run->shared_dns;
 		if (!(run->engines[i] = engine_new(run->cat, run->idx, &own, err)))
 			return -1;
 		run->engine_count = i + 1;
@@ -556,6 +559,8 @@ int engine_run_close(struct engine_run *run)
 	parallel_free(run->parallel);
 	if (run->workers) {
 		free(run->worker_logs);
+		dns_table_free(run->shared_dns);
+		run->shared_dns = NULL;
 		pthread_mutex_destroy(&run->log_lock);
 		pthread_mutex_destroy(&run->audit_lock);
 		run->worker_logs = NULL;

@@ -122,6 +122,7 @@ struct engine_run {
 					 * evidence log lines, copied whole into the run's logs */
 	pthread_mutex_t log_lock;	/* the run's logs, while workers copy lines into them */
 	pthread_mutex_t audit_lock;	/* the audit, which the workers' engines feed */
+	struct dns_table *shared_dns;	/* the workers' DNS table (dns_table_share) */
 	struct capture_stats worker_stats[PARALLEL_MAX_WORKERS];	/* each worker's source, as of
 							 * the last pause (the sensor's) */
 	struct output_file report;	/* standard output or --output */

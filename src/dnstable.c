@@ -32,6 +32,7 @@
  * - stats.entries counts the entries held: one whose TTL has passed counts
  *   until a put's sweep drops it.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -64,7 +65,32 @@ struct dns_table {
 	uint32_t never_used;		/* entries [never_used..capacity] were never handed out */
 	uint64_t seed;
 	struct dns_table_stats stats;
+	pthread_mutex_t *lock;		/* shared (dns_table_share), else NULL */
 };
+
+static void lock(const struct dns_table *t)
+{
+	if (t->lock)
+		pthread_mutex_lock(t->lock);
+}
+
+static void unlock(const struct dns_table *t)
+{
+	if (t->lock)
+		pthread_mutex_unlock(t->lock);
+}
+
+int dns_table_share(struct dns_table *t)
+{
+	if (t->lock)
+		return 0;
+	if (!(t->lock = malloc(sizeof(*t->lock))) || pthread_mutex_init(t->lock, NULL)) {
+		free(t->lock);
+		t->lock = NULL;
+		return -1;
+	}
+	return 0;
+}
 
 static uint64_t random_seed(void)
 {
@@ -111,6 +137,10 @@ void dns_table_free(struct dns_table *t)
 {
 	if (!t)
 		return;
+	if (t->lock) {
+		pthread_mutex_destroy(t->lock);
+		free(t->lock);
+	}
 	free(t->entries);
 	free(t->buckets);
 	free(t);
@@ -263,8 +293,19 @@ static void set_answer(struct entry *e, const char *name, size_t name_len, uint3
 	e->name_len = (uint8_t)name_len;
 }
 
+static void put(struct dns_table *t, int family, const uint8_t *addr, const char *name,
+		size_t name_len, uint32_t ttl, uint64_t now_us);
+
 void dns_table_put(struct dns_table *t, int family, const uint8_t *addr, const char *name,
 		   size_t name_len, uint32_t ttl, uint64_t now_us)
+{
+	lock(t);
+	put(t, family, addr, name, name_len, ttl, now_us);
+	unlock(t);
+}
+
+static void put(struct dns_table *t, int family, const uint8_t *addr, const char *name,
+		size_t name_len, uint32_t ttl, uint64_t now_us)
 {
 	uint8_t key[16];
 	uint32_t id;
@@ -300,7 +341,24 @@ const char *dns_table_get(const struct dns_table *t, int family, const uint8_t *
 	return at(t, id)->name;
 }
 
+size_t dns_table_copy(struct dns_table *t, int family, const uint8_t *addr, uint64_t now_us,
+		      char *name)
+{
+	const char *found;
+	size_t len = 0;
+
+	lock(t);
+	if ((found = dns_table_get(t, family, addr, now_us))) {
+		len = strlen(found);
+		memcpy(name, found, len + 1);
+	}
+	unlock(t);
+	return len;
+}
+
 void dns_table_stats(const struct dns_table *t, struct dns_table_stats *out)
 {
+	lock(t);
 	*out = t->stats;
+	unlock(t);
 }

@@ -62,6 +62,7 @@ struct engine {
 	struct counters *counters;
 	struct inspector *inspector;
 	struct dns_table *dns;
+	int dns_shared;			/* dns is other engines' too: not freed here */
 	struct evidence_store *kept;	/* evidence values for the flow log, or NULL */
 	struct flow_table_config flow_config;
 	int ports_only;
@@ -151,7 +152,8 @@ struct engine *engine_new(const struct catalog *cat, const struct port_index *id
 	e->flows = new_flow_table(e);
 	e->attributor = attributor_new(cat, idx, config->nas, config->nas_count);
 	e->counters = counters_new(catalog_service_count(cat), port_index_set_count(idx));
-	e->dns = dns_table_new(config->dns_entries);
+	e->dns = config->shared_dns ? config->shared_dns : dns_table_new(config->dns_entries);
+	e->dns_shared = config->shared_dns != NULL;
 	if (e->flow_log)
 		e->kept = evidence_store_new(config->evidence_values);
 	if (!e->flows || !e->attributor || !e->counters || !e->dns || (e->flow_log && !e->kept))
@@ -174,7 +176,8 @@ void engine_free(struct engine *e)
 		inspect_end_all(e->inspector);
 	flow_table_free(e->flows, e->flow_log || e->audit);
 	inspector_free(e->inspector);
-	dns_table_free(e->dns);
+	if (!e->dns_shared)
+		dns_table_free(e->dns);
 	evidence_store_free(e->kept);
 	attributor_free(e->attributor);
 	counters_free(e->counters);
@@ -711,6 +714,8 @@ int engine_figures(struct engine *const *engines, size_t count, struct counters 
 		out->output_errors += engine_output_errors(e);
 		engine_inspect_stats(e, &inspected);
 		add_inspect_stats(&out->inspect, &inspected);
+		if (i && e->dns == engines[0]->dns)
+			continue;	/* a shared table: counted once */
 		engine_dns_stats(e, &dns);
 		add_dns_stats(&out->dns, &dns);
 	}

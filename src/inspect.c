@@ -79,6 +79,8 @@ struct inspector {
 	FILE *log;
 	struct inspect_stats stats;
 	uint64_t now_us;		/* of the packet being read */
+	char dns_name[DNS_NAME_MAX + 1];	/* the last name the DNS table gave (a copy:
+						 * the table may be shared) */
 };
 
 /* What an HTTP or DNS callback needs. */
@@ -359,14 +361,14 @@ void inspect_decide_at_once(struct inspector *in, struct flow *flow, uint64_t no
 void inspect_dns_verdict(struct inspector *in, const struct flow *flow, uint64_t now_us,
 			 struct verdict *out, const char **name, size_t *len)
 {
-	const char *found = dns_table_get(in->dns, flow->key.family, flow->key.addr[flow->server],
-					  now_us);
+	size_t found = dns_table_copy(in->dns, flow->key.family, flow->key.addr[flow->server], now_us,
+				      in->dns_name);
 
 	*out = (struct verdict){ 0 };
-	*name = found;
-	*len = found ? strlen(found) : 0;
+	*name = found ? in->dns_name : NULL;
+	*len = found;
 	if (found)
-		attribute_judge_name(in->attr, flow, SERVICE_BY_DNS, found, *len, out);
+		attribute_judge_name(in->attr, flow, SERVICE_BY_DNS, in->dns_name, found, out);
 }
 
 /* ---- HTTP ---- */

@@ -327,13 +327,38 @@ def test_capture_workers(args):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(pcap) and os.path.getsize(pcap) > 0, 10, "dumpcap")
         time.sleep(0.5)
+        dns = ("import socket, struct\n"
+               "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+               "s.bind((%r, 53))\n"
+               "while True:\n"
+               "    q, a = s.recvfrom(512)\n"
+               "    answer = b'\\xc0\\x0c' + struct.pack('>HHIH', 1, 1, 300, 4) + socket.inet_aton(%r)\n"
+               "    s.sendto(q[:2] + b'\\x81\\x80' + struct.pack('>HHHH', 1, 1, 0, 0) + q[12:] + answer, a)\n"
+               ) % (second, NAS_C1)
+        hosts.start("python3", "-c", dns, ns=NAS)
+        logs = os.path.join(hosts.tmp, "wlogs")
+        os.mkdir(logs)
+        os.chmod(hosts.tmp, 0o755)
+        os.chmod(logs, 0o777)
+        flows = os.path.join(logs, "flows.jsonl")
         dsm = start_dsmflow(hosts, args, "live", "-i", "nas-c1", "--workers", "2", "--nas", "10.77.1.0/24",
-                            "--metrics", "127.0.0.1:9205", "ip")
+                            "--metrics", "127.0.0.1:9205", "--flows", flows, "ip")
         wait_for(lambda: uid_of(dsm.pid) == 65534, 10, "dsmflow live --workers 2 to drop root")
         wait_for(lambda: port_open(NAS, "127.0.0.1", 9205), 10, "the workers' metrics endpoint")
         check_confined(dsm.pid, 0, 4, "live --workers 2 confined (main, two workers, metrics)")
         for addr in (NAS_C1, second, NAS_C1, second):
             curl(C1, addr, 5000)
+        # a DNS answer on one worker (the pair with `second`, the server)
+        # names NAS_C1 for a connection the other worker counts
+        query = ("import socket, struct\n"
+                 "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                 "s.settimeout(3)\n"
+                 "s.sendto(b'\\x12\\x34\\x01\\x00' + struct.pack('>HHHH', 1, 0, 0, 0) + "
+                 "b'\\x05alice\\x08synology\\x02me\\x00' + struct.pack('>HH', 1, 1), (%r, 53))\n"
+                 "print(len(s.recv(512)))\n") % second
+        check(int(sh("python3", "-c", query, ns=C1).stdout) > 12, "live --workers 2: the DNS server answered")
+        time.sleep(0.2)
+        curl(C1, NAS_C1, 8080, "/")
         curl(C1, second, 8080, "/")
         udp_echo(C1, NAS_C1, 20)
         time.sleep(1)
@@ -357,6 +382,12 @@ def test_capture_workers(args):
         equal(dsm_web["flows"], 4, "live --workers 2: four connections to DSM, from both workers")
         equal(dsm_web["packets"], tshark_count(pcap, "tcp.port == 5000"), "live --workers 2: tcp/5000")
         equal(service(final, "VPN Server (OpenVPN)")["packets"], 40, "live --workers 2: udp/1194")
+        logged = [json.loads(line) for line in open(flows)]
+        equal(len(logged), final["totals"]["flows"], "live --workers 2: every flow logged once, whole lines")
+        named = [f for f in logged if f["server"] == NAS_C1 and f["server_port"] == 8080]
+        check(len(named) == 1 and named[0].get("remote_access") is True
+              and named[0].get("server_name") == "alice.synology.me",
+              "live --workers 2: a DNS answer read by one worker names the other's flow: %s" % named)
         check("packets received" in err, "live --workers 2: capture health at exit: " + err[-300:])
 
 

@@ -45,6 +45,18 @@ void dns_table_put(struct dns_table *t, int family, const uint8_t *addr, const c
  * table is not changed (its state is a function of the puts alone). */
 const char *dns_table_get(const struct dns_table *t, int family, const uint8_t *addr, uint64_t now_us);
 
+/* The same, copied into name (DNS_NAME_MAX + 1 bytes): its length, 0 when
+ * there is none. Safe on a shared table while other threads put. */
+size_t dns_table_copy(struct dns_table *t, int family, const uint8_t *addr, uint64_t now_us,
+		      char *name);
+
+/* Makes the table one several threads use (a sensor's workers: an answer
+ * one of them reads is evidence for the others' flows): from now on put,
+ * copy and stats take its lock (a put or a look-up per DNS answer or new
+ * flow, never per packet); get is for one thread only. -1 when the lock
+ * cannot be made. */
+int dns_table_share(struct dns_table *t);
+
 void dns_table_stats(const struct dns_table *t, struct dns_table_stats *out);
 
 #endif

@@ -33,6 +33,9 @@ struct engine_config {
 	const struct webapi_table *webapi;	/* Web API names to packages */
 	size_t inspect_slots;		/* flows inspected at once (0: the default) */
 	size_t dns_entries;		/* addresses the DNS table holds (0: the default) */
+	struct dns_table *shared_dns;	/* a table other engines use too (dns_table_share: a
+					 * sensor's workers), not this engine's to free; NULL:
+					 * a table of its own */
 	size_t evidence_values;		/* values kept for the flow log (0: the default) */
 	int ports_only;			/* read no payload evidence (FTP/TFTP announcements still) */
 	struct audit *audit;		/* fed every flow as it ends, or NULL */
@@ -145,7 +148,7 @@ struct engine_figures {
 	size_t active_flows;
 	uint64_t evicted_flows, evicted_unanswered_flows, output_errors;
 	struct inspect_stats inspect;
-	struct dns_table_stats dns;	/* every engine's table (its own answers) added up */
+	struct dns_table_stats dns;	/* every engine's table added up (a shared one once) */
 	struct reload_stats reload;	/* the first's: every engine reloads at once */
 };
 /* Adds up engines[0..count) (none counting meanwhile) into out and their

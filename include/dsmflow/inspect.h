@@ -88,7 +88,7 @@ int inspect_start(struct inspector *in, struct flow *flow, uint64_t now_us);
 void inspect_decide_at_once(struct inspector *in, struct flow *flow, uint64_t now_us);
 
 /* The verdict a DNS answer for flow's server address gives (out->strength
- * NONE when there is none); *name points into the DNS table. */
+ * NONE when there is none); *name is valid until the next call. */
 void inspect_dns_verdict(struct inspector *in, const struct flow *flow, uint64_t now_us,
 			 struct verdict *out, const char **name, size_t *len);
 
