@@ -15,6 +15,17 @@
    fits) costs against 512: dsmflow live's CPU time for the same tcpreplay
    at top speed with -s 512 and with the default, and dsmflow queue with
    --copy-range 512 as a third consumer in the rounds of 2.
+4. Per-packet cost at the generator's limit (issue 13): trafgen sends
+   64-byte UDP from 256 addresses and 256 source ports (65,536 flows, 256
+   address pairs for the workers to share) as fast as one core lets it.
+   `dsmflow live --workers 1` and `--workers 2` on the veth's peer: packets
+   seen, dropped, and dsmflow's CPU time (user + system) per packet, against
+   `dsmflow read` of the same traffic captured to a file. Then the same
+   traffic through an iptables NFQUEUE rule: the minimal consumer on one
+   queue, dsmflow on one queue, dsmflow on two (--queue-balance): packets
+   per second and CPU time per packet.
+
+  --only live|queue|packets  runs one part (default: all)
 """
 import argparse
 import json
@@ -165,6 +176,143 @@ def queue_rates(args, procs):
         statistics.median(results["dsmflow queue"]) / statistics.median(results["dsmflow queue --copy-range 512"])))
 
 
+TRAFGEN_FLOWS = """{
+  eth(da=%s),
+  ipv4(da=10.88.0.2, sa=10.88.1.0, sa[3]=drnd(), ttl=64),
+  udp(sp=drnd(1024, 1279), dp=4000),
+  fill(0x00, 18)
+}
+"""
+
+
+def mac_of(ns, dev):
+    return json.loads(sh("ip", "-j", "link", "show", dev, ns=ns).stdout)[0]["address"]
+
+
+def trafgen(args, count):
+    """Sends count 64-byte frames from A as fast as one core lets trafgen;
+    returns (packets sent, seconds)."""
+    conf = os.path.join(args.work, "flows.trafgen")
+    with open(conf, "w") as f:
+        f.write(TRAFGEN_FLOWS % mac_of(B, "vb"))
+    start = time.monotonic()
+    res = sh("trafgen", "-o", "va", "-i", conf, "-n", str(count), "-P", "1", "-E", "7", ns=A)
+    seconds = time.monotonic() - start
+    sent = count
+    for line in (res.stdout + res.stderr).splitlines():
+        if "packets outgoing" in line:
+            sent = int(line.split()[0])
+    return sent, seconds
+
+
+def usage_of_children(cmd):
+    """Runs cmd; its CPU seconds (user + system) and its output."""
+    before = os.times()
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    after = os.times()
+    return (after.children_user - before.children_user) + (after.children_system - before.children_system), res
+
+
+def live_packet_costs(args, procs):
+    pcap = os.path.join(args.work, "trafgen.pcap")
+    print("\nlive: trafgen, %d 64-byte UDP frames (65,536 flows over 256 address pairs) at the "
+          "generator's limit" % args.trafgen_packets)
+    # the same traffic, captured to a file, read by dsmflow: the floor of the engine's work
+    dump = subprocess.Popen(["ip", "netns", "exec", B, "dumpcap", "-q", "-i", "vb", "-P", "-w", pcap,
+                             "-B", "256", "-f", "udp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(dump)
+    time.sleep(1.5)
+    trafgen(args, args.trafgen_packets)
+    time.sleep(1)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(timeout=30)
+    rows = []
+    for run in range(args.rounds):
+        cpu, res = usage_of_children([os.path.join(args.build, "dsmflow"), "read", "--threads", "1", "-f",
+                                      "json", pcap])
+        packets = json.loads(res.stdout)["totals"]["packets"]
+        rows.append(("read --threads 1 (the capture of it)", packets, 0, packets, cpu))
+        for workers in (1, 2):
+            out = tempfile.NamedTemporaryFile("w+", suffix=".json")
+            err = tempfile.NamedTemporaryFile("w+")
+            dsm = subprocess.Popen(["ip", "netns", "exec", B, os.path.join(args.build, "dsmflow"), "live",
+                                    "-i", "vb", "-f", "json", "-Z", "root", "--workers", str(workers)],
+                                   stdout=out, stderr=err)
+            procs.append(dsm)
+            time.sleep(1.5)
+            pid = dsm.pid   # (ip netns exec execs the command)
+            before = cpu_seconds(pid)
+            sent, seconds = trafgen(args, args.trafgen_packets)
+            time.sleep(1)
+            used = cpu_seconds(pid) - before
+            dsm.send_signal(signal.SIGINT)
+            dsm.wait(timeout=60)
+            out.seek(0)
+            err.seek(0)
+            health = err.read()
+            dropped = int(health.split("received, ")[1].split(" dropped by the kernel")[0])
+            seen = json.load(out)["totals"]["packets"]
+            rows.append(("live --workers %d" % workers, sent, dropped, seen, used, sent / seconds))
+    print("%-38s %10s %9s %10s %10s %12s" % ("", "sent", "dropped", "counted", "ns CPU/pkt", "sent pps"))
+    by_name = {}
+    for row in rows:
+        name, sent, dropped, seen, used = row[:5]
+        by_name.setdefault(name, []).append(used / seen * 1e9 if seen else float("nan"))
+        print("%-38s %10d %9d %10d %10.0f %12s" % (name, sent, dropped, seen, used / seen * 1e9 if seen else 0,
+                                                 "%.0f" % row[5] if len(row) > 5 else "-"))
+    floor = statistics.median(by_name["read --threads 1 (the capture of it)"])
+    for workers in (1, 2):
+        cost = statistics.median(by_name["live --workers %d" % workers])
+        print("live --workers %d: %.0f ns CPU a packet (median), %.2fx read's %.0f" % (workers, cost, cost / floor, floor))
+
+
+def queue_packet_rates(args, procs):
+    """64-byte UDP through an INPUT NFQUEUE rule: packets each consumer
+    took a second, and its CPU time a packet."""
+    sh("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", ns=B)
+    sh("sysctl", "-qw", "net.ipv4.conf.vb.rp_filter=0", ns=B)
+    dsmflow = os.path.join(args.build, "dsmflow")
+    setups = (("bench/nfq_accept, one queue", ["--queue-num", "5"], [os.path.join(args.build, "nfq_accept"), "5"]),
+              ("dsmflow queue, one queue", ["--queue-num", "5"],
+               [dsmflow, "queue", "--queue", "5", "-Z", "root", "-f", "json"]),
+              ("dsmflow queue --queue 5:6", ["--queue-balance", "5:6"],
+               [dsmflow, "queue", "--queue", "5:6", "-Z", "root", "-f", "json"]))
+    results = {}
+    for _ in range(args.rounds):
+        for name, rule, cmd in setups:
+            sh("iptables", "-I", "INPUT", "-i", "vb", "-p", "udp", "-j", "NFQUEUE", *rule, "--queue-bypass", ns=B)
+            out = tempfile.NamedTemporaryFile("w+")
+            consumer = subprocess.Popen(["ip", "netns", "exec", B] + cmd, stdout=out, stderr=subprocess.DEVNULL)
+            procs.append(consumer)
+            time.sleep(1.5)
+            pid = consumer.pid
+            before = cpu_seconds(pid)
+            sent, seconds = trafgen(args, args.trafgen_packets)
+            time.sleep(0.5)
+            used = cpu_seconds(pid) - before
+            consumer.send_signal(signal.SIGINT)
+            consumer.wait(timeout=60)
+            sh("iptables", "-D", "INPUT", "-i", "vb", "-p", "udp", "-j", "NFQUEUE", *rule, "--queue-bypass", ns=B)
+            out.seek(0)
+            text = out.read()
+            taken = (json.loads(text)["totals"]["packets"] if text.lstrip().startswith("{")
+                     else int(text.split()[0]))
+            results.setdefault(name, []).append((sent, taken, used, seconds))
+    print("\nqueue: trafgen, %d 64-byte UDP frames through an INPUT NFQUEUE rule, %d rounds"
+          % (args.trafgen_packets, args.rounds))
+    print("%-30s %10s %12s %12s %10s" % ("consumer", "sent", "queued", "queued pps", "ns CPU/pkt"))
+    medians = {}
+    for name, runs in results.items():
+        for sent, taken, used, seconds in runs:
+            print("%-30s %10d %12d %12.0f %10.0f" % (name, sent, taken, taken / seconds, used / taken * 1e9))
+        medians[name] = (statistics.median(t / s for _, t, _, s in runs),
+                         statistics.median(u / t * 1e9 for _, t, u, _ in runs))
+    one, two, least = (medians["dsmflow queue, one queue"], medians["dsmflow queue --queue 5:6"],
+                       medians["bench/nfq_accept, one queue"])
+    print("dsmflow, one queue: CPU a packet %.2fx the minimal consumer's; two queues: %.2fx one queue's "
+          "packet rate" % (one[1] / least[1], two[0] / one[0]))
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -174,6 +322,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="queue runs of each consumer, alternating")
     ap.add_argument("--replay-packets", type=int, default=300000)
     ap.add_argument("--rates", type=int, nargs="*", default=[50000, 100000, 200000, 400000, 800000, 0])
+    ap.add_argument("--trafgen-packets", type=int, default=3000000)
+    ap.add_argument("--only", choices=["live", "queue", "packets"])
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespaces)")
@@ -182,9 +332,14 @@ def main():
     procs = []
     try:
         setup()
-        live_rates(args, procs)
-        live_snaplen_cost(args, procs)
-        queue_rates(args, procs)
+        if args.only in (None, "live"):
+            live_rates(args, procs)
+            live_snaplen_cost(args, procs)
+        if args.only in (None, "queue"):
+            queue_rates(args, procs)
+        if args.only in (None, "packets"):
+            live_packet_costs(args, procs)
+            queue_packet_rates(args, procs)
     finally:
         teardown(procs)
     return 0

@@ -48,7 +48,7 @@
 #define RING_DEFAULT_KIB (32u << 10)	/* per socket, without -B */
 #define RING_MIN_BLOCKS 4
 #define RING_FRAME_BYTES 2048u		/* the kernel's accounting unit; frames vary in V3 */
-#define RING_RETIRE_MS 8		/* a block not full is handed over after this */
+#define RING_RETIRE_MS 64		/* a block not full is handed over after this */
 #define RING_BATCH 256			/* packets per engine call */
 /* where a frame's link-layer address follows its header (TPACKET_ALIGN) */
 #define LL_OFFSET ((sizeof(struct tpacket3_hdr) + TPACKET_ALIGNMENT - 1) & ~(size_t)(TPACKET_ALIGNMENT - 1))
@@ -294,6 +294,11 @@ static int hand_block(struct ring_capture *r, const struct tpacket_block_desc *b
 		    !(r->loopback_ifindex && ll->sll_pkttype == PACKET_OUTGOING)) {
 			pkt->ts_us = (uint64_t)h->tp_sec * 1000000u + h->tp_nsec / 1000u;
 			pkt->data = (const uint8_t *)h + h->tp_mac;
+			/* the kernel wrote it on another core: its lines are
+			 * fetched together while the batch is gathered, not one
+			 * by one when the engine reads them */
+			__builtin_prefetch(pkt->data);
+			__builtin_prefetch(pkt->data + 64);
 			pkt->caplen = h->tp_snaplen;
 			pkt->wire_len = h->tp_len + ((h->tp_status & TP_STATUS_VLAN_VALID) ? 4u : 0u);
 			pkt->link = DLT_EN10MB;

@@ -21,7 +21,6 @@
 #include "dsmflow/metrics.h"
 #include "dsmflow/sandbox.h"
 
-#define DRAIN_DISPATCHES 16	/* at the stop: what waits is read, within bounds */
 
 static volatile sig_atomic_t stop_requested, report_requested, reopen_requested;
 
@@ -398,12 +397,7 @@ static int run_workers_loop(const struct capture_ops *ops, struct workers *crew,
 static void drain(const struct capture_ops *ops, struct capture_source *source,
 		  struct engine_run *run, struct capture_stats *stats)
 {
-	struct dsm_err err;
-	int got = 1;
-
-	for (int i = 0; i < DRAIN_DISPATCHES && got > 0; i++)
-		if ((got = ops->dispatch(source, feed, run->engine, &err)) < 0)
-			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+	drain_source(ops, source, run->engine);
 	ops->stats(source, stats);
 }
 

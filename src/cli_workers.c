@@ -17,7 +17,6 @@
 
 #include "cli_workers.h"
 
-#define DRAIN_DISPATCHES 16	/* at the stop: what waits is read, within bounds */
 
 struct worker {
 	struct workers *crew;
@@ -94,6 +93,34 @@ static int dispatch_once(struct worker *w)
 	return 1;
 }
 
+static double monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int drain_source(const struct capture_ops *ops, struct capture_source *source, struct engine *engine)
+{
+	double until = monotonic_ms() + DRAIN_WAIT_MS;
+	int busy = 0;
+
+	while (busy < DRAIN_DISPATCHES) {
+		struct dsm_err err;
+		int got = ops->dispatch(source, feed, engine, &err);
+
+		if (got < 0) {
+			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+			return -1;
+		}
+		if (got == CAPTURE_END || (got == 0 && monotonic_ms() >= until))
+			break;
+		busy += got > 0;
+	}
+	return 0;
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -106,8 +133,9 @@ static void *work(void *arg)
 		if (atomic_load_explicit(&c->pause_asked, memory_order_acquire))
 			wait_for_resume(w);
 	}
-	for (int i = 0; going && i < DRAIN_DISPATCHES; i++)	/* what already waits */
-		going = dispatch_once(w);
+	if (going && drain_source(c->ops, w->source, w->engine))	/* what already waits */
+		atomic_store(&c->failed, 1);
+	engine_run_flush_worker_logs(c->run, w->index);
 	c->ops->stats(w->source, &stats);
 	pthread_mutex_lock(&c->lock);
 	w->stats = stats;

@@ -17,6 +17,15 @@
 
 struct workers;
 
+/* At a stop, what already waits in source is read into engine, within
+ * bounds: dispatches go on while they hand packets over (at most
+ * DRAIN_DISPATCHES of them) and, quiet or not, for DRAIN_WAIT_MS (longer
+ * than a live ring takes to hand over a block that is not full). Returns
+ * -1 when a dispatch failed (said on standard error), else 0. */
+#define DRAIN_DISPATCHES 16
+#define DRAIN_WAIT_MS 200
+int drain_source(const struct capture_ops *ops, struct capture_source *source, struct engine *engine);
+
 /* Starts run->workers threads, thread i dispatching sources[i] into
  * run->engines[i] (with its signals blocked: they are the main thread's).
  * NULL with err when a thread cannot start (the others are stopped). */
