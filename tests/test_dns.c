@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <cmocka.h>
 #include <pcap/pcap.h>
 
@@ -707,6 +708,74 @@ static void test_real_responses_match_tshark(void **state)
 static const uint8_t v4a[4] = { 192, 0, 2, 1 }, v4b[4] = { 192, 0, 2, 2 };
 static const uint8_t v6a[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 
+/* A shared table (a sensor's workers): two threads put names for 4096
+ * addresses each while a third copies them out; every copy is a whole name
+ * that was put for that address, and the stats count every put. */
+struct sharer {
+	struct dns_table *t;
+	uint8_t base;
+	int bad;
+};
+
+static void *put_many(void *arg)
+{
+	struct sharer *s = arg;
+
+	for (int round = 0; round < 8; round++)
+		for (uint32_t i = 0; i < 4096; i++) {
+			uint8_t a[4] = { 10, s->base, (uint8_t)(i >> 8), (uint8_t)i };
+			char name[32];
+			int len = snprintf(name, sizeof(name), "host-%u-%u.example", s->base, i);
+
+			dns_table_put(s->t, 4, a, name, (size_t)len, 300, US);
+		}
+	return NULL;
+}
+
+static void *copy_many(void *arg)
+{
+	struct sharer *s = arg;
+	char name[DNS_NAME_MAX + 1], want[32];
+
+	for (int round = 0; round < 8; round++)
+		for (uint32_t i = 0; i < 4096; i++) {
+			uint8_t base = (uint8_t)(1 + (i & 1)), a[4] = { 10, base, (uint8_t)(i >> 8), (uint8_t)i };
+			size_t len = dns_table_copy(s->t, 4, a, 2 * US, name);
+
+			snprintf(want, sizeof(want), "host-%u-%u.example", base, i);
+			if (len && (len != strlen(want) || strcmp(name, want) != 0))
+				s->bad++;
+		}
+	return NULL;
+}
+
+static void test_shared_table_across_threads(void **state)
+{
+	struct dns_table *t = dns_table_new(16384);
+	struct sharer one = { t, 1, 0 }, two = { t, 2, 0 }, reader = { t, 0, 0 };
+	struct dns_table_stats st;
+	pthread_t threads[3];
+	char name[DNS_NAME_MAX + 1];
+	const uint8_t a[4] = { 10, 2, 15, 255 };
+
+	(void)state;
+	assert_int_equal(dns_table_share(t), 0);
+	assert_int_equal(dns_table_share(t), 0);	/* once is enough */
+	assert_int_equal(pthread_create(&threads[0], NULL, put_many, &one), 0);
+	assert_int_equal(pthread_create(&threads[1], NULL, put_many, &two), 0);
+	assert_int_equal(pthread_create(&threads[2], NULL, copy_many, &reader), 0);
+	for (int i = 0; i < 3; i++)
+		pthread_join(threads[i], NULL);
+	assert_int_equal(reader.bad, 0);
+	dns_table_stats(t, &st);
+	assert_int_equal(st.inserted, 2 * 8 * 4096);
+	assert_int_equal(st.entries, 2 * 4096);
+	assert_int_equal(dns_table_copy(t, 4, a, 2 * US, name), strlen("host-2-4095.example"));
+	assert_string_equal(name, "host-2-4095.example");
+	assert_int_equal(dns_table_copy(t, 4, v4a, 2 * US, name), 0);
+	dns_table_free(t);
+}
+
 static void test_table_put_get(void **state)
 {
 	struct dns_table *t = dns_table_new(16);
@@ -930,6 +999,7 @@ int main(void)
 		cmocka_unit_test(test_table_names),
 		cmocka_unit_test(test_table_against_model),
 		cmocka_unit_test(test_answers_fill_the_table),
+		cmocka_unit_test(test_shared_table_across_threads),
 	};
 
 	return cmocka_run_group_tests(tests, guard_setup, guard_teardown);

@@ -1011,6 +1011,126 @@ static void test_batches_count_as_one_at_a_time(void **state)
 			      DSM_SHARED_DIR);
 }
 
+/* ---- a sensor's workers: engines the kernel splits the packets between ---- */
+
+/* The worker the live fanout program (capture_ring.c) gives an Ethernet
+ * frame: the sum of its IPv4 or IPv6 address words, modulo 2 after
+ * mixing; 0 for the rest. */
+static unsigned pair_worker(const struct packet *pkt)
+{
+	const uint8_t *p = pkt->data;
+	size_t off = 14, words = 0, at = 0;
+	uint32_t sum = 0;
+
+	if (pkt->link != DLT_EN10MB || pkt->caplen < 18)
+		return 0;
+	if (p[12] == 0x81 && p[13] == 0x00)
+		off += 4;
+	if (p[off - 2] == 0x08 && p[off - 1] == 0x00)
+		words = 2, at = off + 12;
+	else if (p[off - 2] == 0x86 && p[off - 1] == 0xdd)
+		words = 8, at = off + 8;
+	if (!words || pkt->caplen < at + 4 * words)
+		return 0;
+	for (size_t i = 0; i < words; i++)
+		sum += (uint32_t)p[at + 4 * i] << 24 | (uint32_t)p[at + 4 * i + 1] << 16 |
+		       (uint32_t)p[at + 4 * i + 2] << 8 | p[at + 4 * i + 3];
+	return ((sum * 0x9e3779b1u) >> 16) % 2;
+}
+
+struct split {
+	struct engine *engines[2];
+};
+
+/* Each packet to its pair's engine; the other is told the time, as a
+ * sensor's worker is by the clock. */
+static void feed_split(void *ctx, const struct packet *pkts, size_t count)
+{
+	struct split *s = ctx;
+
+	for (size_t i = 0; i < count; i++) {
+		unsigned w = pair_worker(&pkts[i]);
+
+		engine_packet(s->engines[w], &pkts[i]);
+		engine_clock(s->engines[1 - w], pkts[i].ts_us);
+	}
+}
+
+/* Reads path into one engine, and split by address pair into two sharing
+ * one DNS table (as a sensor's workers): engine_figures of the two must
+ * give the one's totals, flows and per-service counts. */
+static void check_split_adds_up(const char *path)
+{
+	struct fixture *one = fixture_new(NULL, 0, 0);
+	struct fixture *two[2] = { fixture_new(NULL, 0, 0), fixture_new(NULL, 0, 0) };
+	struct engine_config config = { 0 };
+	struct dns_table *dns = dns_table_new(0);
+	struct split split;
+	struct counters *sum = counters_new(catalog_service_count(one->cat), port_index_set_count(one->idx));
+	struct engine_figures figures, alone;
+	struct capture_file_result result;
+	struct dsm_err err;
+
+	assert_int_equal(dns_table_share(dns), 0);
+	flow_table_default_config(&config.flows);
+	config.webapi = two[0]->api;
+	config.shared_dns = dns;
+	for (int i = 0; i < 2; i++) {
+		engine_free(two[i]->engine);
+		two[i]->engine = split.engines[i] = engine_new(two[0]->cat, two[0]->idx, &config, &err);
+		assert_non_null(split.engines[i]);
+	}
+	capture_read_file(path, feed_batch, one, &result, &err);
+	capture_read_file(path, feed_split, &split, &result, &err);
+	engine_settle(one->engine);
+	for (int i = 0; i < 2; i++)
+		engine_settle(split.engines[i]);
+	assert_int_equal(engine_figures(split.engines, 2, sum, &figures), 0);
+	engine_figures(&one->engine, 1, NULL, &alone);
+	if (memcmp(counters_totals_const(sum), counters_totals_const(engine_counters(one->engine)),
+		   sizeof(struct counter_totals)) != 0)
+		fail_msg("%s: two engines' totals added up differ from one engine's", path);
+	assert_int_equal(figures.active_flows, alone.active_flows);
+	assert_int_equal(figures.inspect.dns_answers, alone.inspect.dns_answers);
+	assert_int_equal(figures.dns.inserted, alone.dns.inserted);
+	for (size_t s = 0; s < catalog_service_count(one->cat); s++)
+		if (row_packets(counters_service(sum, s)) !=
+		    row_packets(counters_service(engine_counters(one->engine), s)))
+			fail_msg("%s: service %zu: %llu packets added up, %llu by one engine", path, s,
+				 (unsigned long long)row_packets(counters_service(sum, s)),
+				 (unsigned long long)row_packets(counters_service(engine_counters(one->engine), s)));
+	counters_free(sum);
+	fixture_free(two[1]);	/* its engine counts with two[0]'s tables */
+	fixture_free(two[0]);
+	dns_table_free(dns);	/* after the engines that shared it */
+	fixture_free(one);
+}
+
+static void test_workers_add_up_to_one_engine(void **state)
+{
+	static const char *const dirs[] = { DSM_SOURCE_DIR "/pcaps", DSM_SHARED_DIR "/pcaps" };
+	int checked = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *entry;
+
+		while (d && (entry = readdir(d))) {
+			char path[1024];
+
+			if (!strstr(entry->d_name, ".pcap") && !strstr(entry->d_name, ".cap"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], entry->d_name);
+			check_split_adds_up(path);
+			checked++;
+		}
+		if (d)
+			closedir(d);
+	}
+	assert_true(checked >= 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1038,6 +1158,7 @@ int main(void)
 		cmocka_unit_test(test_a_hello_cut_short_still_names_its_server),
 		cmocka_unit_test(test_sequence_edge_cases),
 		cmocka_unit_test(test_dns_answer_names_the_next_flow),
+		cmocka_unit_test(test_workers_add_up_to_one_engine),
 		cmocka_unit_test(test_batches_count_as_one_at_a_time),
 	};
 
