@@ -38,9 +38,10 @@ test_packages=(tshark python3 prometheus iproute2 iptables procps curl valgrind 
 	systemd-container man-db)
 
 # ndpiReader, softflowd, nfpcapd and argus are the peers dsmflow is compared
-# with; tcpreplay and iperf3 drive the live and inline rate runs.
-bench_packages=(libndpi-bin softflowd nfdump argus-server tcpreplay iperf3 valgrind time iproute2 iptables
-	procps)
+# with; tcpreplay, iperf3 and trafgen (netsniff-ng) drive the live and inline
+# rate runs, dumpcap (wireshark-common) captures trafgen's frames for read.
+bench_packages=(libndpi-bin softflowd nfdump argus-server tcpreplay iperf3 netsniff-ng wireshark-common
+	valgrind time iproute2 iptables procps)
 
 install_missing() {
 	local missing=()
