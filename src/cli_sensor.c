@@ -1,10 +1,13 @@
 /* cli_sensor.c - the running sensor behind `live` and `queue`.
  *
- * Single-threaded packet path: the loop alternates between the source's
- * dispatch (which returns at least every CAPTURE_WAIT_MS) and its own duties
- * (signal flags, the interval summary, metrics snapshots). Signal handlers
- * only set flags. The metrics endpoint runs in libmicrohttpd's thread and
- * meets this loop only in metrics_poll().
+ * With one source, the packet path is this thread's: the loop alternates
+ * between the source's dispatch (which returns at least every
+ * CAPTURE_WAIT_MS) and its duties (signal flags, the interval summary,
+ * metrics snapshots, reloads). With several (live --workers, queue --queue
+ * A:B), capture threads dispatch (cli_workers.c) and this thread serves the
+ * same duties while they wait between two dispatches, adding their engines
+ * up. Signal handlers only set flags. The metrics endpoint runs in
+ * libmicrohttpd's thread and meets this loop only in metrics_poll().
  */
 #include <errno.h>
 #include <pwd.h>
@@ -118,21 +121,6 @@ static double monotonic_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void feed(void *ctx, const struct packet *pkts, size_t count)
-{
-	engine_packets(ctx, pkts, count);
-}
-
-/* The capture clock (libpcap's and the queue's packet times are the
- * system's real time), in microseconds. */
-static uint64_t capture_clock_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* The tables in force, which a reload replaces. */
@@ -336,7 +324,7 @@ static int run_loop(const struct capture_ops *ops, struct capture_source *source
 	loop_begin(o, &ls);
 	while (!stop_requested) {
 		double now;
-		int got = ops->dispatch(source, feed, run->engine, &err);
+		int got = ops->dispatch(source, feed_engine, run->engine, &err);
 
 		if (got == CAPTURE_END)
 			break;

@@ -40,12 +40,12 @@ struct workers {
 	struct worker worker[PARALLEL_MAX_WORKERS];
 };
 
-static void feed(void *ctx, const struct packet *pkts, size_t count)
+void feed_engine(void *engine, const struct packet *pkts, size_t count)
 {
-	engine_packets(ctx, pkts, count);
+	engine_packets(engine, pkts, count);
 }
 
-static uint64_t capture_clock_us(void)
+uint64_t capture_clock_us(void)
 {
 	struct timespec ts;
 
@@ -77,7 +77,7 @@ static int dispatch_once(struct worker *w)
 {
 	struct workers *c = w->crew;
 	struct dsm_err err;
-	int got = c->ops->dispatch(w->source, feed, w->engine, &err);
+	int got = c->ops->dispatch(w->source, feed_engine, w->engine, &err);
 
 	if (got < 0 || got == CAPTURE_END) {
 		if (got < 0)
@@ -108,7 +108,7 @@ int drain_source(const struct capture_ops *ops, struct capture_source *source, s
 
 	while (busy < DRAIN_DISPATCHES) {
 		struct dsm_err err;
-		int got = ops->dispatch(source, feed, engine, &err);
+		int got = ops->dispatch(source, feed_engine, engine, &err);
 
 		if (got < 0) {
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);

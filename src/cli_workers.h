@@ -17,6 +17,12 @@
 
 struct workers;
 
+/* A packet_fn counting into the engine given as its context. */
+void feed_engine(void *engine, const struct packet *pkts, size_t count);
+/* The capture clock (live and queue packet times are the system's real
+ * time), in microseconds. */
+uint64_t capture_clock_us(void);
+
 /* At a stop, what already waits in source is read into engine, within
  * bounds: dispatches go on while they hand packets over (at most
  * DRAIN_DISPATCHES of them) and, quiet or not, for DRAIN_WAIT_MS (longer
