@@ -22,7 +22,8 @@
  * socket's PACKET_STATISTICS.
  *
  * As libpcap does: packets a loopback interface sends are seen once (as
- * they arrive), and a VLAN tag the kernel took off (TP_STATUS_VLAN_VALID)
+ * they arrive: the socket's filter drops the outgoing copy, so the kernel
+ * does not count it either), and a VLAN tag the kernel took off (TP_STATUS_VLAN_VALID)
  * still counts 4 bytes on the wire; the tag itself is not put back into
  * the bytes, so a filter on VLANs does not see it.
  */
@@ -50,13 +51,11 @@
 #define RING_FRAME_BYTES 2048u		/* the kernel's accounting unit; frames vary in V3 */
 #define RING_RETIRE_MS 64		/* a block not full is handed over after this */
 #define RING_BATCH 256			/* packets per engine call */
-/* where a frame's link-layer address follows its header (TPACKET_ALIGN) */
-#define LL_OFFSET ((sizeof(struct tpacket3_hdr) + TPACKET_ALIGNMENT - 1) & ~(size_t)(TPACKET_ALIGNMENT - 1))
 
 struct ring_capture {
 	struct capture_source base;
 	int fd;
-	int loopback_ifindex;		/* 0 unless the interface is a loopback */
+	const char *interface;		/* for messages */
 	int wait_ms;
 	uint8_t *map;
 	size_t map_bytes;
@@ -94,13 +93,37 @@ const struct capture_ops *capture_live_for(const char *interface)
 	return link_of(interface, &loopback) == DLT_EN10MB ? &capture_ring_ops : &capture_live_ops;
 }
 
-/* Compiles filter ("" : every packet) for Ethernet, cut to snaplen, and
- * attaches it to fd. */
-static int attach_filter(int fd, const char *filter, int snaplen, struct dsm_err *err)
+/* Attaches program[0..len) to fd. */
+static int attach(int fd, const struct sock_filter *program, size_t len, struct dsm_err *err)
+{
+	struct sock_fprog attached = { .len = (unsigned short)len, .filter = (struct sock_filter *)program };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &attached, sizeof(attached)) == 0)
+		return 0;
+	dsm_err_set(err, "cannot attach the filter: %s", strerror(errno));
+	return -1;
+}
+
+/* Takes nothing: a worker's socket until it has joined its group. */
+static const struct sock_filter drop_all[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+
+/* On a loopback interface, what it sends: seen again as it arrives. */
+static const struct sock_filter drop_outgoing[] = {
+	BPF_STMT(BPF_LD | BPF_B | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PKTTYPE)),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_OUTGOING, 0, 1),
+	BPF_STMT(BPF_RET | BPF_K, 0),
+};
+#define DROP_OUTGOING_LEN (sizeof(drop_outgoing) / sizeof(drop_outgoing[0]))
+
+/* Compiles filter ("": every packet) for Ethernet, cut to snaplen, and
+ * attaches it to fd, after drop_outgoing on a loopback interface (so that
+ * the kernel neither hands over nor counts a packet twice). */
+static int attach_filter(int fd, const char *filter, int snaplen, int loopback, struct dsm_err *err)
 {
 	pcap_t *dead = pcap_open_dead(DLT_EN10MB, snaplen);
+	struct sock_filter *joined = NULL;
 	struct bpf_program program;
-	struct sock_fprog attached;
+	size_t skip = loopback ? DROP_OUTGOING_LEN : 0;
 	int rc = -1;
 
 	if (!dead) {
@@ -112,12 +135,15 @@ static int attach_filter(int fd, const char *filter, int snaplen, struct dsm_err
 		pcap_close(dead);
 		return -1;
 	}
-	attached.len = (unsigned short)program.bf_len;
-	attached.filter = (struct sock_filter *)program.bf_insns;	/* the same layout */
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &attached, sizeof(attached)) == 0)
-		rc = 0;
-	else
-		dsm_err_set(err, "cannot attach the filter: %s", strerror(errno));
+	/* (the same layout; jumps are relative: a prefix moves none) */
+	if (!(joined = calloc(program.bf_len + skip, sizeof(*joined)))) {
+		dsm_err_set(err, "out of memory compiling the filter");
+	} else {
+		memcpy(joined, drop_outgoing, skip * sizeof(*joined));
+		memcpy(joined + skip, program.bf_insns, program.bf_len * sizeof(*joined));
+		rc = attach(fd, joined, program.bf_len + skip, err);
+	}
+	free(joined);
 	pcap_freecode(&program);
 	pcap_close(dead);
 	return rc;
@@ -213,26 +239,38 @@ static const struct sock_filter pair_hash[] = {
  * the mixing, 4 of it) */
 _Static_assert(sizeof(pair_hash) / sizeof(pair_hash[0]) == 37, "pair_hash's jumps");
 
+/* The fanout group of this process's workers: the kernel picks an id no
+ * other group has as the first worker joins, and the others join that one
+ * (a process runs one sensor). */
+static int fanout_group = -1;
+
 /* Worker `worker` of `workers` joins the process's fanout group, whose
  * program is pair_hash. */
 static int join_fanout(struct ring_capture *r, const struct capture_options *options,
 		       struct dsm_err *err)
 {
-	int group = (int)(getpid() & 0xffff);
-	int arg = group | PACKET_FANOUT_CBPF << 16;
+	int arg = PACKET_FANOUT_CBPF << 16;
 	struct sock_fprog program = {
 		.len = sizeof(pair_hash) / sizeof(pair_hash[0]),
 		.filter = (struct sock_filter *)pair_hash,
 	};
+	socklen_t len = sizeof(arg);
 
 	if (options->workers < 2)
 		return 0;
+	if (options->worker == 0)
+		arg |= PACKET_FANOUT_FLAG_UNIQUEID << 16;
+	else
+		arg |= fanout_group;
 	if (setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0 ||
+	    (options->worker == 0 && getsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) != 0) ||
 	    setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT_DATA, &program, sizeof(program)) != 0) {
 		dsm_err_set(err, "%s: worker %u cannot join the fanout group: %s",
 			    options->live.interface, options->worker, strerror(errno));
 		return -1;
 	}
+	if (options->worker == 0)
+		fanout_group = arg & 0xffff;
 	return 0;
 }
 
@@ -265,9 +303,14 @@ static struct capture_source *ring_open(const struct capture_options *options, s
 			    !ifindex ? "No such device exists" : "not an Ethernet or loopback interface");
 		goto fail;
 	}
-	r->loopback_ifindex = loopback ? ifindex : 0;
-	if (make_ring(r, o->buffer_kib, err) || attach_filter(r->fd, o->filter, o->snaplen, err) ||
-	    bind_to(r, o, ifindex, err) || join_fanout(r, options, err))
+	r->interface = o->interface;
+	/* a worker takes nothing until it has joined its group: before, it
+	 * would see the packets the group already hands the others */
+	if (make_ring(r, o->buffer_kib, err) ||
+	    (options->workers > 1 && attach(r->fd, drop_all, 1, err)) ||
+	    (options->workers < 2 && attach_filter(r->fd, o->filter, o->snaplen, loopback, err)) ||
+	    bind_to(r, o, ifindex, err) || join_fanout(r, options, err) ||
+	    (options->workers > 1 && attach_filter(r->fd, o->filter, o->snaplen, loopback, err)))
 		goto fail;
 	return &r->base;
 fail:
@@ -286,12 +329,9 @@ static int hand_block(struct ring_capture *r, const struct tpacket_block_desc *b
 
 	for (uint32_t i = 0; i < count && offset < RING_BLOCK_BYTES - sizeof(struct tpacket3_hdr); i++) {
 		const struct tpacket3_hdr *h = (const struct tpacket3_hdr *)(block + offset);
-		const struct sockaddr_ll *ll =
-			(const struct sockaddr_ll *)((const uint8_t *)h + LL_OFFSET);
 		struct packet *pkt = &r->batch[batched];
 
-		if (h->tp_mac + (size_t)h->tp_snaplen <= RING_BLOCK_BYTES - offset &&
-		    !(r->loopback_ifindex && ll->sll_pkttype == PACKET_OUTGOING)) {
+		if (h->tp_mac + (size_t)h->tp_snaplen <= RING_BLOCK_BYTES - offset) {
 			pkt->ts_us = (uint64_t)h->tp_sec * 1000000u + h->tp_nsec / 1000u;
 			pkt->data = (const uint8_t *)h + h->tp_mac;
 			/* the kernel wrote it on another core: its lines are
@@ -327,6 +367,21 @@ static int block_ready(const struct tpacket_block_desc *b)
 	return (__atomic_load_n(&b->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
 }
 
+/* The socket's error as the end of the capture (the interface went down
+ * or away): -1 with err. */
+static int socket_error(const struct ring_capture *r, struct dsm_err *err)
+{
+	int error = 0;
+	socklen_t len = sizeof(error);
+
+	getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &error, &len);
+	dsm_err_set(err, "%s: %s", r->interface,
+		    error == ENETDOWN ? "the interface went down"
+		    : error	      ? strerror(error)
+				      : "the capture socket failed");
+	return -1;
+}
+
 /* Waits up to wait_ms for a block, then hands over every block ready (at
  * most the whole ring), giving each back to the kernel after. */
 static int ring_dispatch(struct capture_source *src, packet_fn fn, void *ctx, struct dsm_err *err)
@@ -335,9 +390,10 @@ static int ring_dispatch(struct capture_source *src, packet_fn fn, void *ctx, st
 	struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
 	int handed = 0;
 
-	(void)err;
 	if (!block_ready(next_block(r)) && poll(&pfd, 1, r->wait_ms) <= 0)
 		return 0;	/* nothing yet, or a signal: the caller looks at its flags */
+	if ((pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) && !block_ready(next_block(r)))
+		return socket_error(r, err);
 	for (unsigned i = 0; i < r->blocks && block_ready(next_block(r)); i++) {
 		struct tpacket_block_desc *b = next_block(r);
 

@@ -409,8 +409,9 @@ static int write_audit(const struct engine_run *run, enum report_format format, 
 
 	if (!snapshot)
 		return -1;
-	for (unsigned i = 1; run->adding_up && i < run->engine_count; i++)
-		engine_audit_fold(run->engines[i], snapshot);
+	for (unsigned i = 1; run->workers > 1 && i < run->engine_count; i++)
+		engine_audit_fold(run->engines[i], snapshot);	/* (joined too: absorbing moves
+								 * counts, not flows) */
 	rc = audit_write(snapshot, format == REPORT_AUDIT ? AUDIT_TABLE : AUDIT_JSON, run->cat, run->idx, out);
 	audit_free(snapshot);
 	return rc;
@@ -528,6 +529,8 @@ static int reopen(struct engine_run *run, FILE **log, const char *name, const ch
 
 void engine_run_reopen_logs(struct engine_run *run)
 {
+	for (unsigned i = 0; run->adding_up && i < 2 * run->workers; i++)
+		line_log_flush(&run->worker_logs[i]);	/* into the log being rotated */
 	fflush(run->flow_log);
 	fflush(run->evidence_log);
 	reopen(run, &run->flow_log, run->flow_log_name, "the flow log");

@@ -138,27 +138,25 @@ static struct engine **sensor_engines(struct engine_run *run, size_t *count)
 	return run->workers > 1 ? run->engines : &run->engine;
 }
 
-/* Puts the tables in force in every engine (the workers wait meanwhile).
- * -1 when the first cannot take them (nothing changed); when a later one
- * cannot, the engines would count with different tables: the sensor
- * stops, with its report. */
-static int reload_engines(const struct capture_ops *ops, struct engine_run *run,
-			  const struct catalog *cat, const struct port_index *idx,
-			  const struct webapi_table *api, struct dsm_err *err)
+/* Puts the tables in force in every engine (the workers wait meanwhile),
+ * all or none: -1 with err, nothing changed, when one cannot take them. */
+static int reload_engines(struct engine_run *run, const struct catalog *cat,
+			  const struct port_index *idx, const struct webapi_table *api,
+			  struct dsm_err *err)
 {
+	struct engine_reload_prep preps[PARALLEL_MAX_WORKERS];
 	size_t count;
 	struct engine **engines = sensor_engines(run, &count);
 	uint64_t now_us = capture_clock_us();
 
-	if (engine_reload(engines[0], cat, idx, api, now_us, err))
-		return -1;
-	for (size_t i = 1; i < count; i++)
-		if (engine_reload(engines[i], cat, idx, api, now_us, err)) {
-			fprintf(stderr, "dsmflow %s: capture thread %zu cannot take the new tables: %s; "
-					"its counts cannot be added to the others': stopping\n",
-				ops->name, i, err->msg);
-			stop_requested = 1;
+	for (size_t i = 0; i < count; i++)
+		if (engine_reload_prepare(engines[i], cat, idx, &preps[i], err)) {
+			while (i--)
+				engine_reload_abandon(&preps[i]);
+			return -1;
 		}
+	for (size_t i = 0; i < count; i++)
+		engine_reload_commit(engines[i], cat, idx, api, &preps[i], now_us);
 	return 0;
 }
 
@@ -184,7 +182,7 @@ static void reload_tables(const struct capture_ops *ops, struct sensor_tables *t
 	}
 	if (metrics && !(snapshot = counters_new(catalog_service_count(cat), port_index_set_count(idx))))
 		dsm_err_set(&err, "out of memory");
-	if ((metrics && !snapshot) || reload_engines(ops, run, cat, idx, api, &err)) {
+	if ((metrics && !snapshot) || reload_engines(run, cat, idx, api, &err)) {
 		engine_count_reload_failure(run->engine);
 		fprintf(stderr, "dsmflow %s: reload refused: %s; the tables in force stay\n", ops->name,
 			err.msg);
@@ -481,6 +479,8 @@ static int run_workers(const struct capture_ops *ops, struct capture_source **so
 	metrics_poll(metrics, run->engines, run->engine_count, &none, NULL);
 	if (!(crew = workers_start(ops, sources, run, &err))) {
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
+		metrics_stop(metrics);
+		engine_run_join_workers(run);
 		return EXIT_NO_MATCH;
 	}
 	rc = run_workers_loop(ops, crew, capture, o, run, metrics, tables);

@@ -26,6 +26,8 @@ struct worker {
 	struct capture_source *source;
 	struct engine *engine;
 	struct capture_stats stats;	/* as of its last pause (under crew lock) */
+	uint64_t parked_in;		/* under crew lock: the pause it last waited in */
+	int ended;			/* under crew lock: it returned */
 };
 
 struct workers {
@@ -35,7 +37,7 @@ struct workers {
 	atomic_int pause_asked, stop_asked, heard, failed;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	unsigned waiting, ended;	/* under lock: workers paused, workers done */
+	uint64_t pauses;		/* under lock: pauses asked for, the latest's number */
 	uint64_t resumes;		/* under lock: how many pauses ended */
 	struct worker worker[PARALLEL_MAX_WORKERS];
 };
@@ -63,12 +65,12 @@ static void wait_for_resume(struct worker *w)
 	c->ops->stats(w->source, &stats);
 	pthread_mutex_lock(&c->lock);
 	w->stats = stats;
-	c->waiting++;
+	w->parked_in = c->pauses;	/* (a worker woken late from the last pause
+					 * counts for this one only once it parks again) */
 	pthread_cond_broadcast(&c->changed);
 	resumes = c->resumes;
 	while (c->resumes == resumes && !atomic_load(&c->stop_asked))
 		pthread_cond_wait(&c->changed, &c->lock);
-	c->waiting--;
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -139,7 +141,7 @@ static void *work(void *arg)
 	c->ops->stats(w->source, &stats);
 	pthread_mutex_lock(&c->lock);
 	w->stats = stats;
-	c->ended++;
+	w->ended = 1;
 	pthread_cond_broadcast(&c->changed);
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -190,12 +192,22 @@ void capture_stats_add(struct capture_stats *sum, const struct capture_stats *s)
 	sum->enobufs += s->enobufs;
 }
 
+/* Every worker waits in the latest pause, or has ended (lock held). */
+static int all_waiting(const struct workers *c)
+{
+	for (unsigned i = 0; i < c->count; i++)
+		if (!c->worker[i].ended && c->worker[i].parked_in != c->pauses)
+			return 0;
+	return 1;
+}
+
 void workers_pause(struct workers *c, struct capture_stats *stats, struct capture_stats *per_worker)
 {
 	memset(stats, 0, sizeof(*stats));
-	atomic_store_explicit(&c->pause_asked, 1, memory_order_release);
 	pthread_mutex_lock(&c->lock);
-	while (c->waiting + c->ended < c->count)
+	c->pauses++;
+	atomic_store_explicit(&c->pause_asked, 1, memory_order_release);
+	while (!all_waiting(c))
 		pthread_cond_wait(&c->changed, &c->lock);
 	for (unsigned i = 0; i < c->count; i++) {
 		capture_stats_add(stats, &c->worker[i].stats);

@@ -44,40 +44,63 @@ struct counters *counters_new(size_t service_count, size_t max_set_id)
 	return c;
 }
 
+int counters_spare_make(const struct counters *c, size_t service_count, size_t max_set_id,
+			struct counters_spare *spare)
+{
+	memset(spare, 0, sizeof(*spare));
+	if (service_count < c->service_count || max_set_id < c->max_set_id)
+		return -1;	/* rows are never dropped */
+	spare->services = calloc(service_count + 1, sizeof(*spare->services));
+	spare->groups = calloc(max_set_id + 1, sizeof(*spare->groups));
+	spare->service_clients = calloc(service_count + 1, HLL_REGISTERS);
+	spare->group_clients = calloc(max_set_id + 1, HLL_REGISTERS);
+	spare->service_count = service_count;
+	spare->max_set_id = max_set_id;
+	if (!spare->services || !spare->groups || !spare->service_clients || !spare->group_clients) {
+		counters_spare_free(spare);
+		return -1;
+	}
+	return 0;
+}
+
+void counters_spare_free(struct counters_spare *spare)
+{
+	free(spare->services);
+	free(spare->groups);
+	free(spare->service_clients);
+	free(spare->group_clients);
+	memset(spare, 0, sizeof(*spare));
+}
+
+void counters_resize_spare(struct counters *c, struct counters_spare *spare,
+			   struct counters_moved *moved)
+{
+	memcpy(spare->service_clients, c->service_clients, (c->service_count + 1) * HLL_REGISTERS);
+	memcpy(spare->group_clients, c->group_clients, (c->max_set_id + 1) * HLL_REGISTERS);
+	free(c->service_clients);
+	free(c->group_clients);
+	c->service_clients = spare->service_clients;
+	c->group_clients = spare->group_clients;
+	memcpy(spare->services, c->services, (c->service_count + 1) * sizeof(*spare->services));
+	memcpy(spare->groups, c->groups, (c->max_set_id + 1) * sizeof(*spare->groups));
+	*moved = (struct counters_moved){ c->services, c->service_count + 1, c->groups,
+					  c->max_set_id + 1, spare->services, spare->groups };
+	c->services = spare->services;
+	c->groups = spare->groups;
+	c->service_count = spare->service_count;
+	c->max_set_id = spare->max_set_id;
+	memset(spare, 0, sizeof(*spare));	/* the counters' now */
+}
+
 int counters_resize(struct counters *c, size_t service_count, size_t max_set_id,
 		    struct counters_moved *moved)
 {
-	struct counter_row *services, *groups;
-	uint8_t *service_clients, *group_clients;
+	struct counters_spare spare;
 
 	memset(moved, 0, sizeof(*moved));
-	if (service_count < c->service_count || max_set_id < c->max_set_id)
-		return -1;	/* rows are never dropped */
-	services = calloc(service_count + 1, sizeof(*services));
-	groups = calloc(max_set_id + 1, sizeof(*groups));
-	service_clients = calloc(service_count + 1, HLL_REGISTERS);
-	group_clients = calloc(max_set_id + 1, HLL_REGISTERS);
-	if (!services || !groups || !service_clients || !group_clients) {
-		free(services);
-		free(groups);
-		free(service_clients);
-		free(group_clients);
+	if (counters_spare_make(c, service_count, max_set_id, &spare))
 		return -1;
-	}
-	memcpy(service_clients, c->service_clients, (c->service_count + 1) * HLL_REGISTERS);
-	memcpy(group_clients, c->group_clients, (c->max_set_id + 1) * HLL_REGISTERS);
-	free(c->service_clients);
-	free(c->group_clients);
-	c->service_clients = service_clients;
-	c->group_clients = group_clients;
-	memcpy(services, c->services, (c->service_count + 1) * sizeof(*services));
-	memcpy(groups, c->groups, (c->max_set_id + 1) * sizeof(*groups));
-	*moved = (struct counters_moved){ c->services, c->service_count + 1, c->groups,
-					  c->max_set_id + 1, services, groups };
-	c->services = services;
-	c->groups = groups;
-	c->service_count = service_count;
-	c->max_set_id = max_set_id;
+	counters_resize_spare(c, &spare, moved);
 	return 0;
 }
 

@@ -749,27 +749,54 @@ static void move_row(void *ctx, struct flow *flow)
 		flow->row = counters_moved_row(ctx, flow->row);
 }
 
-int engine_reload(struct engine *e, const struct catalog *cat, const struct port_index *idx,
-		  const struct webapi_table *api, uint64_t wall_us, struct dsm_err *err)
+int engine_reload_prepare(const struct engine *e, const struct catalog *cat,
+			  const struct port_index *idx, struct engine_reload_prep *prep,
+			  struct dsm_err *err)
 {
-	struct attributor_plan *plan = attributor_plan(cat, idx);
-	struct counters_moved moved;
-
-	/* what can fail first: nothing changes unless everything can */
-	if (!plan || counters_resize(e->counters, catalog_service_count(cat),
-				     port_index_set_count(idx), &moved)) {
-		attributor_plan_free(plan);
+	memset(prep, 0, sizeof(*prep));
+	if (!(prep->plan = attributor_plan(cat, idx)) ||
+	    counters_spare_make(e->counters, catalog_service_count(cat), port_index_set_count(idx),
+				&prep->spare)) {
+		engine_reload_abandon(prep);
 		dsm_err_set(err, "out of memory (or a catalogue without the services in force)");
 		return -1;
 	}
+	return 0;
+}
+
+void engine_reload_abandon(struct engine_reload_prep *prep)
+{
+	attributor_plan_free(prep->plan);
+	counters_spare_free(&prep->spare);
+	memset(prep, 0, sizeof(*prep));
+}
+
+void engine_reload_commit(struct engine *e, const struct catalog *cat, const struct port_index *idx,
+			  const struct webapi_table *api, struct engine_reload_prep *prep, uint64_t wall_us)
+{
+	struct counters_moved moved;
+
+	counters_resize_spare(e->counters, &prep->spare, &moved);
 	flow_table_each(e->flows, move_row, &moved);
 	counters_moved_free(&moved);
-	attributor_retarget(e->attributor, plan);
+	attributor_retarget(e->attributor, prep->plan);
+	prep->plan = NULL;	/* the attributor's now */
 	inspector_set_webapi(e->inspector, api);
 	e->cat = cat;
 	e->idx = idx;
 	e->reload.reloads++;
 	e->reload.last_success_us = wall_us;
+}
+
+int engine_reload(struct engine *e, const struct catalog *cat, const struct port_index *idx,
+		  const struct webapi_table *api, uint64_t wall_us, struct dsm_err *err)
+{
+	struct engine_reload_prep prep;
+
+	/* what can fail first: nothing changes unless everything can */
+	if (engine_reload_prepare(e, cat, idx, &prep, err))
+		return -1;
+	engine_reload_commit(e, cat, idx, api, &prep, wall_us);
 	return 0;
 }
 

@@ -65,7 +65,6 @@ void line_log_flush(struct line_log *log)
 
 void line_log_retarget(struct line_log *log, FILE *to)
 {
-	line_log_flush(log);
 	if (log->stream)
 		log->to = to;
 }

@@ -165,7 +165,11 @@ void metrics_poll(struct metrics_server *m, struct engine *const *engines, size_
 		return;	/* only the audit was asked for */
 	if (pthread_mutex_trylock(&m->lock) != 0)
 		return;	/* a scrape is formatting the last copy: next time */
-	engine_figures(engines, count, m->snapshot, &m->figures);
+	if (engine_figures(engines, count, m->snapshot, &m->figures)) {
+		pthread_mutex_unlock(&m->lock);	/* a row without memory: a partial sum could
+						 * go down; the last snapshot is served */
+		return;
+	}
 	m->capture = *capture;
 	m->workers = per_worker && count > 1 ? count : 0;
 	if (m->workers)

@@ -767,6 +767,14 @@ static void test_shared_table_across_threads(void **state)
 	for (int i = 0; i < 3; i++)
 		pthread_join(threads[i], NULL);
 	assert_int_equal(reader.bad, 0);
+	for (uint32_t i = 0; i < 2 * 4096; i++) {	/* every put, whole, once all are in */
+		uint8_t base = (uint8_t)(1 + i / 4096), at[4] = { 10, base, (uint8_t)(i % 4096 >> 8), (uint8_t)i };
+		char want[32];
+
+		snprintf(want, sizeof(want), "host-%u-%u.example", base, i % 4096);
+		assert_int_equal(dns_table_copy(t, 4, at, 2 * US, name), strlen(want));
+		assert_string_equal(name, want);
+	}
 	dns_table_stats(t, &st);
 	assert_int_equal(st.inserted, 2 * 8 * 4096);
 	assert_int_equal(st.entries, 2 * 4096);

@@ -1080,8 +1080,9 @@ static void check_split_adds_up(const char *path)
 		two[i]->engine = split.engines[i] = engine_new(two[0]->cat, two[0]->idx, &config, &err);
 		assert_non_null(split.engines[i]);
 	}
-	capture_read_file(path, feed_batch, one, &result, &err);
-	capture_read_file(path, feed_split, &split, &result, &err);
+	assert_int_equal(capture_read_file(path, feed_batch, one, &result, &err), 0);
+	assert_true(result.packets > 0);
+	assert_int_equal(capture_read_file(path, feed_split, &split, &result, &err), 0);
 	engine_settle(one->engine);
 	for (int i = 0; i < 2; i++)
 		engine_settle(split.engines[i]);

@@ -86,6 +86,8 @@ static enum finding works_confined(const int *capture_fds)
 	for (int i = 0; i < 2; i++)
 		if (write(capture_fds[i], "z", 1) >= 0 || errno != EPERM)
 			return WROTE_CAPTURE;
+	if (write(capture_fds[2], "m", 1) != 1)	/* a descriptor between them */
+		return PIPE_FAILED;
 	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0 || errno != EPERM)
 		return SOCKET_OPENED;
 	if ((fd = mkstemp(path)) < 0 || write(fd, "x", 1) != 1 || close(fd) || unlink(path))
@@ -117,14 +119,18 @@ static enum finding dropped_to(unsigned keep, int nobody)
 static int in_child(int drop, unsigned keep, const char *user)
 {
 	struct dsm_err err;
-	int status, capture[2], second[2], capture_fds[2];
+	int status, capture[2], middle[2], second[2], capture_fds[3];
 	pid_t pid;
 
-	/* stand for a live sensor's capture sockets, one per worker */
+	/* stand for a live sensor's capture sockets, one per worker, with a
+	 * descriptor that stays writable between them */
 	assert_int_equal(pipe(capture), 0);
+	assert_int_equal(pipe(middle), 0);
 	assert_int_equal(pipe(second), 0);
+	assert_true(capture[1] < middle[1] && middle[1] < second[1]);
 	capture_fds[0] = second[1];	/* not in order */
 	capture_fds[1] = capture[1];
+	capture_fds[2] = middle[1];	/* (not refused: the check's third) */
 	pid = fork();
 
 	assert_true(pid >= 0);
@@ -144,6 +150,7 @@ static int in_child(int drop, unsigned keep, const char *user)
 	}
 	for (int i = 0; i < 2; i++) {
 		close(capture[i]);
+		close(middle[i]);
 		close(second[i]);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);

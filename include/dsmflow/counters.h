@@ -63,6 +63,21 @@ struct counters_moved {
  * -1, and c unchanged, when memory runs out or a size would shrink. */
 int counters_resize(struct counters *c, size_t service_count, size_t max_set_id,
 		    struct counters_moved *moved);
+
+/* counters_resize() in two steps, so that several counters grow all or
+ * none (a sensor's workers): the memory first (-1 when it runs out or a
+ * size would shrink: nothing changed), then the move, which cannot fail
+ * (or counters_spare_free() to give the memory back unused). */
+struct counters_spare {
+	struct counter_row *services, *groups;
+	uint8_t *service_clients, *group_clients;
+	size_t service_count, max_set_id;
+};
+int counters_spare_make(const struct counters *c, size_t service_count, size_t max_set_id,
+			struct counters_spare *spare);
+void counters_resize_spare(struct counters *c, struct counters_spare *spare,
+			   struct counters_moved *moved);
+void counters_spare_free(struct counters_spare *spare);
 /* row's place after the move (rows that did not move: row itself). */
 struct counter_row *counters_moved_row(const struct counters_moved *moved, struct counter_row *row);
 void counters_moved_free(struct counters_moved *moved);

@@ -137,6 +137,21 @@ struct reload_stats {
  * out. */
 int engine_reload(struct engine *e, const struct catalog *cat, const struct port_index *idx,
 		  const struct webapi_table *api, uint64_t wall_us, struct dsm_err *err);
+/* engine_reload() in two steps, so that several engines take new tables
+ * all or none (a sensor's workers): what can fail first (-1 with err,
+ * nothing changed), then putting them in force, which cannot fail (or
+ * engine_reload_abandon() to give the memory back). */
+struct attributor_plan;
+struct engine_reload_prep {
+	struct attributor_plan *plan;
+	struct counters_spare spare;
+};
+int engine_reload_prepare(const struct engine *e, const struct catalog *cat,
+			  const struct port_index *idx, struct engine_reload_prep *prep,
+			  struct dsm_err *err);
+void engine_reload_commit(struct engine *e, const struct catalog *cat, const struct port_index *idx,
+			  const struct webapi_table *api, struct engine_reload_prep *prep, uint64_t wall_us);
+void engine_reload_abandon(struct engine_reload_prep *prep);
 void engine_count_reload_failure(struct engine *e);
 void engine_reload_stats(const struct engine *e, struct reload_stats *out);
 

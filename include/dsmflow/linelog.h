@@ -27,7 +27,8 @@ struct line_log {
 int line_log_open(struct line_log *log, FILE *to, pthread_mutex_t *lock);
 /* Copies the whole lines gathered so far into the shared log. */
 void line_log_flush(struct line_log *log);
-/* Copies into `to` from now on (the shared log reopened; no thread writes
+/* Copies into `to` from now on (the shared log reopened, the lines
+ * gathered for the old one flushed before it was closed; no thread writes
  * into log meanwhile). */
 void line_log_retarget(struct line_log *log, FILE *to);
 /* Flushes, closes the stream and frees what it gathered. */
