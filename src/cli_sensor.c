@@ -123,13 +123,36 @@ static double monotonic_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Tables loaded for a reload, not yet in force. */
+struct loaded_tables {
+	int loaded;			/* 1: what follows is filled */
+	int failed;			/* they did not load: err says why */
+	struct catalog *cat;
+	struct port_index *idx;
+	struct webapi_table *api;
+	struct dsm_err err;
+};
+
 /* The tables in force, which a reload replaces. */
 struct sensor_tables {
 	const struct cli_common *common;	/* where they come from: --catalog, --webapi, --port */
 	struct catalog *cat;
 	struct port_index *idx;
 	struct webapi_table *api;
+	struct loaded_tables next;	/* SIGHUP's, read from the files while the workers run */
 };
+
+/* SIGHUP's first half: reads the tables again (from --catalog and
+ * --webapi when given), merged into those in force, into t->next. The
+ * engines only read the tables in force, so workers may run meanwhile. */
+static void load_next_tables(struct sensor_tables *t)
+{
+	struct loaded_tables *next = &t->next;
+
+	next->loaded = 1;
+	next->failed = cli_load_tables(t->common, t->cat, t->idx, &next->cat, &next->idx, &next->api,
+				       &next->err) != 0;
+}
 
 /* The engines a sensor counts with: its workers', or the one. */
 static struct engine **sensor_engines(struct engine_run *run, size_t *count)
@@ -160,10 +183,10 @@ static int reload_engines(struct engine_run *run, const struct catalog *cat,
 	return 0;
 }
 
-/* SIGHUP: loads the tables again (from --catalog and --webapi when given),
- * merged into those in force, and puts them in force; a table that does
- * not load is refused with its FILE:LINE error, and the tables in force
- * stay. Every counter is kept (see engine_reload). */
+/* SIGHUP: puts the tables loaded again (load_next_tables, now unless the
+ * workers' loop did it before they stopped) in force in every engine; a
+ * table that does not load is refused with its FILE:LINE error, and the
+ * tables in force stay. Every counter is kept (see engine_reload). */
 static void reload_tables(const struct capture_ops *ops, struct sensor_tables *t,
 			  struct engine_run *run, struct metrics_server *metrics)
 {
@@ -174,12 +197,18 @@ static void reload_tables(const struct capture_ops *ops, struct sensor_tables *t
 	struct catalog *cat;
 	struct dsm_err err;
 
-	if (cli_load_tables(t->common, t->cat, t->idx, &cat, &idx, &api, &err)) {
+	if (!t->next.loaded)
+		load_next_tables(t);
+	t->next.loaded = 0;
+	if (t->next.failed) {
 		engine_count_reload_failure(run->engine);
 		fprintf(stderr, "dsmflow %s: reload refused: %s; the tables in force stay\n", ops->name,
-			err.msg);
+			t->next.err.msg);
 		return;
 	}
+	cat = t->next.cat;
+	idx = t->next.idx;
+	api = t->next.api;
 	if (metrics && !(snapshot = counters_new(catalog_service_count(cat), port_index_set_count(idx))))
 		dsm_err_set(&err, "out of memory");
 	if ((metrics && !snapshot) || reload_engines(run, cat, idx, api, &err)) {
@@ -366,6 +395,8 @@ static int run_workers_loop(const struct capture_ops *ops, struct workers *crew,
 		nanosleep(&tick, NULL);	/* a signal ends it early */
 		now = monotonic_s();
 		say_if_quiet(ops, capture, &ls, workers_heard(crew), now);
+		if (reopen_requested && !tables->next.loaded)
+			load_next_tables(tables);	/* the files read before the workers wait */
 		if (duty_due(o, metrics, &ls, now)) {
 			workers_pause(crew, &stats, run->worker_stats);
 			serve_duties(ops, o, run, metrics, tables, &stats, &ls, now);
@@ -595,6 +626,11 @@ int sensor_main(const struct capture_ops *ops, const struct capture_options *cap
 			rc = EXIT_NO_MATCH;
 	}
 	audit_free(with_audit.audit);
+	if (tables.next.loaded && !tables.next.failed) {	/* a SIGHUP the stop overtook */
+		webapi_free(tables.next.api);
+		port_index_free(tables.next.idx);
+		catalog_free(tables.next.cat);
+	}
 	webapi_free(tables.api);
 	port_index_free(tables.idx);
 	catalog_free(tables.cat);
