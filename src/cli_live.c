@@ -9,8 +9,9 @@
 static const char usage[] =
 	"Usage: dsmflow live -i IFACE [OPTIONS] [BPF FILTER...]\n"
 	"\n"
-	"Captures on IFACE with libpcap and attributes the traffic to DSM services as\n"
-	"it passes. Bytes are wire lengths, as in `dsmflow read`.\n"
+	"Captures on IFACE (from an AF_PACKET ring on Ethernet and loopback\n"
+	"interfaces, through libpcap on others) and attributes the traffic to DSM\n"
+	"services as it passes. Bytes are wire lengths, as in `dsmflow read`.\n"
 	"\n"
 	"  -i, --interface IFACE capture on IFACE (required)\n"
 	"  -s, --snaplen N       bytes captured per packet, 64..262144 (default 4096:\n"
