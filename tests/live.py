@@ -230,7 +230,18 @@ CAP_NET_ADMIN = 1 << 12
 def check_confined(pid, keep, threads, what):
     """Every thread of the sensor gave up root's capabilities but keep
     (permitted, effective and the bounding set), set no_new_privs and runs
-    under the seccomp filter: they are per thread."""
+    under the seccomp filter: they are per thread. (The sensor changes its
+    user a moment before it installs the filter: the check waits for the
+    filter on every thread first, and fails if one never has it.)"""
+    def filtered():
+        for task in os.listdir("/proc/%d/task" % pid):
+            try:
+                if "Seccomp:\t2\n" not in open("/proc/%d/task/%s/status" % (pid, task)).read():
+                    return False
+            except FileNotFoundError:
+                pass    # a thread that just ended
+        return True
+    wait_for(filtered, 10, what + ": the seccomp filter on every thread")
     tasks = sorted(os.listdir("/proc/%d/task" % pid))
     check(len(tasks) >= threads, "%s: %d threads (the metrics endpoint's among them), at least %d"
           % (what, len(tasks), threads))
@@ -572,6 +583,13 @@ def test_queue_threads(args, hosts, binary):
     check(eight > 0 and nine > 0 and eight + nine == packets,
           "queue 8:9: both queues carried packets (%s + %s of %d), all counted" % (eight, nine, packets))
     dsm.send_signal(signal.SIGUSR1)
+
+    def reported():
+        try:
+            return len(json_documents(open(dsm.out.name).read())) >= 1
+        except ValueError:
+            return False    # being written
+    wait_for(reported, 10, "the SIGUSR1 report")   # before more traffic comes
     os.rename(flows, flows + ".1")      # as logrotate does, then SIGHUP
     dsm.send_signal(signal.SIGHUP)
     curl(C2, NAS_C2, 5000, "/")
