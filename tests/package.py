@@ -183,10 +183,18 @@ def check_booted(root):
         check(res.returncode == 0, "systemctl start dsmflow-live@lo: " + res.stderr)
         metrics = wait_until(lambda: fetch(init), 15)
         check(bool(metrics), "the unit serves /metrics on 127.0.0.1:9473")
-        text = fetch(init) or ""
-        read = re.search(r"^dsmflow_read_packets_total (\d+)", text, re.M)
-        check(read is not None and int(read.group(1)) > 0,
-              "the sensor counted the scrapes' packets on lo: %s" % (read.group(0) if read else text[-300:]))
+        last = [""]
+
+        def counted():
+            # the ring hands a block over when it is full or 64 ms old, and a
+            # snapshot serves scrapes for 250 ms: the earlier scrapes' packets
+            # show in a later one
+            last[0] = fetch(init) or ""
+            read = re.search(r"^dsmflow_read_packets_total (\d+)", last[0], re.M)
+            return read is not None and int(read.group(1)) > 0
+        check(bool(wait_until(counted, 10)),
+              "the sensor counted the scrapes' packets on lo: %s" % last[0][-300:])
+        read = re.search(r"^dsmflow_read_packets_total (\d+)", last[0], re.M)
         pid = inside(init, "systemctl", "show", "-p", "MainPID", "--value", "dsmflow-live@lo.service").stdout.strip()
         status = inside(init, "cat", "/proc/%s/status" % pid).stdout
         fields = dict(l.split(":", 1) for l in status.splitlines() if ":" in l)
