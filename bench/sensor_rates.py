@@ -205,6 +205,20 @@ def trafgen(args, count):
     return sent, seconds
 
 
+def trafgen_into(args, consumer, settle):
+    """trafgen's frames while consumer (started a moment ago) takes them:
+    (frames sent, seconds, the consumer's CPU seconds), the consumer stopped
+    after settle seconds more."""
+    time.sleep(1.5)
+    before = cpu_seconds(consumer.pid)     # (ip netns exec execs the command)
+    sent, seconds = trafgen(args, args.trafgen_packets)
+    time.sleep(settle)
+    used = cpu_seconds(consumer.pid) - before
+    consumer.send_signal(signal.SIGINT)
+    consumer.wait(timeout=60)
+    return sent, seconds, used
+
+
 def usage_of_children(cmd):
     """Runs cmd; its CPU seconds (user + system) and its output."""
     before = os.times()
@@ -239,14 +253,7 @@ def live_packet_costs(args, procs):
                                     "-i", "vb", "-f", "json", "-Z", "root", "--workers", str(workers)],
                                    stdout=out, stderr=err)
             procs.append(dsm)
-            time.sleep(1.5)
-            pid = dsm.pid   # (ip netns exec execs the command)
-            before = cpu_seconds(pid)
-            sent, seconds = trafgen(args, args.trafgen_packets)
-            time.sleep(1)
-            used = cpu_seconds(pid) - before
-            dsm.send_signal(signal.SIGINT)
-            dsm.wait(timeout=60)
+            sent, seconds, used = trafgen_into(args, dsm, 1)
             out.seek(0)
             err.seek(0)
             health = err.read()
@@ -284,14 +291,7 @@ def queue_packet_rates(args, procs):
             out = tempfile.NamedTemporaryFile("w+")
             consumer = subprocess.Popen(["ip", "netns", "exec", B] + cmd, stdout=out, stderr=subprocess.DEVNULL)
             procs.append(consumer)
-            time.sleep(1.5)
-            pid = consumer.pid
-            before = cpu_seconds(pid)
-            sent, seconds = trafgen(args, args.trafgen_packets)
-            time.sleep(0.5)
-            used = cpu_seconds(pid) - before
-            consumer.send_signal(signal.SIGINT)
-            consumer.wait(timeout=60)
+            sent, seconds, used = trafgen_into(args, consumer, 0.5)
             sh("iptables", "-D", "INPUT", "-i", "vb", "-p", "udp", "-j", "NFQUEUE", *rule, "--queue-bypass", ns=B)
             out.seek(0)
             text = out.read()

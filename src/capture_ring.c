@@ -64,33 +64,32 @@ struct ring_capture {
 	struct packet batch[RING_BATCH];
 };
 
-/* The interface's link type for the decoder, or -1 when the ring does not
- * take it (libpcap's capture_live_ops does). */
-static int link_of(const char *interface, int *loopback)
+/* Whether the ring takes the interface (Ethernet or loopback: frames the
+ * decoder reads as DLT_EN10MB), and whether it is a loopback; others go
+ * through libpcap (capture_live_ops). */
+static int ring_takes(const char *interface, int *loopback)
 {
 	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), type = -1;
+	int fd, type = -1;
 
 	*loopback = 0;
-	if (fd < 0 || strlen(interface) >= sizeof(ifr.ifr_name)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
+	if (strlen(interface) >= sizeof(ifr.ifr_name) ||
+	    (fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
 	memset(&ifr, 0, sizeof(ifr));
 	memcpy(ifr.ifr_name, interface, strlen(interface));
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
 		type = ifr.ifr_hwaddr.sa_family;
 	close(fd);
 	*loopback = type == ARPHRD_LOOPBACK;
-	return type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK ? DLT_EN10MB : -1;
+	return type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK;
 }
 
 const struct capture_ops *capture_live_for(const char *interface)
 {
 	int loopback;
 
-	return link_of(interface, &loopback) == DLT_EN10MB ? &capture_ring_ops : &capture_live_ops;
+	return ring_takes(interface, &loopback) ? &capture_ring_ops : &capture_live_ops;
 }
 
 /* Attaches program[0..len) to fd. */
@@ -280,14 +279,13 @@ static struct capture_source *ring_open(const struct capture_options *options, s
 {
 	const struct live_options *o = &options->live;
 	struct ring_capture *r = calloc(1, sizeof(*r));
-	int loopback, ifindex = (int)if_nametoindex(o->interface);
+	int loopback, ifindex = (int)if_nametoindex(o->interface), in_group = options->workers > 1;
 
 	if (!r) {
 		dsm_err_set(err, "%s: out of memory", o->interface);
 		return NULL;
 	}
 	r->base.ops = &capture_ring_ops;
-	r->fd = -1;
 	r->wait_ms = options->wait_ms ? options->wait_ms : CAPTURE_WAIT_MS;
 	/* protocol 0: nothing arrives before the ring and the filter are in place */
 	r->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
@@ -298,19 +296,20 @@ static struct capture_source *ring_open(const struct capture_options *options, s
 					   : "");
 		goto fail;
 	}
-	if (!ifindex || link_of(o->interface, &loopback) < 0) {
+	if (!ifindex || !ring_takes(o->interface, &loopback)) {
 		dsm_err_set(err, "%s: %s", o->interface,
 			    !ifindex ? "No such device exists" : "not an Ethernet or loopback interface");
 		goto fail;
 	}
 	r->interface = o->interface;
-	/* a worker takes nothing until it has joined its group: before, it
-	 * would see the packets the group already hands the others */
+	/* the filter before the socket is bound; but a worker takes nothing
+	 * until it has joined its group: before, it would see the packets the
+	 * group already hands the others */
 	if (make_ring(r, o->buffer_kib, err) ||
-	    (options->workers > 1 && attach(r->fd, drop_all, 1, err)) ||
-	    (options->workers < 2 && attach_filter(r->fd, o->filter, o->snaplen, loopback, err)) ||
+	    (in_group ? attach(r->fd, drop_all, 1, err)
+		      : attach_filter(r->fd, o->filter, o->snaplen, loopback, err)) ||
 	    bind_to(r, o, ifindex, err) || join_fanout(r, options, err) ||
-	    (options->workers > 1 && attach_filter(r->fd, o->filter, o->snaplen, loopback, err)))
+	    (in_group && attach_filter(r->fd, o->filter, o->snaplen, loopback, err)))
 		goto fail;
 	return &r->base;
 fail:

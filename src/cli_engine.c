@@ -167,7 +167,8 @@ void engine_run_flush_worker_logs(struct engine_run *run, unsigned i)
 	line_log_flush(&run->worker_logs[2 * i + 1]);
 }
 
-/* The engines log into the run's logs directly (no other thread runs). */
+/* The engines (the reading threads' or the workers') log into the run's
+ * logs directly from now on: no other thread runs. */
 static void log_directly(struct engine_run *run)
 {
 	for (unsigned i = 0; i < run->engine_count; i++)
@@ -176,7 +177,7 @@ static void log_directly(struct engine_run *run)
 		line_log_close(&run->worker_logs[i]);
 }
 
-void engine_run_join_workers(struct engine_run *run)
+void engine_run_join_threads(struct engine_run *run)
 {
 	log_directly(run);
 	run->adding_up = 0;
@@ -184,10 +185,10 @@ void engine_run_join_workers(struct engine_run *run)
 		engine_settle(run->engines[i]);
 	for (unsigned i = 1; i < run->engine_count; i++)
 		if (engine_absorb(run->engine, run->engines[i]))
-			fprintf(stderr, "dsmflow %s: out of memory adding up the capture threads' "
-					"counts: unclassified ports are missing from the report\n",
-				run->cmd);
+			fprintf(stderr, "dsmflow %s: out of memory adding up the threads' counts: "
+					"unclassified ports are missing from the report\n", run->cmd);
 }
+
 
 int engine_run_open(const char *cmd, const struct engine_options *o, const struct catalog *cat,
 		    const struct port_index *idx, const struct webapi_table *api,
@@ -326,21 +327,6 @@ static void feed_shared(void *ctx, const struct packet *pkts, size_t count)
 	parallel_feed(((struct engine_run *)ctx)->parallel, pkts, count);
 }
 
-/* Stops the reading threads: the sharing engines log into the run's logs
- * from now on, are settled, and the first reports what they all counted. */
-static void join_engines(struct engine_run *run)
-{
-	parallel_stop(run->parallel);
-	for (unsigned i = 0; i < run->engine_count; i++) {
-		engine_set_logs(run->engines[i], run->flow_log, run->evidence_log);
-		engine_settle(run->engines[i]);
-	}
-	for (unsigned i = 1; i < run->engine_count; i++)
-		if (engine_absorb(run->engine, run->engines[i]))
-			fprintf(stderr, "dsmflow %s: out of memory adding up the threads' counts: "
-					"unclassified ports are missing from the report\n", run->cmd);
-}
-
 /* One file through the reading threads, or the one engine. */
 static int read_one(struct engine_run *run, const char *path, const char *filter,
 		    struct capture_file_result *result, struct dsm_err *err)
@@ -375,8 +361,10 @@ int engine_run_read_files(struct engine_run *run, char **paths, int count, const
 								       : "unknown",
 				(unsigned long long)result.packets);
 	}
-	if (run->parallel)
-		join_engines(run);
+	if (run->parallel) {
+		parallel_stop(run->parallel);
+		engine_run_join_threads(run);
+	}
 	return failed;
 }
 
@@ -549,12 +537,9 @@ int engine_run_close(struct engine_run *run)
 {
 	int rc = 0;
 
-	if (run->parallel) {	/* (not read: the engines log into the run's logs now) */
-		parallel_stop(run->parallel);
-		for (unsigned i = 0; i < run->engine_count; i++)
-			engine_set_logs(run->engines[i], run->flow_log, run->evidence_log);
-	}
-	if (run->workers)
+	if (run->parallel)	/* (not read, or not joined: the engines log into the run's */
+		parallel_stop(run->parallel);	/* logs as they are freed) */
+	if (run->parallel || run->workers)
 		log_directly(run);
 	for (unsigned i = 1; i < run->engine_count; i++)
 		engine_free(run->engines[i]);	/* the flows still active, logged */

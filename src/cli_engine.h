@@ -162,9 +162,10 @@ int cli_no_capture_file(const char *cmd, const char *word);
 /* Worker i's log lines so far, copied whole into the run's logs (on worker
  * i's thread, between its dispatches). */
 void engine_run_flush_worker_logs(struct engine_run *run, unsigned i);
-/* The workers stopped: their engines log into the run's logs from now on,
- * are settled, and the first adds up what they all counted. */
-void engine_run_join_workers(struct engine_run *run);
+/* The reading threads or the workers stopped: their engines log into the
+ * run's logs from now on, are settled, and the first adds up what they all
+ * counted, for the report. */
+void engine_run_join_threads(struct engine_run *run);
 
 /* Writes the report of what the engine counted so far, in format, to out
  * (named out_name in messages). capture may be NULL (offline). Returns -1,

@@ -115,14 +115,6 @@ int sensor_options_check(const char *cmd, const struct sensor_options *o)
 	return 0;
 }
 
-static double monotonic_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Tables loaded for a reload, not yet in force. */
 struct loaded_tables {
 	int loaded;			/* 1: what follows is filled */
@@ -260,7 +252,6 @@ static void write_summary(struct engine_run *run, const struct capture_stats *st
 	char when[32], rate[32];
 	time_t wall = time(NULL);
 	struct tm tm;
-
 	size_t count;
 	struct engine **engines = sensor_engines(run, &count);
 
@@ -511,21 +502,14 @@ static int run_workers(const struct capture_ops *ops, struct capture_source **so
 	if (!(crew = workers_start(ops, sources, run, &err))) {
 		fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 		metrics_stop(metrics);
-		engine_run_join_workers(run);
+		engine_run_join_threads(run);
 		return EXIT_NO_MATCH;
 	}
 	rc = run_workers_loop(ops, crew, capture, o, run, metrics, tables);
 	metrics_stop(metrics);
-	workers_stop(crew);	/* each reads what already waits */
+	workers_stop(crew, stats, run->worker_stats);	/* each reads what already waits */
 	workers_free(crew);
-	for (unsigned i = 0; i < run->workers; i++) {
-		struct capture_stats one;
-
-		ops->stats(sources[i], &one);
-		capture_stats_add(stats, &one);
-		run->worker_stats[i] = one;
-	}
-	engine_run_join_workers(run);	/* settled, added up into the first */
+	engine_run_join_threads(run);	/* settled, added up into the first */
 	return rc;
 }
 

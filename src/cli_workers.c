@@ -7,7 +7,6 @@
  * its source, its engine and its log buffers; the flow bound, the audit
  * and the run's logs are shared under their own locks (cli_engine.c).
  */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -16,7 +15,6 @@
 #include <time.h>
 
 #include "cli_workers.h"
-
 
 struct worker {
 	struct workers *crew;
@@ -95,17 +93,17 @@ static int dispatch_once(struct worker *w)
 	return 1;
 }
 
-static double monotonic_ms(void)
+double monotonic_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int drain_source(const struct capture_ops *ops, struct capture_source *source, struct engine *engine)
 {
-	double until = monotonic_ms() + DRAIN_WAIT_MS;
+	double until = monotonic_s() + DRAIN_WAIT_MS / 1e3;
 	int busy = 0;
 
 	while (busy < DRAIN_DISPATCHES) {
@@ -116,7 +114,7 @@ int drain_source(const struct capture_ops *ops, struct capture_source *source, s
 			fprintf(stderr, "dsmflow %s: %s\n", ops->name, err.msg);
 			return -1;
 		}
-		if (got == CAPTURE_END || (got == 0 && monotonic_ms() >= until))
+		if (got == CAPTURE_END || (got == 0 && monotonic_s() >= until))
 			break;
 		busy += got > 0;
 	}
@@ -181,7 +179,7 @@ struct workers *workers_start(const struct capture_ops *ops, struct capture_sour
 	return c;
 }
 
-void capture_stats_add(struct capture_stats *sum, const struct capture_stats *s)
+static void capture_stats_add(struct capture_stats *sum, const struct capture_stats *s)
 {
 	sum->received += s->received;
 	sum->dropped_kernel += s->dropped_kernel;
@@ -190,6 +188,18 @@ void capture_stats_add(struct capture_stats *sum, const struct capture_stats *s)
 	sum->dropped_user += s->dropped_user;
 	sum->dropped_unreadable += s->dropped_unreadable;
 	sum->enobufs += s->enobufs;
+}
+
+/* The workers' capture statistics as of their pause or end, added up and
+ * each (lock held). */
+static void gather_stats(const struct workers *c, struct capture_stats *stats,
+			 struct capture_stats *per_worker)
+{
+	memset(stats, 0, sizeof(*stats));
+	for (unsigned i = 0; i < c->count; i++) {
+		capture_stats_add(stats, &c->worker[i].stats);
+		per_worker[i] = c->worker[i].stats;
+	}
 }
 
 /* Every worker waits in the latest pause, or has ended (lock held). */
@@ -203,16 +213,12 @@ static int all_waiting(const struct workers *c)
 
 void workers_pause(struct workers *c, struct capture_stats *stats, struct capture_stats *per_worker)
 {
-	memset(stats, 0, sizeof(*stats));
 	pthread_mutex_lock(&c->lock);
 	c->pauses++;
 	atomic_store_explicit(&c->pause_asked, 1, memory_order_release);
 	while (!all_waiting(c))
 		pthread_cond_wait(&c->changed, &c->lock);
-	for (unsigned i = 0; i < c->count; i++) {
-		capture_stats_add(stats, &c->worker[i].stats);
-		per_worker[i] = c->worker[i].stats;
-	}
+	gather_stats(c, stats, per_worker);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -235,7 +241,7 @@ int workers_failed(struct workers *c)
 	return atomic_load(&c->failed);
 }
 
-void workers_stop(struct workers *c)
+static void stop_all(struct workers *c)
 {
 	atomic_store(&c->stop_asked, 1);
 	pthread_mutex_lock(&c->lock);
@@ -248,11 +254,19 @@ void workers_stop(struct workers *c)
 		}
 }
 
+void workers_stop(struct workers *c, struct capture_stats *stats, struct capture_stats *per_worker)
+{
+	stop_all(c);
+	pthread_mutex_lock(&c->lock);	/* (no other thread runs: for form's sake) */
+	gather_stats(c, stats, per_worker);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void workers_free(struct workers *c)
 {
 	if (!c)
 		return;
-	workers_stop(c);
+	stop_all(c);
 	pthread_cond_destroy(&c->changed);
 	pthread_mutex_destroy(&c->lock);
 	free(c);

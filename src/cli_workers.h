@@ -22,6 +22,8 @@ void feed_engine(void *engine, const struct packet *pkts, size_t count);
 /* The capture clock (live and queue packet times are the system's real
  * time), in microseconds. */
 uint64_t capture_clock_us(void);
+/* The monotonic clock, in seconds (timers, rates). */
+double monotonic_s(void);
 
 /* At a stop, what already waits in source is read into engine, within
  * bounds: dispatches go on while they hand packets over (at most
@@ -42,16 +44,15 @@ struct workers *workers_start(const struct capture_ops *ops, struct capture_sour
  * per_worker[0..workers); the engines are the caller's until
  * workers_resume(). */
 void workers_pause(struct workers *w, struct capture_stats *stats, struct capture_stats *per_worker);
-/* Adds s to sum. */
-void capture_stats_add(struct capture_stats *sum, const struct capture_stats *s);
 void workers_resume(struct workers *w);
 /* Whether any packet has come yet. */
 int workers_heard(struct workers *w);
 /* Whether a worker's capture failed (said on standard error): the run ends. */
 int workers_failed(struct workers *w);
 /* Stops the workers after they read what already waits (within bounds),
- * joins them; the engines are the caller's again. */
-void workers_stop(struct workers *w);
+ * joins them, and gives their sources' final statistics as workers_pause
+ * does; the engines are the caller's again. */
+void workers_stop(struct workers *w, struct capture_stats *stats, struct capture_stats *per_worker);
 void workers_free(struct workers *w);
 
 #endif

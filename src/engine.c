@@ -636,15 +636,20 @@ uint64_t engine_alloc_failures(const struct engine *e)
 	return e->alloc_failures + e->absorbed.alloc_failures;
 }
 
+static void add_inspect_stats(struct inspect_stats *sum, const struct inspect_stats *s)
+{
+	sum->started += s->started;
+	sum->no_slot += s->no_slot;
+	sum->requests_cut += s->requests_cut;
+	sum->dns_answers += s->dns_answers;
+	sum->slots_used += s->slots_used;
+	sum->slots += s->slots;
+}
+
 void engine_inspect_stats(const struct engine *e, struct inspect_stats *out)
 {
 	inspect_stats(e->inspector, out);
-	out->started += e->absorbed.inspect.started;
-	out->no_slot += e->absorbed.inspect.no_slot;
-	out->requests_cut += e->absorbed.inspect.requests_cut;
-	out->dns_answers += e->absorbed.inspect.dns_answers;
-	out->slots_used += e->absorbed.inspect.slots_used;
-	out->slots += e->absorbed.inspect.slots;
+	add_inspect_stats(out, &e->absorbed.inspect);
 }
 
 void engine_dns_stats(const struct engine *e, struct dns_table_stats *out)
@@ -673,16 +678,6 @@ uint64_t engine_output_errors(const struct engine *e)
 uint64_t engine_evidence_dropped(const struct engine *e)
 {
 	return evidence_dropped(e->kept) + e->absorbed.evidence_dropped;
-}
-
-static void add_inspect_stats(struct inspect_stats *sum, const struct inspect_stats *s)
-{
-	sum->started += s->started;
-	sum->no_slot += s->no_slot;
-	sum->requests_cut += s->requests_cut;
-	sum->dns_answers += s->dns_answers;
-	sum->slots_used += s->slots_used;
-	sum->slots += s->slots;
 }
 
 static void add_dns_stats(struct dns_table_stats *sum, const struct dns_table_stats *s)

@@ -150,6 +150,9 @@ else bad "read > /dev/full: exit 1 and a message expected"; fi
 expect 0 'Usage: dsmflow live' -- live --help
 expect 0 'queue-bypass' -- queue --help
 expect 2 'no interface: give -i IFACE' -- live
+expect 2 "--workers: 'x' is not a number 1..64" -- live -i lo --workers x
+expect 2 "--workers: '65' is not a number 1..64" -- live -i lo --workers 65
+expect 2 "--workers 2: no-such-if0 is not an Ethernet or loopback interface" -- live -i no-such-if0 --workers 2
 expect 2 "not a loopback address; add --metrics-public" -- live -i lo --metrics 0.0.0.0:9473
 expect 2 "expected PORT, ADDR:PORT, HOST:PORT" -- live -i lo --metrics nonsense
 expect 2 "expected PORT, ADDR:PORT, HOST:PORT" -- live -i lo --metrics no-such-host.invalid:9473
